@@ -1,0 +1,125 @@
+// crypto/aead.cpp — the libsodium and OpenSSL libcrypto ChaCha20-Poly1305 backends.
+#include "crypto/aead.hpp"
+
+#include <openssl/evp.h>
+#include <sodium.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace wg::crypto {
+
+namespace {
+
+std::atomic<AeadBackend> g_default{AeadBackend::OpenSsl};
+
+bool sodium_seal(uint8_t* out, const uint8_t* in, size_t len, const uint8_t* ad, size_t ad_len,
+                 const uint8_t nonce[12], const uint8_t key[32]) {
+  return crypto_aead_chacha20poly1305_ietf_encrypt_detached(out, out + len, nullptr, in, len, ad, ad_len, nullptr,
+                                                            nonce, key) == 0;
+}
+
+bool sodium_open(uint8_t* out, const uint8_t* in, size_t len, const uint8_t* ad, size_t ad_len,
+                 const uint8_t nonce[12], const uint8_t key[32]) {
+  if (len < kAeadTagLen) return false;
+  const size_t n = len - kAeadTagLen;
+  return crypto_aead_chacha20poly1305_ietf_decrypt_detached(out, nullptr, in, n, in + n, ad, ad_len, nonce, key) == 0;
+}
+
+// One cipher context per thread and direction, created on first use and then only re-keyed,
+// so the data path does not allocate per packet.
+struct EvpContexts {
+  EVP_CIPHER_CTX* enc = nullptr;
+  EVP_CIPHER_CTX* dec = nullptr;
+  EvpContexts() {
+    enc = EVP_CIPHER_CTX_new();
+    dec = EVP_CIPHER_CTX_new();
+    if (!enc || !dec || EVP_EncryptInit_ex(enc, EVP_chacha20_poly1305(), nullptr, nullptr, nullptr) != 1 ||
+        EVP_DecryptInit_ex(dec, EVP_chacha20_poly1305(), nullptr, nullptr, nullptr) != 1) {
+      std::fputs("wgrouter: OpenSSL has no usable ChaCha20-Poly1305\n", stderr);
+      std::abort();
+    }
+  }
+  ~EvpContexts() {
+    EVP_CIPHER_CTX_free(enc);
+    EVP_CIPHER_CTX_free(dec);
+  }
+};
+
+EvpContexts& evp() {
+  thread_local EvpContexts ctx;
+  return ctx;
+}
+
+// OpenSSL's update takes int lengths; WireGuard packets are far below that.
+bool fits_int(size_t n) { return n <= 0x7fffffff; }
+
+bool openssl_seal(uint8_t* out, const uint8_t* in, size_t len, const uint8_t* ad, size_t ad_len,
+                  const uint8_t nonce[12], const uint8_t key[32]) {
+  if (!fits_int(len) || !fits_int(ad_len)) return false;
+  EVP_CIPHER_CTX* c = evp().enc;
+  int outl = 0;
+  if (EVP_EncryptInit_ex(c, nullptr, nullptr, key, nonce) != 1) return false;
+  if (ad_len && EVP_EncryptUpdate(c, nullptr, &outl, ad, static_cast<int>(ad_len)) != 1) return false;
+  if (len && EVP_EncryptUpdate(c, out, &outl, in, static_cast<int>(len)) != 1) return false;
+  if (EVP_EncryptFinal_ex(c, out + len, &outl) != 1) return false;
+  return EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, kAeadTagLen, out + len) == 1;
+}
+
+bool openssl_open(uint8_t* out, const uint8_t* in, size_t len, const uint8_t* ad, size_t ad_len,
+                  const uint8_t nonce[12], const uint8_t key[32]) {
+  if (len < kAeadTagLen || !fits_int(len) || !fits_int(ad_len)) return false;
+  const size_t n = len - kAeadTagLen;
+  uint8_t tag[kAeadTagLen];
+  std::memcpy(tag, in + n, kAeadTagLen);  // in-place decryption may overwrite nothing past n, but be safe
+  EVP_CIPHER_CTX* c = evp().dec;
+  int outl = 0;
+  if (EVP_DecryptInit_ex(c, nullptr, nullptr, key, nonce) != 1) return false;
+  if (ad_len && EVP_DecryptUpdate(c, nullptr, &outl, ad, static_cast<int>(ad_len)) != 1) return false;
+  if (n && EVP_DecryptUpdate(c, out, &outl, in, static_cast<int>(n)) != 1) return false;
+  if (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, kAeadTagLen, tag) != 1) return false;
+  return EVP_DecryptFinal_ex(c, out + n, &outl) == 1;
+}
+
+}  // namespace
+
+std::string_view name(AeadBackend b) { return b == AeadBackend::Sodium ? "libsodium" : "openssl"; }
+
+AeadBackend default_aead_backend() { return g_default.load(std::memory_order_relaxed); }
+
+void set_default_aead_backend(AeadBackend b) { g_default.store(b, std::memory_order_relaxed); }
+
+void counter_nonce(uint8_t nonce[12], uint64_t counter) {
+  std::memset(nonce, 0, 4);
+  for (int i = 0; i < 8; ++i) nonce[4 + i] = static_cast<uint8_t>(counter >> (8 * i));
+}
+
+bool chacha20poly1305_seal(AeadBackend b, uint8_t* out, const uint8_t* in, size_t len, const uint8_t* ad,
+                           size_t ad_len, const uint8_t nonce[12], const uint8_t key[32]) {
+  return b == AeadBackend::Sodium ? sodium_seal(out, in, len, ad, ad_len, nonce, key)
+                                  : openssl_seal(out, in, len, ad, ad_len, nonce, key);
+}
+
+bool chacha20poly1305_open(AeadBackend b, uint8_t* out, const uint8_t* in, size_t len, const uint8_t* ad,
+                           size_t ad_len, const uint8_t nonce[12], const uint8_t key[32]) {
+  return b == AeadBackend::Sodium ? sodium_open(out, in, len, ad, ad_len, nonce, key)
+                                  : openssl_open(out, in, len, ad, ad_len, nonce, key);
+}
+
+bool xchacha20poly1305_seal(uint8_t* out, const uint8_t* in, size_t len, const uint8_t* ad, size_t ad_len,
+                            const uint8_t nonce[24], const uint8_t key[32]) {
+  return crypto_aead_xchacha20poly1305_ietf_encrypt_detached(out, out + len, nullptr, in, len, ad, ad_len, nullptr,
+                                                             nonce, key) == 0;
+}
+
+bool xchacha20poly1305_open(uint8_t* out, const uint8_t* in, size_t len, const uint8_t* ad, size_t ad_len,
+                            const uint8_t nonce[24], const uint8_t key[32]) {
+  if (len < kAeadTagLen) return false;
+  const size_t n = len - kAeadTagLen;
+  return crypto_aead_xchacha20poly1305_ietf_decrypt_detached(out, nullptr, in, n, in + n, ad, ad_len, nonce, key) ==
+         0;
+}
+
+}  // namespace wg::crypto

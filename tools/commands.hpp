@@ -1,0 +1,12 @@
+// tools/commands.hpp — the subcommands of the wgrouter binary. Each takes the arguments after
+// the program name (argv[0] is the subcommand itself) and returns the process exit status.
+#pragma once
+
+namespace wg::tools {
+
+int cmd_genkey(int argc, char** argv);    // tools/keys.cpp
+int cmd_genpsk(int argc, char** argv);    // tools/keys.cpp
+int cmd_pubkey(int argc, char** argv);    // tools/keys.cpp
+int cmd_selftest(int argc, char** argv);  // tools/selftest.cpp
+
+}  // namespace wg::tools

@@ -1,0 +1,56 @@
+// tools/main.cpp — entry point: dispatches to the subcommands of tools/commands.hpp.
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "tools/commands.hpp"
+
+namespace {
+
+constexpr std::string_view kVersion = "wgrouter 0.1.0";
+
+void usage(FILE* f) {
+  std::fprintf(f,
+               "Usage: wgrouter <command> [arguments]\n"
+               "\n"
+               "  genkey             print a new private key (base64)\n"
+               "  pubkey             read a private key on stdin, print its public key\n"
+               "  genpsk             print a new preshared key (base64)\n"
+               "  selftest           in-process handshake and transport round-trip between two peers\n"
+               "  --version          print the version\n");
+}
+
+struct Command {
+  std::string_view name;
+  int (*run)(int, char**);
+};
+
+constexpr Command kCommands[] = {
+    {"genkey", wg::tools::cmd_genkey},
+    {"genpsk", wg::tools::cmd_genpsk},
+    {"pubkey", wg::tools::cmd_pubkey},
+    {"selftest", wg::tools::cmd_selftest},
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 1;
+  }
+  const std::string_view verb = argv[1];
+  if (verb == "--version" || verb == "version") {
+    std::puts(kVersion.data());
+    return 0;
+  }
+  if (verb == "--help" || verb == "-h" || verb == "help") {
+    usage(stdout);
+    return 0;
+  }
+  for (const Command& c : kCommands)
+    if (c.name == verb) return c.run(argc - 1, argv + 1);
+  std::fprintf(stderr, "wgrouter: unknown command `%s'\n", argv[1]);
+  usage(stderr);
+  return 1;
+}
