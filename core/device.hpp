@@ -1,0 +1,179 @@
+// core/device.hpp — the WireGuard protocol engine of one interface: identity, peers, index
+// table, cookie checker, drop counters. Pure: bytes in, bytes and events out, time and
+// randomness passed in. Not thread-safe; one owner calls it.
+//
+// Buffer contract for data packets: the caller's buffer holds the inner packet at offset
+// data::kHeaderLen and has room after it for padding and the tag (see send_capacity()), so
+// the header is written and the payload encrypted in place.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "core/cookie.hpp"
+#include "core/drop.hpp"
+#include "core/endpoint.hpp"
+#include "core/env.hpp"
+#include "core/handshake.hpp"
+#include "core/outbox.hpp"
+#include "core/peer.hpp"
+#include "core/ratelimiter.hpp"
+#include "core/result.hpp"
+
+namespace wg::core {
+
+enum class RxKind : uint8_t { Dropped, Handshake, CookieReply, Keepalive, Data };
+
+struct RxResult {
+  RxKind kind = RxKind::Dropped;
+  Drop drop = Drop::None;
+  PeerId peer = kNoPeer;
+  std::span<uint8_t> plaintext;  // Data: the inner IP packet, trimmed to its IP length
+};
+
+enum class TxStatus : uint8_t { Sent, Staged, Dropped };
+
+struct TxResult {
+  TxStatus status = TxStatus::Dropped;
+  Drop drop = Drop::None;
+  std::span<uint8_t> datagram;  // Sent: the whole data message, from the start of the buffer
+  Endpoint to;
+};
+
+enum class PeerError : uint8_t { OwnKey, TooManyPeers };
+
+// Bytes a send buffer needs for an inner packet of len bytes.
+constexpr size_t send_capacity(size_t len) { return data::kHeaderLen + len + kPaddingMultiple - 1 + kTagLen; }
+
+// Padded plaintext length: to a multiple of 16 but never past the MTU (kernel send.c);
+// MTU 0 means "unknown", which pads to 16 regardless.
+constexpr size_t padded_length(size_t len, uint32_t mtu) {
+  auto align = [](size_t n) { return (n + kPaddingMultiple - 1) & ~(kPaddingMultiple - 1); };
+  if (mtu == 0) return align(len);
+  const size_t last = len > mtu ? len % mtu : len;
+  const size_t padded = align(last) < mtu ? align(last) : mtu;
+  return len + (padded - last);
+}
+
+class Device {
+ public:
+  static constexpr size_t kMaxPeers = size_t{1} << 20;
+
+  Device();
+  ~Device();
+  Device(const Device&) = delete;
+  Device& operator=(const Device&) = delete;
+
+  // --- configuration (UAPI / config file) ---
+  // Stores the key clamped. A different key expires every session and removes a peer whose
+  // public key equals ours; the same key again changes nothing. All zeros clears the key.
+  // The first key on an up device sends what was staged while there was none.
+  void set_private_key(const Env& env, const uint8_t key[32], Outbox& out);
+  const StaticIdentity& identity() const { return identity_; }
+
+  [[nodiscard]] Result<PeerId, PeerError> add_peer(const PublicKey& key);
+  std::optional<PeerId> find_peer(const PublicKey& key) const;
+  void remove_peer(PeerId id);
+  void remove_all_peers();
+  void set_preshared_key(PeerId id, const uint8_t key[32]);
+  void set_endpoint(PeerId id, const Endpoint& ep);
+  // Turning persistent keepalive on while up sends one keepalive at once.
+  void set_persistent_keepalive(const Env& env, PeerId id, uint16_t seconds, Outbox& out);
+  // Link state: coming up sends a keepalive for every peer with persistent keepalive.
+  void set_up(const Env& env, bool up, Outbox& out);
+  bool is_up() const { return up_; }
+  void set_mtu(uint32_t mtu) { mtu_ = mtu; }
+  uint32_t mtu() const { return mtu_; }
+
+  Peer* peer(PeerId id) { return id < peers_.size() ? peers_[id].get() : nullptr; }
+  const Peer* peer(PeerId id) const { return id < peers_.size() ? peers_[id].get() : nullptr; }
+  // Calls f(PeerId, const Peer&) for each peer in creation order (slots may be reused).
+  template <class F>
+  void for_each_peer(F&& f) const {
+    for (PeerId i = 0; i < peers_.size(); ++i)
+      if (peers_[i]) f(i, *peers_[i]);
+  }
+  size_t peer_count() const { return by_key_.size(); }
+
+  // --- data path ---
+  // One received UDP datagram. Data messages are decrypted in place.
+  RxResult receive(const Env& env, const Endpoint& from, std::span<uint8_t> datagram, Outbox& out);
+  // One inner packet for a peer: buf holds it at data::kHeaderLen, len bytes, with
+  // buf.size() >= send_capacity(len). Without a usable session it is staged and a handshake
+  // started.
+  TxResult send(const Env& env, PeerId id, std::span<uint8_t> buf, size_t len, Outbox& out);
+  // Sends a keepalive now (or stages one and starts a handshake).
+  void send_keepalive(const Env& env, PeerId id, Outbox& out);
+  // Runs every timer that is due. Call at least every 100 ms or at next_deadline().
+  void tick(const Env& env, Outbox& out);
+  std::optional<Instant> next_deadline() const;
+
+  // --- load ---
+  // The caller's count of queued handshake messages (kernel: under load at >= 1/8 of the queue).
+  void note_handshake_backlog(Instant now, size_t queued);
+  bool under_load(Instant now) const;
+
+  const DropCounters& drops() const { return drops_; }
+
+ private:
+  // Keeps the index table in step with handshakes and keypairs.
+  [[nodiscard]] uint32_t new_index(const Env& env, PeerId id);
+  void release_index(uint32_t index);
+  auto releaser() {
+    return [this](uint32_t i) { release_index(i); };
+  }
+  void release_handshake_index(Peer& p);
+  void clear_handshake(Peer& p);
+  void clear_sessions(Peer& p);
+  void recompute_static_static(Peer& p);
+
+  RxResult receive_handshake(const Env& env, const Endpoint& from, std::span<uint8_t> msg, Outbox& out);
+  RxResult receive_initiation(const Env& env, const Endpoint& from, std::span<uint8_t> msg, Outbox& out);
+  RxResult receive_response(const Env& env, const Endpoint& from, std::span<uint8_t> msg, Outbox& out);
+  RxResult receive_cookie_reply(const Env& env, std::span<uint8_t> msg);
+  RxResult receive_data(const Env& env, const Endpoint& from, std::span<uint8_t> msg, Outbox& out);
+  void update_endpoint(PeerId id, Peer& p, const Endpoint& from, Outbox& out);
+
+  // Initiations are rate limited to one per Rekey-Timeout per peer.
+  void send_initiation(const Env& env, PeerId id, bool is_retry, Outbox& out);
+  // Encrypts len plaintext bytes at buf[kHeaderLen] with the current keypair; false if none usable.
+  bool encrypt(const Env& env, PeerId id, Peer& p, std::span<uint8_t> buf, size_t len, std::span<uint8_t>& datagram);
+  void flush_staged(const Env& env, PeerId id, Outbox& out);
+  void keep_key_fresh_after_send(const Env& env, PeerId id, Peer& p, Outbox& out);
+  void keep_key_fresh_after_receive(const Env& env, PeerId id, Peer& p, Outbox& out);
+
+  // Timer events (kernel timers.c names).
+  Duration jitter(const Env& env);
+  void timers_data_sent(const Env& env, Peer& p);
+  void timers_data_received(const Env& env, Peer& p);
+  void timers_any_authenticated_packet_sent(Peer& p);
+  void timers_any_authenticated_packet_received(Peer& p);
+  void timers_any_authenticated_packet_traversal(const Env& env, Peer& p);
+  void timers_handshake_initiated(const Env& env, Peer& p);
+  void timers_handshake_complete(const Env& env, PeerId id, Peer& p, Outbox& out);
+  void timers_session_derived(const Env& env, Peer& p);
+  void tick_peer(const Env& env, PeerId id, Peer& p, Outbox& out);
+
+  StaticIdentity identity_;
+  CookieChecker cookie_checker_;
+  RateLimiter rate_limiter_;
+  std::vector<std::unique_ptr<Peer>> peers_;
+  std::vector<PeerId> free_ids_;
+  std::unordered_map<PublicKey, PeerId, PublicKeyHash> by_key_;
+  std::unordered_map<uint32_t, PeerId> by_index_;
+  DropCounters drops_;
+  uint32_t mtu_ = 1420;
+  bool up_ = true;
+
+  // Under-load estimate: caller-reported backlog, or many handshakes in one 125 ms slice.
+  std::optional<Instant> last_under_load_;
+  Instant slice_start_{};
+  uint32_t slice_handshakes_ = 0;
+  std::optional<Instant> last_collect_;
+};
+
+}  // namespace wg::core

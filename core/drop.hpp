@@ -1,0 +1,74 @@
+// core/drop.hpp — why a packet was not delivered. Every drop has exactly one reason and one
+// counter; `wgrouter show` prints them by these names.
+#pragma once
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace wg::core {
+
+#define WG_DROP_REASONS(X)                                                                 \
+  X(None, "none")                                                                          \
+  /* framing */                                                                            \
+  X(TooShort, "too_short")               /* shorter than its message type allows */        \
+  X(UnknownType, "unknown_type")         /* type not 1..4, or reserved bytes not zero */   \
+  X(BadLength, "bad_length")             /* handshake/cookie message of the wrong size */  \
+  /* handshake and cookie messages */                                                      \
+  X(NoPrivateKey, "no_private_key")      /* the interface has no key yet */                \
+  X(BadMac1, "bad_mac1")                                                                   \
+  X(CookieSent, "under_load_cookie_sent") /* under load without a valid mac2 */            \
+  X(RateLimited, "handshake_rate_limited") /* under load, source over its rate */          \
+  X(HandshakeDecrypt, "handshake_decrypt") /* a handshake AEAD or DH failed */             \
+  X(UnknownPeer, "unknown_peer")         /* initiation from a key we do not know */        \
+  X(TimestampReplay, "timestamp_replay") /* initiation not newer than the last */          \
+  X(InitiationFlood, "initiation_flood") /* less than 20 ms since the last one */          \
+  X(UnknownIndex, "unknown_index")       /* receiver index not ours */                     \
+  X(HandshakeState, "handshake_state")   /* response with no initiation outstanding */     \
+  X(CookieUnexpected, "cookie_unexpected") /* cookie reply with no mac1 outstanding */     \
+  X(CookieDecrypt, "cookie_decrypt")                                                       \
+  /* transport data */                                                                     \
+  X(KeyExpired, "key_expired")           /* receiving key invalid, too old or used up */   \
+  X(Replayed, "replayed_counter")                                                          \
+  X(DataDecrypt, "data_decrypt")                                                           \
+  X(BadInnerPacket, "bad_inner_packet")  /* plaintext is not an IPv4/IPv6 packet */        \
+  X(InnerLength, "inner_length")         /* IP length larger than the plaintext */         \
+  /* sending */                                                                            \
+  X(NoEndpoint, "no_endpoint")                                                             \
+  X(NoPeer, "no_peer")                                                                     \
+  X(StagedOverflow, "staged_overflow")   /* oldest staged packet pushed out */             \
+  X(NoBufferRoom, "no_buffer_room")      /* caller's buffer too small to encrypt into */
+
+enum class Drop : uint8_t {
+#define WG_X(name, text) name,
+  WG_DROP_REASONS(WG_X)
+#undef WG_X
+};
+
+inline constexpr size_t kDropReasonCount = 0
+#define WG_X(name, text) +1
+    WG_DROP_REASONS(WG_X)
+#undef WG_X
+    ;
+
+inline constexpr std::string_view drop_name(Drop d) {
+  constexpr std::string_view names[] = {
+#define WG_X(name, text) text,
+      WG_DROP_REASONS(WG_X)
+#undef WG_X
+  };
+  return names[static_cast<size_t>(d)];
+}
+
+struct DropCounters {
+  std::array<uint64_t, kDropReasonCount> count{};
+  void add(Drop d) { ++count[static_cast<size_t>(d)]; }
+  uint64_t operator[](Drop d) const { return count[static_cast<size_t>(d)]; }
+  uint64_t total() const {
+    uint64_t t = 0;
+    for (size_t i = 1; i < count.size(); ++i) t += count[i];
+    return t;
+  }
+};
+
+}  // namespace wg::core
