@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# tools/deps.sh — installs the Debian 12 packages wgrouter builds and tests with, only those
+# missing. Needs root (or sudo) the first time; a no-op once everything is there.
+set -euo pipefail
+
+packages=(
+  # build
+  g++ cmake ninja-build pkg-config
+  # libraries of the design
+  libsodium-dev libb2-dev libssl-dev liburing-dev libmnl-dev libfmt-dev libexpected-dev
+  # tests, benchmarks, fuzzing
+  doctest-dev nlohmann-json3-dev libbenchmark-dev clang libclang-rt-14-dev
+  # peers and tools the tests drive
+  wireguard-tools wireguard-go iperf3 nftables tcpdump iproute2
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}"
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
