@@ -18,6 +18,7 @@ namespace {
 
 // Times (relative to `origin`) at which device `from` put a message of type t on the wire.
 struct WireClock {
+  explicit WireClock(Pair& p) : pr(p) {}
   Pair& pr;
   std::vector<Duration> times;
   size_t seen = 0;
