@@ -8,5 +8,6 @@ int cmd_genkey(int argc, char** argv);    // tools/keys.cpp
 int cmd_genpsk(int argc, char** argv);    // tools/keys.cpp
 int cmd_pubkey(int argc, char** argv);    // tools/keys.cpp
 int cmd_selftest(int argc, char** argv);  // tools/selftest.cpp
+int cmd_check(int argc, char** argv);     // tools/check.cpp
 
 }  // namespace wg::tools

@@ -16,6 +16,7 @@ void usage(FILE* f) {
                "  genkey             print a new private key (base64)\n"
                "  pubkey             read a private key on stdin, print its public key\n"
                "  genpsk             print a new preshared key (base64)\n"
+               "  check FILE.conf    validate a config file, print errors with line numbers\n"
                "  selftest           in-process handshake and transport round-trip between two peers\n"
                "  --version          print the version\n");
 }
@@ -30,6 +31,7 @@ constexpr Command kCommands[] = {
     {"genpsk", wg::tools::cmd_genpsk},
     {"pubkey", wg::tools::cmd_pubkey},
     {"selftest", wg::tools::cmd_selftest},
+    {"check", wg::tools::cmd_check},
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 // tests/core/harness.hpp — two Devices joined by an in-memory wire, a fake clock and a
 // deterministic RNG, for tests, fuzz targets and benchmarks. No doctest in here.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -165,9 +166,9 @@ struct Pair {
   }
 
   static void write_ipv4(std::span<uint8_t> ip, uint8_t fill) {
-    std::memset(ip.data(), fill, ip.size());
+    std::fill(ip.begin(), ip.end(), fill);
     if (ip.size() < 20) return;
-    std::memset(ip.data(), 0, 20);
+    std::fill(ip.begin(), ip.begin() + 20, uint8_t{0});
     ip[0] = 0x45;
     ip[2] = static_cast<uint8_t>(ip.size() >> 8);
     ip[3] = static_cast<uint8_t>(ip.size());
