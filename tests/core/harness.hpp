@@ -165,7 +165,8 @@ struct Pair {
     return p(0).keypairs.current && p(1).keypairs.current;
   }
 
-  static void write_ipv4(std::span<uint8_t> ip, uint8_t fill) {
+  // Out of line: inlined into callers, GCC 12 reports a bogus -Wstringop-overflow here.
+  [[gnu::noinline]] static void write_ipv4(std::span<uint8_t> ip, uint8_t fill) {
     std::fill(ip.begin(), ip.end(), fill);
     if (ip.size() < 20) return;
     std::fill(ip.begin(), ip.begin() + 20, uint8_t{0});
