@@ -1,0 +1,230 @@
+// tun/netlink.cpp — message construction for the few rtnetlink requests wgrouter makes.
+#include "tun/netlink.hpp"
+
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/fib_rules.h>
+#include <linux/if.h>
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+namespace wg::tun {
+
+namespace {
+
+constexpr size_t kBufLen = 8192;  // MNL_SOCKET_BUFFER_SIZE is at least this
+
+uint8_t af_of(core::Family f) { return f == core::Family::V4 ? AF_INET : AF_INET6; }
+
+int attr_cb(const nlattr* a, void* data) {
+  auto** tb = static_cast<const nlattr**>(data);
+  const int type = mnl_attr_get_type(a);
+  if (mnl_attr_type_valid(a, IFLA_MAX) < 0) return MNL_CB_OK;
+  tb[type] = a;
+  return MNL_CB_OK;
+}
+
+// Fills state from one RTM_NEWLINK/RTM_DELLINK message.
+void parse_link(const nlmsghdr* nlh, int& ifindex, LinkState& st, bool& deleted) {
+  const auto* ifm = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(nlh));
+  const nlattr* tb[IFLA_MAX + 1] = {};
+  mnl_attr_parse(nlh, sizeof(*ifm), attr_cb, tb);
+  ifindex = ifm->ifi_index;
+  deleted = nlh->nlmsg_type == RTM_DELLINK;
+  st.exists = !deleted;
+  st.up = (ifm->ifi_flags & IFF_UP) != 0;
+  if (tb[IFLA_MTU]) st.mtu = mnl_attr_get_u32(tb[IFLA_MTU]);
+}
+
+}  // namespace
+
+Netlink::Netlink() {
+  nl_ = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+  if (nl_ && mnl_socket_bind(nl_, 0, MNL_SOCKET_AUTOPID) < 0) {
+    mnl_socket_close(nl_);
+    nl_ = nullptr;
+  }
+  if (nl_) portid_ = mnl_socket_get_portid(nl_);
+}
+
+Netlink::~Netlink() {
+  if (nl_) mnl_socket_close(nl_);
+}
+
+int Netlink::request(void* buf) {
+  if (!nl_) return -ENOTSUP;
+  auto* nlh = static_cast<nlmsghdr*>(buf);
+  nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+  nlh->nlmsg_seq = seq_++;
+  if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0) return -errno;
+  char reply[kBufLen];
+  for (int i = 0; i < 64; ++i) {  // the ack is the next message for our sequence number
+    const ssize_t n = mnl_socket_recvfrom(nl_, reply, sizeof(reply));
+    if (n < 0) return -errno;
+    const int rc = mnl_cb_run(reply, static_cast<size_t>(n), nlh->nlmsg_seq, portid_, nullptr, nullptr);
+    if (rc == MNL_CB_STOP) return 0;
+    if (rc < 0) return -errno;
+  }
+  return -ETIMEDOUT;
+}
+
+int Netlink::set_link(int ifindex, std::optional<bool> up, std::optional<uint32_t> mtu) {
+  alignas(nlmsghdr) char buf[kBufLen];
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = RTM_NEWLINK;
+  auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+  ifm->ifi_family = AF_UNSPEC;
+  ifm->ifi_index = ifindex;
+  if (up) {
+    ifm->ifi_change = IFF_UP;
+    ifm->ifi_flags = *up ? IFF_UP : 0;
+  }
+  if (mtu) mnl_attr_put_u32(nlh, IFLA_MTU, *mtu);
+  return request(buf);
+}
+
+LinkState Netlink::get_link(int ifindex) {
+  LinkState st;
+  if (!nl_) return st;
+  alignas(nlmsghdr) char buf[kBufLen];
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = RTM_GETLINK;
+  nlh->nlmsg_flags = NLM_F_REQUEST;
+  nlh->nlmsg_seq = seq_++;
+  auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+  ifm->ifi_family = AF_UNSPEC;
+  ifm->ifi_index = ifindex;
+  if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0) return st;
+  const ssize_t n = mnl_socket_recvfrom(nl_, buf, sizeof(buf));
+  if (n <= 0) return st;
+  auto* reply = reinterpret_cast<nlmsghdr*>(buf);
+  if (!mnl_nlmsg_ok(reply, static_cast<int>(n)) || reply->nlmsg_type != RTM_NEWLINK) return st;
+  int idx = 0;
+  bool deleted = false;
+  parse_link(reply, idx, st, deleted);
+  return st;
+}
+
+int Netlink::add_address(int ifindex, core::Family f, const uint8_t* addr, uint8_t prefix_len) {
+  alignas(nlmsghdr) char buf[kBufLen];
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = RTM_NEWADDR;
+  nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
+  auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
+  ifa->ifa_family = af_of(f);
+  ifa->ifa_prefixlen = prefix_len;
+  ifa->ifa_index = static_cast<uint32_t>(ifindex);
+  const size_t len = f == core::Family::V4 ? 4 : 16;
+  mnl_attr_put(nlh, IFA_LOCAL, len, addr);
+  mnl_attr_put(nlh, IFA_ADDRESS, len, addr);
+  return request(buf);
+}
+
+namespace {
+void put_route(nlmsghdr* nlh, int ifindex, const core::Prefix& dst, uint32_t table) {
+  auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
+  rtm->rtm_family = af_of(dst.family);
+  rtm->rtm_dst_len = dst.len;
+  rtm->rtm_table = table == 0 ? uint8_t{RT_TABLE_MAIN} : table < 256 ? static_cast<uint8_t>(table) : uint8_t{RT_TABLE_UNSPEC};
+  rtm->rtm_protocol = RTPROT_BOOT;
+  rtm->rtm_scope = RT_SCOPE_LINK;
+  rtm->rtm_type = RTN_UNICAST;
+  if (table >= 256) mnl_attr_put_u32(nlh, RTA_TABLE, table);
+  mnl_attr_put(nlh, RTA_DST, dst.addr_len(), dst.addr.data());
+  mnl_attr_put_u32(nlh, RTA_OIF, static_cast<uint32_t>(ifindex));
+}
+}  // namespace
+
+int Netlink::add_route(int ifindex, const core::Prefix& dst, uint32_t table) {
+  alignas(nlmsghdr) char buf[kBufLen];
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = RTM_NEWROUTE;
+  nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
+  put_route(nlh, ifindex, dst, table);
+  return request(buf);
+}
+
+int Netlink::del_route(int ifindex, const core::Prefix& dst, uint32_t table) {
+  alignas(nlmsghdr) char buf[kBufLen];
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = RTM_DELROUTE;
+  put_route(nlh, ifindex, dst, table);
+  return request(buf);
+}
+
+namespace {
+fib_rule_hdr* put_rule(nlmsghdr* nlh, core::Family f, bool add) {
+  nlh->nlmsg_type = add ? RTM_NEWRULE : RTM_DELRULE;
+  if (add) nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+  auto* frh = static_cast<fib_rule_hdr*>(mnl_nlmsg_put_extra_header(nlh, sizeof(fib_rule_hdr)));
+  frh->family = af_of(f);
+  frh->action = FR_ACT_TO_TBL;
+  return frh;
+}
+}  // namespace
+
+int Netlink::add_fwmark_rule(core::Family f, uint32_t mark, uint32_t table, bool add) {
+  alignas(nlmsghdr) char buf[kBufLen];
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  fib_rule_hdr* frh = put_rule(nlh, f, add);
+  frh->flags = FIB_RULE_INVERT;  // "not fwmark"
+  frh->table = table < 256 ? static_cast<uint8_t>(table) : uint8_t{RT_TABLE_UNSPEC};
+  mnl_attr_put_u32(nlh, FRA_TABLE, table);
+  mnl_attr_put_u32(nlh, FRA_FWMARK, mark);
+  return request(buf);
+}
+
+int Netlink::add_suppress_rule(core::Family f, bool add) {
+  alignas(nlmsghdr) char buf[kBufLen];
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  fib_rule_hdr* frh = put_rule(nlh, f, add);
+  frh->table = RT_TABLE_MAIN;
+  mnl_attr_put_u32(nlh, FRA_TABLE, RT_TABLE_MAIN);
+  mnl_attr_put_u32(nlh, FRA_SUPPRESS_PREFIXLEN, 0);
+  return request(buf);
+}
+
+LinkMonitor::LinkMonitor(int ifindex) : ifindex_(ifindex) {
+  nl_ = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (nl_ && mnl_socket_bind(nl_, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0) {
+    mnl_socket_close(nl_);
+    nl_ = nullptr;
+  }
+}
+
+LinkMonitor::~LinkMonitor() {
+  if (nl_) mnl_socket_close(nl_);
+}
+
+int LinkMonitor::fd() const { return nl_ ? mnl_socket_get_fd(nl_) : -1; }
+
+LinkMonitor::Change LinkMonitor::drain() {
+  Change c;
+  if (!nl_) return c;
+  char buf[kBufLen];
+  for (int i = 0; i < 256; ++i) {
+    const ssize_t n = mnl_socket_recvfrom(nl_, buf, sizeof(buf));
+    if (n <= 0) break;
+    int len = static_cast<int>(n);
+    for (auto* nlh = reinterpret_cast<nlmsghdr*>(buf); mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+      if (nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK) continue;
+      int idx = 0;
+      LinkState st;
+      bool deleted = false;
+      parse_link(nlh, idx, st, deleted);
+      if (idx != ifindex_) continue;
+      if (deleted) {
+        c.deleted = true;
+        continue;
+      }
+      c.up = st.up;
+      if (st.mtu) c.mtu = st.mtu;
+    }
+  }
+  return c;
+}
+
+}  // namespace wg::tun

@@ -1,0 +1,63 @@
+// tun/tun.cpp — /dev/net/tun setup.
+#include "tun/tun.hpp"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <utility>
+
+namespace wg::tun {
+
+TunDevice::~TunDevice() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+TunDevice::TunDevice(TunDevice&& o) noexcept
+    : fd_(std::exchange(o.fd_, -1)), ifindex_(o.ifindex_), name_(std::move(o.name_)) {}
+
+TunDevice& TunDevice::operator=(TunDevice&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(o.fd_, -1);
+    ifindex_ = o.ifindex_;
+    name_ = std::move(o.name_);
+  }
+  return *this;
+}
+
+int TunDevice::release() { return std::exchange(fd_, -1); }
+
+Result<TunDevice, std::string> TunDevice::open(const std::string& name) {
+  if (name.empty() || name.size() >= IFNAMSIZ) return Unexpected("interface name `" + name + "' is not valid");
+  const int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return Unexpected(std::string("cannot open /dev/net/tun: ") + std::strerror(errno));
+  ifreq ifr{};
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  if (ioctl(fd, TUNSETIFF, &ifr) != 0) {
+    const int e = errno;
+    ::close(fd);
+    return Unexpected("cannot create TUN device `" + name + "': " + std::strerror(e));
+  }
+  return adopt(fd);
+}
+
+Result<TunDevice, std::string> TunDevice::adopt(int fd) {
+  ifreq ifr{};
+  if (ioctl(fd, TUNGETIFF, &ifr) != 0) return Unexpected(std::string("descriptor is not a TUN device: ") + std::strerror(errno));
+  const int flags = fcntl(fd, F_GETFL);
+  fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  TunDevice t;
+  t.fd_ = fd;
+  t.name_ = ifr.ifr_name;
+  t.ifindex_ = static_cast<int>(if_nametoindex(ifr.ifr_name));
+  return t;
+}
+
+}  // namespace wg::tun
