@@ -118,6 +118,8 @@ class Device {
   bool under_load(Instant now) const;
 
   const DropCounters& drops() const { return drops_; }
+  // For the stages around the protocol (routing, source checks, device writes).
+  void count_drop(Drop d) { drops_.add(d); }
 
  private:
   // Keeps the index table in step with handshakes and keypairs.

@@ -37,7 +37,13 @@ namespace wg::core {
   X(NoEndpoint, "no_endpoint")                                                             \
   X(NoPeer, "no_peer")                                                                     \
   X(StagedOverflow, "staged_overflow")   /* oldest staged packet pushed out */             \
-  X(NoBufferRoom, "no_buffer_room")      /* caller's buffer too small to encrypt into */
+  X(NoBufferRoom, "no_buffer_room")      /* caller's buffer too small to encrypt into */ \
+  /* routing around the protocol (io/ and the router stages) */                           \
+  X(NoRoute, "no_route")                 /* no peer (or port) for the destination */       \
+  X(SourceNotAllowed, "source_not_allowed") /* inner source not in the peer's AllowedIPs */ \
+  X(LinkDown, "link_down")               /* interface administratively down */             \
+  X(TunWrite, "tun_write_failed")                                                          \
+  X(UdpSend, "udp_send_failed")
 
 enum class Drop : uint8_t {
 #define WG_X(name, text) name,

@@ -8,7 +8,13 @@ namespace wg {
 template <class T, class E>
 using Result = tl::expected<T, E>;
 
+// A class rather than an alias so `return Unexpected(err);` deduces E on every compiler
+// (clang before 19 cannot deduce through alias templates).
 template <class E>
-using Unexpected = tl::unexpected<E>;
+struct Unexpected : tl::unexpected<E> {
+  using tl::unexpected<E>::unexpected;
+};
+template <class E>
+Unexpected(E) -> Unexpected<E>;
 
 }  // namespace wg

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# fuzz/run.sh — builds the fuzz targets if needed and runs each for N seconds (default 30)
+# over a temporary copy of its seed corpus, so fuzz/corpus/ is never modified.
+# Usage: fuzz/run.sh [SECONDS] [TARGET...]   (targets default to every fuzz/*_fuzz.cpp)
+# Env: WG_FUZZ_BUILD (default <repo>/build-fuzz). Exits 1 if any target crashed or failed;
+# crash inputs are kept in $WG_FUZZ_BUILD/fuzz-artifacts/<target>/.
+set -u -o pipefail
+
+secs="${1:-30}"
+shift || true
+case "$secs" in '' | *[!0-9]*) echo "usage: $0 [SECONDS] [TARGET...]" >&2; exit 2 ;; esac
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(dirname "$here")"
+build="${WG_FUZZ_BUILD:-$repo/build-fuzz}"
+
+if [ $# -gt 0 ]; then
+  targets=("$@")
+else
+  targets=()
+  for f in "$here"/*_fuzz.cpp; do
+    n="$(basename "$f" .cpp)"
+    targets+=("${n%_fuzz}")
+  done
+fi
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/wgfuzz.XXXXXX")"
+trap 'rm -rf "$work"' EXIT INT TERM
+
+if [ ! -f "$build/build.ninja" ]; then
+  if ! CC=clang CXX=clang++ cmake -S "$repo" -B "$build" -G Ninja \
+    -DWG_FUZZ=ON -DWG_TESTS=OFF -DWG_BENCH=OFF >"$work/configure.log" 2>&1; then
+    tail -30 "$work/configure.log" >&2
+    echo "configure failed" >&2
+    exit 1
+  fi
+fi
+bins=()
+for t in "${targets[@]}"; do bins+=("${t}_fuzz"); done
+if ! ninja -C "$build" "${bins[@]}" >"$work/build.log" 2>&1; then
+  tail -40 "$work/build.log" >&2
+  echo "build failed (ninja -C $build ${bins[*]})" >&2
+  exit 1
+fi
+
+status=0
+summary=()
+for t in "${targets[@]}"; do
+  bin="$build/fuzz/${t}_fuzz"
+  corpus="$work/$t/corpus"
+  arts="$work/$t/artifacts"
+  mkdir -p "$corpus" "$arts"
+  if [ -d "$here/corpus/$t" ]; then cp -R "$here/corpus/$t/." "$corpus/"; fi
+  seeds=$(find "$corpus" -type f | wc -l)
+  log="$work/$t/log"
+  # The hard timeout only bounds a hung run; libFuzzer stops itself at max_total_time.
+  timeout -k 10 $((secs + 60)) "$bin" -max_total_time="$secs" -max_len=2048 -timeout=10 -rss_limit_mb=2048 \
+    -print_final_stats=1 -artifact_prefix="$arts/" "$corpus" >"$log" 2>&1
+  rc=$?
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  grown=$(find "$corpus" -type f | wc -l)
+  if [ "$rc" -eq 0 ]; then
+    verdict=ok
+  else
+    verdict="FAILED (exit $rc)"
+    status=1
+    keep="$build/fuzz-artifacts/$t"
+    mkdir -p "$keep"
+    cp "$arts"/* "$keep"/ 2>/dev/null || true
+    cp "$log" "$keep/log.txt"
+    echo "=== $t: last lines of the log (all of it in $keep/log.txt) ===" >&2
+    tail -40 "$log" >&2
+  fi
+  summary+=("$(printf '%-14s %-18s runs %-9s exec/s %-7s cov %-5s corpus %s -> %s' \
+    "$t" "$verdict" "${execs:-?}" "${rate:-?}" "${cov:-?}" "$seeds" "$grown")")
+done
+
+echo "fuzz summary (${secs}s per target, build $build):"
+printf '  %s\n' "${summary[@]}"
+exit $status
