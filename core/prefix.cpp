@@ -8,6 +8,7 @@
 namespace wg::core {
 
 std::optional<Prefix> parse_prefix(std::string_view text, bool* host_bits) {
+  if (text.find('\0') != std::string_view::npos) return std::nullopt;  // inet_pton would stop there
   const size_t slash = text.find('/');
   const std::string addr(text.substr(0, slash));
   uint8_t buf[16] = {};

@@ -2,18 +2,13 @@
 // peers), fed whole to one world and in two parts, split at a fuzzer-chosen point, to another.
 // Checks: no crash or UB; both worlds answer the same bytes and end in the same state; every
 // reply ends in "\n\n"; the allowed-IPs table is well formed and names only live peers.
-// Input bytes 0x01-0x14 (except \n, \r) expand to protocol tokens (operations, keys, the peers'
-// hex keys) so the fuzzer reaches deep set paths without a seed corpus.
-
-// fuzz/CMakeLists.txt links only crypto/ and core/ (wgcore_fuzz); the UAPI lives in config/, so
-// it is compiled here, with this target's coverage and sanitizers. If config/ ever joins the
-// fuzz link, this stays correct: every symbol of uapi.o is already defined, so the archive
-// member is never pulled in.
-#include "config/uapi.cpp"
-
+// Input bytes 0x01-0x1c (except \n, \r) expand to protocol tokens (operations, keys, the peers'
+// hex keys, a few values) so the fuzzer reaches deep set paths without a seed corpus.
+#include <cerrno>
 #include <cstdio>
 #include <string>
 
+#include "config/uapi.hpp"
 #include "core/harness.hpp"
 #include "crypto/encoding.hpp"
 #include "crypto/x25519.hpp"
@@ -128,6 +123,14 @@ std::string expand(const uint8_t* data, size_t size) {
       case 0x12: out += "fwmark="; break;
       case 0x13: out += "private_key=" + std::string(64, '0'); break;
       case 0x14: out += "protocol_version=1\n"; break;
+      case 0x15: out += "10.0.0.0/8\n"; break;
+      case 0x16: out += "10.1.2.3/24\n"; break;
+      case 0x17: out += "fd00::1/128\n"; break;
+      case 0x18: out += "-10.0.0.0/8\n"; break;
+      case 0x19: out += "192.0.2.1:51820\n"; break;
+      case 0x1a: out += "[fe80::1%lo]:5\n"; break;
+      case 0x1b: out += "25\n"; break;
+      case 0x1c: out += "0\n"; break;
       default: out += static_cast<char>(c); break;
     }
   }
@@ -139,6 +142,20 @@ void check_reply(const std::string& reply) {
   check(reply.size() >= 9 && reply.compare(reply.size() - 2, 2, "\n\n") == 0, "reply does not end in \\n\\n");
 }
 
+// Feeds bytes as io/ does: each reply written out (appended to `all`) before the next call, and
+// held input resumed while pending().
+bool feed_all(World& w, std::string_view bytes, std::string& all) {
+  std::string reply;
+  bool open = w.conn.feed(bytes, reply);
+  all += reply;
+  while (open && w.conn.pending()) {
+    reply.clear();
+    open = w.conn.feed({}, reply);
+    all += reply;
+  }
+  return open;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -148,15 +165,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   World whole;
   std::string reply_whole;
-  const bool open_whole = whole.conn.feed(input, reply_whole);
-  while (open_whole && whole.conn.pending()) whole.conn.feed({}, reply_whole);
+  const bool open_whole = feed_all(whole, input, reply_whole);
   check_reply(reply_whole);
   whole.check_table();
 
   World parts;
   std::string reply_parts;
-  bool open_parts = parts.conn.feed(std::string_view(input).substr(0, split), reply_parts);
-  if (open_parts) open_parts = parts.conn.feed(std::string_view(input).substr(split), reply_parts);
+  bool open_parts = feed_all(parts, std::string_view(input).substr(0, split), reply_parts);
+  if (open_parts) open_parts = feed_all(parts, std::string_view(input).substr(split), reply_parts);
   check_reply(reply_parts);
   parts.check_table();
 

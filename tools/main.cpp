@@ -12,10 +12,15 @@ constexpr std::string_view kVersion = "wgrouter 0.1.0";
 void usage(FILE* f) {
   std::fprintf(f,
                "Usage: wgrouter <command> [arguments]\n"
+               "       wgrouter [-f|--foreground] INTERFACE   (wireguard-go compatible; for wg-quick)\n"
                "\n"
                "  genkey             print a new private key (base64)\n"
                "  pubkey             read a private key on stdin, print its public key\n"
                "  genpsk             print a new preshared key (base64)\n"
+               "  up FILE.conf [--name IFACE] [--foreground]\n"
+               "                     bring up an interface from a wg-quick style file (native mode)\n"
+               "  show [IFACE] [--json]\n"
+               "                     interfaces, peers, handshakes, transfer and drop counters\n"
                "  check FILE.conf    validate a config file, print errors with line numbers\n"
                "  selftest           in-process handshake and transport round-trip between two peers\n"
                "  --version          print the version\n");
@@ -32,6 +37,8 @@ constexpr Command kCommands[] = {
     {"pubkey", wg::tools::cmd_pubkey},
     {"selftest", wg::tools::cmd_selftest},
     {"check", wg::tools::cmd_check},
+    {"up", wg::tools::cmd_up},
+    {"show", wg::tools::cmd_show},
 };
 
 }  // namespace
@@ -52,7 +59,6 @@ int main(int argc, char** argv) {
   }
   for (const Command& c : kCommands)
     if (c.name == verb) return c.run(argc - 1, argv + 1);
-  std::fprintf(stderr, "wgrouter: unknown command `%s'\n", argv[1]);
-  usage(stderr);
-  return 1;
+  // Anything else is wireguard-go's command line: [-f|--foreground] INTERFACE.
+  return wg::tools::cmd_daemon(argc - 1, argv + 1);
 }

@@ -1,0 +1,408 @@
+// config/uapi.cpp — UAPI framing, `get` output and `set` keys (PROTOCOL.md §2.2-2.4), with
+// wireguard-go's behaviour (device/uapi.go IpcHandle, IpcSetOperation, IpcGetOperation) as the
+// reference for every detail the text protocol leaves open.
+#include "config/uapi.hpp"
+
+#include <arpa/inet.h>
+#include <net/if.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "crypto/encoding.hpp"
+#include "crypto/secure.hpp"
+#include "crypto/x25519.hpp"
+
+namespace wg::config {
+
+namespace {
+
+// "get=1" and "set=1": a longer operation line can never become valid.
+constexpr size_t kMaxOperationLine = 12;  // also "get=wgrouter"
+
+std::string errno_reply(int err) { return "errno=" + std::to_string(err) + "\n\n"; }
+
+// Decimal digits only, as Go's strconv.ParseUint(s, 10, bits): no sign, no spaces, leading
+// zeros allowed, at most max.
+std::optional<uint64_t> parse_decimal(std::string_view s, uint64_t max) {
+  if (s.empty()) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+    if (v > max) return std::nullopt;  // max <= 2^32, so v never wraps
+  }
+  return v;
+}
+
+bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
+
+// A scope is an interface index or the name of an existing interface.
+std::optional<uint32_t> parse_scope(std::string_view scope) {
+  if (scope.empty() || has_nul(scope)) return std::nullopt;
+  if (auto n = parse_decimal(scope, UINT32_MAX)) return static_cast<uint32_t>(*n);
+  if (scope.size() >= IF_NAMESIZE) return std::nullopt;
+  const unsigned index = ::if_nametoindex(std::string(scope).c_str());
+  if (index == 0) return std::nullopt;
+  return index;
+}
+
+}  // namespace
+
+// --- value parsers ---
+
+std::optional<core::Endpoint> parse_uapi_endpoint(std::string_view text) {
+  if (text.empty() || has_nul(text)) return std::nullopt;
+  core::Endpoint ep;
+  std::string_view port_text;
+  if (text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return std::nullopt;
+    std::string_view host = text.substr(1, close - 1);
+    port_text = text.substr(close + 2);
+    std::optional<uint32_t> scope;
+    if (const size_t pct = host.find('%'); pct != std::string_view::npos) {
+      scope = parse_scope(host.substr(pct + 1));
+      if (!scope) return std::nullopt;
+      host = host.substr(0, pct);
+    }
+    // Brackets are for IPv6 only: "[1.2.3.4]:5" fails here, as in Go's netip.ParseAddrPort.
+    if (inet_pton(AF_INET6, std::string(host).c_str(), ep.addr.data()) != 1) return std::nullopt;
+    ep.family = core::Family::V6;
+    ep.scope_id = scope.value_or(0);
+    // io/ has a v6-only socket for IPv6 and a v4 one for IPv4; `wg show` must print IPv4 peers
+    // as a.b.c.d:port (PROTOCOL.md §5 item 4).
+    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (!scope && std::memcmp(ep.addr.data(), kMapped, sizeof(kMapped)) == 0) {
+      ep.family = core::Family::V4;
+      std::memmove(ep.addr.data(), ep.addr.data() + 12, 4);
+      std::fill(ep.addr.begin() + 4, ep.addr.end(), uint8_t{0});
+    }
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    // An unbracketed IPv6 address fails here too (Go: "without brackets").
+    if (inet_pton(AF_INET, std::string(text.substr(0, colon)).c_str(), ep.addr.data()) != 1) return std::nullopt;
+    ep.family = core::Family::V4;
+    port_text = text.substr(colon + 1);
+  }
+  const auto port = parse_decimal(port_text, UINT16_MAX);
+  if (!port) return std::nullopt;
+  ep.port = static_cast<uint16_t>(*port);
+  return ep;
+}
+
+std::optional<core::Prefix> parse_uapi_prefix(std::string_view text) {
+  // Go's netip.ParsePrefix: the "/bits" is required, bits has no sign or leading zero, and an
+  // IPv6 zone is refused (inet_pton refuses '%' as well).
+  if (has_nul(text)) return std::nullopt;
+  const size_t slash = text.rfind('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  const std::string_view bits = text.substr(slash + 1);
+  if (!parse_decimal(bits, 128) || (bits.size() > 1 && bits.front() == '0')) return std::nullopt;
+  return core::parse_prefix(text);
+}
+
+// --- get ---
+
+void append_get_reply(UapiTarget& t, std::string& out, bool with_drops) {
+  const core::Device& dev = t.device;
+  char hex[crypto::kKeyHexLen + 1];
+  auto key_line = [&](std::string_view name, const uint8_t* key) {
+    crypto::key_to_hex(hex, key);
+    out.append(name).append("=").append(hex, crypto::kKeyHexLen).append("\n");
+  };
+  auto number_line = [&](std::string_view name, uint64_t v) {
+    out.append(name).append("=").append(std::to_string(v)).append("\n");
+  };
+
+  if (dev.identity().has_key) key_line("private_key", dev.identity().private_key.data());
+  if (const uint16_t port = t.hooks.listen_port()) number_line("listen_port", port);
+  if (const uint32_t mark = t.hooks.fwmark()) number_line("fwmark", mark);
+  if (with_drops)
+    for (size_t i = 1; i < core::kDropReasonCount; ++i) {
+      const auto d = static_cast<core::Drop>(i);
+      out.append("drop_").append(core::drop_name(d)).append("=").append(std::to_string(dev.drops()[d])).append("\n");
+    }
+  dev.for_each_peer([&](core::PeerId id, const core::Peer& p) {
+    key_line("public_key", p.public_key.data());
+    key_line("preshared_key", p.preshared_key.data());  // all zeros when there is none
+    out.append("protocol_version=1\n");
+    if (p.endpoint.valid()) out.append("endpoint=").append(core::to_string(p.endpoint)).append("\n");
+    // Wall-clock epoch time, 0 and 0 for never (boringtun #447 sent seconds-since).
+    const int64_t ns = p.last_handshake.since_epoch.count();
+    const uint64_t since_epoch = ns > 0 ? static_cast<uint64_t>(ns) : 0;
+    number_line("last_handshake_time_sec", since_epoch / 1'000'000'000);
+    number_line("last_handshake_time_nsec", since_epoch % 1'000'000'000);
+    number_line("tx_bytes", p.tx_bytes);
+    number_line("rx_bytes", p.rx_bytes);
+    number_line("persistent_keepalive_interval", p.persistent_keepalive);
+    t.allowed_ips.for_each_of(id, [&](const core::Prefix& prefix) {
+      out.append("allowed_ip=").append(core::to_string(prefix)).append("\n");
+    });
+  });
+  crypto::wipe(hex, sizeof(hex));
+  out.append("errno=0\n\n");
+}
+
+// --- connection ---
+
+UapiConnection::UapiConnection(UapiTarget t) : t_(t) {}
+
+bool UapiConnection::feed(std::string_view bytes, std::string& reply) {
+  if (phase_ == Phase::Closed) return false;
+  request_start_ = reply.size();
+  try {
+    if (held_.empty()) {
+      consume(bytes, reply);
+    } else if (held_.size() + bytes.size() > kMaxHeld) {
+      fail(0, reply);  // held input is between requests: nothing to answer
+    } else {
+      std::string input = std::move(held_);
+      held_.clear();
+      input.append(bytes);
+      consume(input, reply);
+    }
+  } catch (...) {
+    // Only allocation failures get here (Device, PrefixTable, strings). The request in progress
+    // loses its partial reply and gets -ENOMEM; lines already applied stay applied.
+    const bool in_request = phase_ == Phase::Set || phase_ == Phase::GetBlank;
+    phase_ = Phase::Closed;
+    if (in_request) {
+      reply.resize(std::min(reply.size(), request_start_));
+      try {
+        reply.append(errno_reply(-ENOMEM));
+      } catch (...) {
+      }
+    }
+  }
+  if (phase_ == Phase::Closed) {
+    line_ = std::string();
+    held_ = std::string();
+  }
+  return phase_ != Phase::Closed;
+}
+
+void UapiConnection::consume(std::string_view in, std::string& reply) {
+  size_t pos = 0;
+  while (pos < in.size() && phase_ != Phase::Closed) {
+    if (phase_ == Phase::GetBlank) {
+      // wireguard-go reads exactly one more byte after "get=1\n", and it must end the request.
+      if (in[pos++] != '\n') return fail(-EINVAL, reply);
+      append_get_reply(t_, reply, with_drops_);
+      phase_ = Phase::Operation;
+      continue;
+    }
+    // Between requests, a reply the caller has not written out yet holds back the next request.
+    if (phase_ == Phase::Operation && line_.empty() && reply.size() >= kReplyHighWater) {
+      held_.assign(in.substr(pos));
+      return;
+    }
+    const size_t nl = in.find('\n', pos);
+    const std::string_view chunk = in.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    const size_t limit = phase_ == Phase::Operation ? kMaxOperationLine : kMaxLine;
+    if (line_.size() + chunk.size() > limit) return fail(-EPROTO, reply);
+    if (nl == std::string_view::npos) {
+      line_.append(chunk);
+      return;
+    }
+    pos = nl + 1;
+    if (line_.empty()) {
+      on_line(chunk, reply);
+    } else {
+      line_.append(chunk);
+      on_line(line_, reply);
+    }
+    line_.clear();
+  }
+}
+
+void UapiConnection::on_line(std::string_view line, std::string& reply) {
+  if (phase_ == Phase::Operation) {
+    request_start_ = reply.size();
+    if (line == "get=1" || line == "get=wgrouter") {
+      // get=wgrouter is wgrouter's own: the same reply plus drop_<reason>=N device lines.
+      with_drops_ = line == "get=wgrouter";
+      phase_ = Phase::GetBlank;
+    } else if (line == "set=1") {
+      phase_ = Phase::Set;
+      device_section_ = true;
+      peer_ = SetPeer{};
+    } else {
+      fail(0, reply);  // wireguard-go closes on an unknown operation without a word
+    }
+    return;
+  }
+  // Set. Go's bufio.ScanLines drops one '\r' before the newline, so "\r\n" also ends the set.
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.empty()) {
+    // wireguard-go handlePostConfig: the last peer's settings take effect at the blank line.
+    finish_peer();
+    peer_ = SetPeer{};
+    reply.append("errno=0\n\n");
+    phase_ = Phase::Operation;
+    return;
+  }
+  if (const int err = set_line(line)) fail(err, reply);
+}
+
+void UapiConnection::fail(int err, std::string& reply) {
+  if (phase_ == Phase::Set) {
+    // Lines before the bad one stay applied, including the current peer's keepalive interval.
+    // (wireguard-go would keep the interval without sending the first keepalive; we send it.)
+    finish_peer();
+    reply.append(errno_reply(err));
+  } else if (phase_ == Phase::GetBlank) {
+    reply.append(errno_reply(err));
+  }
+  // After an error wireguard-go reads the rest of the request as the next operation line,
+  // which is never valid, and closes; closing now is the same for any client.
+  phase_ = Phase::Closed;
+}
+
+// --- set ---
+
+int UapiConnection::set_line(std::string_view line) {
+  const size_t eq = line.find('=');
+  if (eq == std::string_view::npos) return -EPROTO;
+  const std::string_view key = line.substr(0, eq);
+  const std::string_view value = line.substr(eq + 1);
+  if (key == "public_key") {
+    device_section_ = false;
+    finish_peer();
+    return select_peer(value);
+  }
+  return device_section_ ? device_line(key, value) : peer_line(key, value);
+}
+
+int UapiConnection::device_line(std::string_view key, std::string_view value) {
+  core::Device& dev = t_.device;
+  if (key == "private_key") {
+    crypto::Secret<32> k;
+    if (!crypto::key_from_hex(k.data(), value)) return -EINVAL;
+    // The Device drops a peer whose key becomes our own; its allowed IPs must go with it, or the
+    // next peer to reuse the PeerId would inherit them.
+    std::optional<core::PeerId> self;
+    if (!k.is_zero()) {
+      core::PublicKey pub;
+      crypto::x25519_public(pub.data(), k.data());
+      self = dev.find_peer(pub);
+    }
+    dev.set_private_key(t_.hooks.env(), k.data(), t_.hooks.outbox());
+    if (self && !dev.peer(*self)) t_.allowed_ips.remove_value(*self);
+    return 0;
+  }
+  if (key == "listen_port") {
+    const auto port = parse_decimal(value, UINT16_MAX);
+    if (!port) return -EINVAL;
+    // Rebinds even for the same port, so "0" moves to a new random port (wg setconf).
+    if (t_.hooks.set_listen_port(static_cast<uint16_t>(*port)) != 0) return -EADDRINUSE;
+    return 0;
+  }
+  if (key == "fwmark") {
+    const auto mark = parse_decimal(value, UINT32_MAX);
+    if (!mark) return -EINVAL;
+    // `wg setconf` always sends fwmark=0; an unchanged mark must not need CAP_NET_ADMIN
+    // (boringtun #92). wireguard-go's BindSetMark returns early the same way.
+    if (*mark != t_.hooks.fwmark() && t_.hooks.set_fwmark(static_cast<uint32_t>(*mark)) != 0) return -EADDRINUSE;
+    return 0;
+  }
+  if (key == "replace_peers") {
+    if (value != "true") return -EINVAL;
+    dev.remove_all_peers();
+    t_.allowed_ips.clear();
+    return 0;
+  }
+  return -EINVAL;
+}
+
+int UapiConnection::select_peer(std::string_view hex) {
+  core::PublicKey key;
+  if (!crypto::key_from_hex(key.data(), hex)) return -EINVAL;
+  peer_ = SetPeer{};
+  core::Device& dev = t_.device;
+  // Our own key: a silent dummy whose lines are checked and ignored.
+  if (dev.identity().has_key && dev.identity().public_key == key) return 0;
+  if (auto id = dev.find_peer(key)) {
+    peer_.id = *id;
+    peer_.dummy = false;
+    return 0;
+  }
+  auto added = dev.add_peer(key);
+  if (!added.has_value()) return -EINVAL;  // too many peers
+  peer_.id = *added;
+  peer_.dummy = false;
+  peer_.created = true;
+  return 0;
+}
+
+int UapiConnection::peer_line(std::string_view key, std::string_view value) {
+  core::Device& dev = t_.device;
+  if (key == "update_only") {
+    if (value != "true") return -EINVAL;
+    if (peer_.created && !peer_.dummy) {
+      remove_peer(peer_.id);
+      peer_ = SetPeer{};
+    }
+    return 0;
+  }
+  if (key == "remove") {
+    if (value != "true") return -EINVAL;
+    if (!peer_.dummy) remove_peer(peer_.id);
+    peer_ = SetPeer{};
+    return 0;
+  }
+  if (key == "preshared_key") {
+    crypto::Secret<32> psk;
+    if (!crypto::key_from_hex(psk.data(), value)) return -EINVAL;
+    if (!peer_.dummy) dev.set_preshared_key(peer_.id, psk.data());
+    return 0;
+  }
+  if (key == "endpoint") {
+    const auto ep = parse_uapi_endpoint(value);
+    if (!ep) return -EINVAL;
+    if (!peer_.dummy) dev.set_endpoint(peer_.id, *ep);
+    return 0;
+  }
+  if (key == "persistent_keepalive_interval") {
+    const auto secs = parse_decimal(value, UINT16_MAX);
+    if (!secs) return -EINVAL;
+    if (!peer_.dummy) peer_.keepalive = static_cast<uint16_t>(*secs);
+    return 0;
+  }
+  if (key == "replace_allowed_ips") {
+    if (value != "true") return -EINVAL;
+    if (!peer_.dummy) t_.allowed_ips.remove_value(peer_.id);
+    return 0;
+  }
+  if (key == "allowed_ip") {
+    // A leading '-' removes the prefix, only from this peer (wireguard-go 256bcbd).
+    const bool remove = !value.empty() && value.front() == '-';
+    const auto prefix = parse_uapi_prefix(remove ? value.substr(1) : value);
+    if (!prefix) return -EINVAL;
+    if (peer_.dummy) return 0;
+    if (remove)
+      t_.allowed_ips.remove_if(*prefix, peer_.id);
+    else
+      t_.allowed_ips.insert(*prefix, peer_.id);  // moves it away from any other owner
+    return 0;
+  }
+  if (key == "protocol_version") return value == "1" ? 0 : -EINVAL;
+  return -EINVAL;
+}
+
+// wireguard-go handlePostConfig: a keepalive interval turned on sends its first keepalive once
+// the peer's lines are done, so an endpoint given after it is already in place.
+void UapiConnection::finish_peer() {
+  if (!peer_.dummy && peer_.keepalive)
+    t_.device.set_persistent_keepalive(t_.hooks.env(), peer_.id, *peer_.keepalive, t_.hooks.outbox());
+  peer_.keepalive.reset();
+}
+
+void UapiConnection::remove_peer(core::PeerId id) {
+  t_.allowed_ips.remove_value(id);
+  t_.device.remove_peer(id);
+}
+
+}  // namespace wg::config

@@ -1,0 +1,253 @@
+// io/interface.cpp — the loop and the data path stages around core::Device:
+//   UDP batch ► Device::receive ► source check (peer's AllowedIPs) ► TUN write
+//   TUN batch ► route(dst) in AllowedIPs ► Device::send (encrypt in place) ► UDP send
+#include "io/interface.hpp"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "crypto/encoding.hpp"
+
+namespace wg::io {
+
+namespace {
+
+using core::Drop;
+using core::Family;
+
+constexpr core::Duration kTickInterval = std::chrono::milliseconds(50);
+
+// Destination (or source) address of an inner packet; false if it is not IPv4/IPv6.
+bool inner_address(std::span<const uint8_t> pkt, bool source, Family& f, const uint8_t*& addr) {
+  if (pkt.empty()) return false;
+  const unsigned v = pkt[0] >> 4;
+  if (v == 4 && pkt.size() >= 20) {
+    f = Family::V4;
+    addr = pkt.data() + (source ? 12 : 16);
+    return true;
+  }
+  if (v == 6 && pkt.size() >= 40) {
+    f = Family::V6;
+    addr = pkt.data() + (source ? 8 : 24);
+    return true;
+  }
+  return false;
+}
+
+int make_signal_fd() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+}  // namespace
+
+Interface::Interface(tun::TunDevice tun, int uapi_listen_fd, std::string uapi_path, InterfaceOptions opts)
+    : tun_(std::move(tun)), uapi_(uapi_listen_fd, std::move(uapi_path)), links_(tun_.ifindex()) {
+  refresh_clock();
+  std::string why;
+  if (!opts.force_fallback) io_ = make_uring_io(why);
+  if (!io_) {
+    io_ = make_epoll_io();
+    if (!opts.force_fallback)
+      std::fprintf(stderr, "wgrouter[%s]: io_uring unavailable (%s); using epoll + recvmmsg\n", name().c_str(),
+                   why.c_str());
+  }
+  io_->set_tun(tun_.fd());
+  io_->watch(uapi_.listen_fd());
+  if (links_.fd() >= 0) io_->watch(links_.fd());
+  signal_fd_ = make_signal_fd();
+  if (signal_fd_ >= 0) io_->watch(signal_fd_);
+  control_copies_.resize(64);
+
+  // The kernel starts the interface down; wg-quick (or `up`) brings it up later.
+  const tun::LinkState st = netlink_.get_link(tun_.ifindex());
+  device_.set_up(env(), st.up, outbox_);
+  if (st.mtu) device_.set_mtu(st.mtu);
+  // A random port until told otherwise, like wireguard-go.
+  if (const int rc = set_listen_port(0); rc != 0)
+    std::fprintf(stderr, "wgrouter[%s]: cannot bind UDP: %s\n", name().c_str(), std::strerror(-rc));
+}
+
+Interface::~Interface() {
+  uapi_.unlink_socket();
+  if (signal_fd_ >= 0) ::close(signal_fd_);
+}
+
+void Interface::refresh_clock() {
+  now_ = monotonic_now();
+  wall_ = wall_now();
+}
+
+int Interface::set_listen_port(uint16_t port) {
+  const int rc = udp_.bind(port, udp_.fwmark());
+  io_->set_udp(udp_.fd4(), udp_.fd6());
+  // A new port means new paths: forget every cached source address.
+  device_.for_each_peer([this](core::PeerId id, const core::Peer&) { device_.peer(id)->endpoint.clear_local(); });
+  return rc;
+}
+
+int Interface::set_fwmark(uint32_t mark) {
+  const int rc = udp_.set_fwmark(mark);
+  if (rc == 0)
+    device_.for_each_peer([this](core::PeerId id, const core::Peer&) { device_.peer(id)->endpoint.clear_local(); });
+  return rc;
+}
+
+// --- data path ---
+
+void Interface::on_datagrams(std::span<RxDatagram> batch) {
+  refresh_clock();
+  const core::Env e = env();
+  for (RxDatagram& d : batch) {
+    core::RxResult r = device_.receive(e, d.from, d.bytes, outbox_);
+    if (r.kind == core::RxKind::Data) {
+      // Cryptokey routing, inbound: the inner source must belong to the sending peer.
+      Family f;
+      const uint8_t* src = nullptr;
+      const core::PeerId* owner = nullptr;
+      if (inner_address(r.plaintext, true, f, src)) owner = allowed_ips_.lookup(f, src);
+      if (!owner || *owner != r.peer) {
+        device_.count_drop(Drop::SourceNotAllowed);
+        continue;
+      }
+      io_->write_tun(r.plaintext);
+    }
+    if (!outbox_.empty()) queue_outbox();
+  }
+  log_events();
+}
+
+void Interface::on_tun_packets(std::span<TunPacket> batch) {
+  refresh_clock();
+  const core::Env e = env();
+  for (TunPacket& p : batch) {
+    std::span<const uint8_t> pkt = p.buf.subspan(kHeadroom, p.len);
+    Family f;
+    const uint8_t* dst = nullptr;
+    const core::PeerId* peer = inner_address(pkt, false, f, dst) ? allowed_ips_.lookup(f, dst) : nullptr;
+    if (!peer) {
+      device_.count_drop(Drop::NoRoute);
+      continue;
+    }
+    core::TxResult t = device_.send(e, *peer, p.buf, p.len, outbox_);
+    if (t.status == core::TxStatus::Sent) io_->send_udp(t.to, t.datagram);
+    if (!outbox_.empty()) queue_outbox();
+  }
+  log_events();
+}
+
+// Control messages and flushed staged packets are copied: their storage in the outbox and the
+// Device is only valid until the next Device call, and sends go out at the end of the batch.
+void Interface::queue_outbox() {
+  for (size_t i = 0; i < outbox_.size(); ++i) {
+    auto item = outbox_[i];
+    if (!item.to.valid()) continue;
+    if (item.bytes.size() <= core::kMaxControlLen) {
+      if (control_used_ == control_copies_.size()) control_copies_.emplace_back();
+      auto& slot = control_copies_[control_used_++];
+      std::memcpy(slot.data(), item.bytes.data(), item.bytes.size());
+      io_->send_udp(item.to, {slot.data(), item.bytes.size()});
+    } else {
+      // A flushed staged data packet: rare (only right after a handshake), so sent at once.
+      io_->send_udp(item.to, item.bytes);
+      io_->flush();
+    }
+  }
+  for (const core::Event& ev : outbox_.events()) pending_events_.push_back(ev);
+  outbox_.clear();
+}
+
+void Interface::flush_outbox() {
+  queue_outbox();
+  io_->flush();
+  control_used_ = 0;
+  log_events();
+}
+
+void Interface::log_events() {
+  for (const core::Event& ev : pending_events_) {
+    const char* what = nullptr;
+    switch (ev.kind) {
+      case core::EventKind::HandshakeCompleted: what = "handshake completed"; break;
+      case core::EventKind::HandshakeGaveUp: what = "stopped answering: handshake given up after 20 attempts"; break;
+      case core::EventKind::EndpointChanged: what = "endpoint changed"; break;
+      case core::EventKind::KeysZeroed: what = "session keys zeroed after 540 s idle"; break;
+      case core::EventKind::HandshakeInitiated: break;  // too frequent to log
+    }
+    if (!what) continue;
+    const core::Peer* p = device_.peer(ev.peer);
+    std::fprintf(stderr, "wgrouter[%s]: peer %s: %s%s%s\n", name().c_str(), peer_name(ev.peer).c_str(), what,
+                 p && ev.kind == core::EventKind::EndpointChanged ? " to " : "",
+                 p && ev.kind == core::EventKind::EndpointChanged ? core::to_string(p->endpoint).c_str() : "");
+  }
+  pending_events_.clear();
+}
+
+std::string Interface::peer_name(core::PeerId id) const {
+  const core::Peer* p = device_.peer(id);
+  if (!p) return "?";
+  return crypto::key_to_base64(p->public_key.data()).substr(0, 8) + "…";
+}
+
+void Interface::on_fd(int fd) {
+  refresh_clock();
+  if (fd == signal_fd_) {
+    signalfd_siginfo si;
+    while (::read(signal_fd_, &si, sizeof(si)) == sizeof(si)) stop_ = true;
+    return;
+  }
+  if (fd == links_.fd()) {
+    const tun::LinkMonitor::Change c = links_.drain();
+    if (c.deleted) {
+      std::fprintf(stderr, "wgrouter[%s]: interface deleted, shutting down\n", name().c_str());
+      stop_ = true;
+    }
+    if (c.mtu) device_.set_mtu(*c.mtu);
+    if (c.up) device_.set_up(env(), *c.up, outbox_);
+    flush_outbox();
+    return;
+  }
+  if (uapi_.owns(fd)) {
+    config::UapiTarget target{device_, allowed_ips_, *this};
+    uapi_.on_readable(
+        fd, target, [this](int c) { io_->watch(c); }, [this](int c) { io_->unwatch(c); });
+    flush_outbox();  // keepalives or handshakes the configuration change caused
+  }
+}
+
+void Interface::tick() {
+  if (now_ < next_tick_) return;
+  next_tick_ = now_ + kTickInterval;
+  device_.tick(env(), outbox_);
+  flush_outbox();
+  if (now_ >= next_housekeeping_) {
+    next_housekeeping_ = now_ + std::chrono::seconds(1);
+    if (!uapi_.still_ours()) {
+      std::fprintf(stderr, "wgrouter[%s]: UAPI socket removed, shutting down\n", name().c_str());
+      stop_ = true;
+    }
+  }
+}
+
+int Interface::run() {
+  while (!stop_) {
+    refresh_clock();
+    tick();
+    control_used_ = 0;
+    const core::Duration wait = next_tick_ > now_ ? next_tick_ - now_ : core::Duration(0);
+    io_->poll(wait, *this);
+  }
+  return exit_status_;
+}
+
+}  // namespace wg::io

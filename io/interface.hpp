@@ -1,0 +1,89 @@
+// io/interface.hpp — one running WireGuard interface: the protocol Device, the AllowedIPs
+// table, the UDP sockets, the TUN, the UAPI socket, link monitoring, and the event loop that
+// moves batches between them. Single-threaded; everything here is touched by the loop only.
+#pragma once
+#include <array>
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/uapi.hpp"
+#include "core/device.hpp"
+#include "core/prefix_table.hpp"
+#include "io/clock.hpp"
+#include "io/packet_io.hpp"
+#include "io/udp.hpp"
+#include "io/uapi_server.hpp"
+#include "tun/netlink.hpp"
+#include "tun/tun.hpp"
+
+namespace wg::io {
+
+struct InterfaceOptions {
+  bool force_fallback = false;  // epoll + recvmmsg even where io_uring works
+};
+
+class Interface final : public PacketSink, public config::UapiHooks {
+ public:
+  Interface(tun::TunDevice tun, int uapi_listen_fd, std::string uapi_path, InterfaceOptions opts);
+  ~Interface() override;
+  Interface(const Interface&) = delete;
+  Interface& operator=(const Interface&) = delete;
+
+  // Runs until SIGINT/SIGTERM, the link is deleted or the UAPI socket file removed.
+  // Returns the process exit status.
+  int run();
+
+  core::Device& device() { return device_; }
+  core::PrefixTable<core::PeerId>& allowed_ips() { return allowed_ips_; }
+  const std::string& name() const { return tun_.name(); }
+  int ifindex() const { return tun_.ifindex(); }
+  std::string_view io_name() const { return io_->name(); }
+  // Sends whatever the Device queued outside a batch (configuration changes, startup).
+  void flush_outbox();
+
+  // PacketSink
+  void on_datagrams(std::span<RxDatagram> batch) override;
+  void on_tun_packets(std::span<TunPacket> batch) override;
+  void on_fd(int fd) override;
+
+  // UapiHooks
+  core::Env env() override { return core::Env{now_, wall_, rng_}; }
+  core::Outbox& outbox() override { return outbox_; }
+  uint16_t listen_port() const override { return udp_.port(); }
+  int set_listen_port(uint16_t port) override;
+  uint32_t fwmark() const override { return udp_.fwmark(); }
+  int set_fwmark(uint32_t mark) override;
+
+ private:
+  void refresh_clock();
+  void queue_outbox();
+  void log_events();
+  void tick();
+  std::string peer_name(core::PeerId id) const;
+
+  SystemRng rng_;
+  core::Instant now_;
+  core::WallTime wall_;
+  core::Device device_;
+  core::PrefixTable<core::PeerId> allowed_ips_;
+  core::Outbox outbox_;
+  tun::TunDevice tun_;
+  UdpSockets udp_;
+  std::unique_ptr<PacketIo> io_;
+  UapiServer uapi_;
+  tun::Netlink netlink_;
+  tun::LinkMonitor links_;
+  int signal_fd_ = -1;
+  bool stop_ = false;
+  int exit_status_ = 0;
+  core::Instant next_tick_{};
+  core::Instant next_housekeeping_{};
+  // Copies of control messages (handshakes, keepalives) until the next flush.
+  std::vector<std::array<uint8_t, core::kMaxControlLen>> control_copies_;
+  size_t control_used_ = 0;
+  std::vector<core::Event> pending_events_;
+};
+
+}  // namespace wg::io

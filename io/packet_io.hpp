@@ -1,0 +1,79 @@
+// io/packet_io.hpp — the batch I/O seam between the data path and the kernel. Two backends:
+// io_uring (multishot recvmsg on a provided-buffer ring, batched sends and TUN writes in one
+// submission) and a fallback on epoll + recvmmsg/sendmmsg for hosts that refuse io_uring.
+// Backends own every packet buffer; the data path works in place and never allocates.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "core/endpoint.hpp"
+#include "core/env.hpp"
+#include "core/messages.hpp"
+
+namespace wg::io {
+
+inline constexpr size_t kMaxBatch = 64;
+// Room for the largest UDP payload or TUN packet plus the data header, padding and tag.
+inline constexpr size_t kBufferSize = 65536 + 64;
+// TUN packets are read at this offset so the data header is written in front in place.
+inline constexpr size_t kHeadroom = core::data::kHeaderLen;
+
+struct RxDatagram {
+  std::span<uint8_t> bytes;  // decrypted in place by the data path
+  core::Endpoint from;       // includes the local address it arrived on
+};
+
+struct TunPacket {
+  std::span<uint8_t> buf;  // whole buffer; the packet is at buf[kHeadroom, kHeadroom + len)
+  size_t len;
+};
+
+// Implemented by the interface: receives batches, queues output on the PacketIo.
+class PacketSink {
+ public:
+  virtual ~PacketSink() = default;
+  virtual void on_datagrams(std::span<RxDatagram> batch) = 0;
+  virtual void on_tun_packets(std::span<TunPacket> batch) = 0;
+  virtual void on_fd(int fd) = 0;  // a watched control descriptor is readable
+};
+
+struct IoCounters {
+  uint64_t udp_send_errors = 0;
+  uint64_t tun_write_errors = 0;
+  uint64_t syscalls = 0;  // io_uring_enter / recvmmsg / sendmmsg / read / write calls
+};
+
+class PacketIo {
+ public:
+  virtual ~PacketIo() = default;
+  virtual std::string_view name() const = 0;
+  virtual void set_udp(int fd4, int fd6) = 0;
+  virtual void set_tun(int fd) = 0;
+  virtual void watch(int fd) = 0;
+  virtual void unwatch(int fd) = 0;
+
+  // Waits up to `timeout` for input, hands each ready batch to the sink and flushes what the
+  // sink queued before the batch's buffers are reused. Work per call is bounded.
+  virtual void poll(core::Duration timeout, PacketSink& sink) = 0;
+
+  // Queued output; `bytes` must stay valid until the next flush() returns.
+  virtual void send_udp(const core::Endpoint& to, std::span<const uint8_t> bytes) = 0;
+  virtual void write_tun(std::span<const uint8_t> bytes) = 0;
+  virtual void flush() = 0;
+
+  const IoCounters& counters() const { return counters_; }
+
+ protected:
+  IoCounters counters_;
+};
+
+std::unique_ptr<PacketIo> make_epoll_io();
+// nullptr when io_uring cannot be used here (seccomp, kernel.io_uring_disabled, old kernel);
+// `why` then says what failed.
+std::unique_ptr<PacketIo> make_uring_io(std::string& why);
+
+}  // namespace wg::io

@@ -1,0 +1,377 @@
+// io/uring_io.cpp — the io_uring backend. UDP arrives through one multishot recvmsg per socket
+// drawing from a provided-buffer ring (no syscall per datagram, no re-arming per datagram);
+// the TUN is read through a set of reads kept in flight; control descriptors through
+// multishot polls. Output of a batch (sendmsg and TUN writes) goes in one submission, and the
+// batch's buffers are recycled once those complete.
+#include <errno.h>
+#include <liburing.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstring>
+#include <vector>
+
+#include "io/packet_io.hpp"
+#include "io/sockaddr.hpp"
+
+namespace wg::io {
+
+namespace {
+
+constexpr unsigned kRingEntries = 1024;
+constexpr unsigned kRxBuffers = 256;  // provided buffers for UDP receive (power of two)
+constexpr unsigned kTunReads = 32;    // TUN reads kept in flight
+constexpr int kBufGroup = 7;
+
+// user_data layout: kind in the top byte, an index or descriptor below.
+enum Kind : uint64_t { kUdpRecv = 1, kTunRead = 2, kPoll = 3, kSend = 4, kTunWrite = 5 };
+constexpr uint64_t tag(Kind k, uint64_t v) { return (uint64_t(k) << 56) | v; }
+constexpr Kind kind_of(uint64_t ud) { return static_cast<Kind>(ud >> 56); }
+constexpr uint64_t value_of(uint64_t ud) { return ud & ((uint64_t{1} << 56) - 1); }
+
+struct Cqe {
+  uint64_t user_data;
+  int32_t res;
+  uint32_t flags;
+};
+
+class UringIo final : public PacketIo {
+ public:
+  UringIo() = default;
+  ~UringIo() override {
+    if (ready_) io_uring_queue_exit(&ring_);
+    if (br_) munmap(br_, kRxBuffers * sizeof(io_uring_buf));
+  }
+
+  bool init(std::string& why) {
+    io_uring_params p{};
+    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+    int rc = io_uring_queue_init_params(kRingEntries, &ring_, &p);
+    if (rc == -EINVAL) {  // kernels before 6.1 lack those two flags
+      p = {};
+      rc = io_uring_queue_init_params(kRingEntries, &ring_, &p);
+    }
+    if (rc < 0) {
+      why = std::string("io_uring_setup: ") + std::strerror(-rc);
+      return false;
+    }
+    ready_ = true;
+    if (!(p.features & IORING_FEAT_NODROP)) {
+      why = "io_uring without IORING_FEAT_NODROP";
+      return false;
+    }
+    rx_.resize(size_t{kRxBuffers} * kBufferSize);
+    void* mem = mmap(nullptr, kRxBuffers * sizeof(io_uring_buf), PROT_READ | PROT_WRITE,
+                     MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (mem == MAP_FAILED) {
+      why = "mmap for the buffer ring failed";
+      return false;
+    }
+    br_ = static_cast<io_uring_buf_ring*>(mem);
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<uint64_t>(br_);
+    reg.ring_entries = kRxBuffers;
+    reg.bgid = kBufGroup;
+    if ((rc = io_uring_register_buf_ring(&ring_, &reg, 0)) != 0) {
+      why = std::string("provided-buffer ring: ") + std::strerror(-rc);
+      return false;
+    }
+    io_uring_buf_ring_init(br_);
+    for (unsigned i = 0; i < kRxBuffers; ++i)
+      io_uring_buf_ring_add(br_, rx_.data() + size_t{i} * kBufferSize, kBufferSize, static_cast<uint16_t>(i),
+                            io_uring_buf_ring_mask(kRxBuffers), static_cast<int>(i));
+    io_uring_buf_ring_advance(br_, kRxBuffers);
+    // The template for multishot recvmsg: how much room name and control get in each buffer.
+    recv_hdr_.msg_namelen = sizeof(sockaddr_storage);
+    recv_hdr_.msg_controllen = kPktinfoSpace;
+    tun_rx_.resize(size_t{kTunReads} * kBufferSize);
+    stash_.reserve(kRingEntries);
+    return true;
+  }
+
+  std::string_view name() const override { return "io_uring"; }
+
+  void set_udp(int fd4, int fd6) override {
+    // Old sockets are closed by their owner; their multishot requests end with an error CQE.
+    udp_ = {fd4, fd6};
+    for (int fd : udp_)
+      if (fd >= 0) arm_recv(fd);
+  }
+
+  void set_tun(int fd) override {
+    tun_ = fd;
+    for (unsigned i = 0; i < kTunReads; ++i) arm_tun_read(i);
+  }
+
+  void watch(int fd) override { arm_poll(fd); }
+  void unwatch(int fd) override {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_poll_remove(sqe, tag(kPoll, static_cast<uint64_t>(fd)));
+    io_uring_sqe_set_data64(sqe, 0);
+    unwatched_.push_back(fd);
+  }
+
+  void poll(core::Duration timeout, PacketSink& sink) override {
+    if (stash_.empty()) {
+      __kernel_timespec ts{};
+      ts.tv_sec = timeout.count() / 1'000'000'000;
+      ts.tv_nsec = timeout.count() % 1'000'000'000;
+      io_uring_cqe* cqe = nullptr;
+      ++counters_.syscalls;
+      io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    }
+    reap_into_stash();
+    // Process what arrived: data in batches, control descriptors afterwards.
+    std::vector<Cqe> work;
+    work.swap(stash_);
+    size_t nudp = 0, ntun = 0;
+    for (const Cqe& c : work) {
+      switch (kind_of(c.user_data)) {
+        case kUdpRecv:
+          take_datagram(c, nudp);
+          if (nudp == kMaxBatch) dispatch_udp(sink, nudp);
+          break;
+        case kTunRead:
+          take_tun(c, ntun);
+          if (ntun == kMaxBatch) dispatch_tun(sink, ntun);
+          break;
+        case kPoll:
+          if (!(c.flags & IORING_CQE_F_MORE) && !is_unwatched(static_cast<int>(value_of(c.user_data))))
+            arm_poll(static_cast<int>(value_of(c.user_data)));
+          if (c.res > 0) polls_ready_.push_back(static_cast<int>(value_of(c.user_data)));
+          break;
+        default:
+          break;
+      }
+    }
+    dispatch_udp(sink, nudp);
+    dispatch_tun(sink, ntun);
+    for (int fd : rearm_)
+      if (fd == udp_[0] || fd == udp_[1]) arm_recv(fd);
+    rearm_.clear();
+    work.clear();
+    if (stash_.empty()) work.swap(stash_);  // keep the capacity
+    auto ready = std::move(polls_ready_);
+    polls_ready_.clear();
+    for (int fd : ready) {
+      if (is_unwatched(fd)) continue;
+      sink.on_fd(fd);
+      flush();
+    }
+    unwatched_.clear();
+  }
+
+  void send_udp(const core::Endpoint& to, std::span<const uint8_t> bytes) override {
+    sends_.push_back({to, bytes});
+  }
+  void write_tun(std::span<const uint8_t> bytes) override { tun_writes_.push_back(bytes); }
+
+  // Submits every queued send and TUN write at once and waits for them, so the buffers they
+  // point into can be reused when this returns.
+  void flush() override {
+    const size_t n = sends_.size() + tun_writes_.size();
+    if (n == 0) return;
+    if (send_msgs_.size() < sends_.size()) {
+      send_msgs_.resize(sends_.size());
+      send_iov_.resize(sends_.size());
+      send_names_.resize(sends_.size());
+      send_control_.resize(sends_.size());
+    }
+    for (size_t i = 0; i < sends_.size(); ++i) {
+      const auto& s = sends_[i];
+      const int fd = s.to.family == core::Family::V4 ? udp_[0] : udp_[1];
+      if (fd < 0) {
+        ++counters_.udp_send_errors;
+        continue;
+      }
+      msghdr& h = send_msgs_[i];
+      h = {};
+      h.msg_namelen = to_sockaddr(s.to, send_names_[i]);
+      h.msg_name = &send_names_[i];
+      send_iov_[i] = {const_cast<uint8_t*>(s.bytes.data()), s.bytes.size()};
+      h.msg_iov = &send_iov_[i];
+      h.msg_iovlen = 1;
+      const size_t cl = put_pktinfo(s.to, send_control_[i].data());
+      h.msg_control = cl ? send_control_[i].data() : nullptr;
+      h.msg_controllen = cl;
+      io_uring_sqe* sqe = get_sqe();
+      io_uring_prep_sendmsg(sqe, fd, &h, 0);
+      io_uring_sqe_set_data64(sqe, tag(kSend, i));
+      ++outstanding_;
+    }
+    for (auto b : tun_writes_) {
+      io_uring_sqe* sqe = get_sqe();
+      io_uring_prep_write(sqe, tun_, b.data(), static_cast<unsigned>(b.size()), 0);
+      io_uring_sqe_set_data64(sqe, tag(kTunWrite, 0));
+      ++outstanding_;
+    }
+    while (outstanding_ > 0) {
+      ++counters_.syscalls;
+      if (io_uring_submit_and_wait(&ring_, 1) < 0 && errno != EINTR) break;
+      reap_into_stash();
+    }
+    sends_.clear();
+    tun_writes_.clear();
+  }
+
+ private:
+  struct Send {
+    core::Endpoint to;
+    std::span<const uint8_t> bytes;
+  };
+
+  io_uring_sqe* get_sqe() {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    while (!sqe) {  // submission queue full: hand what we have to the kernel
+      ++counters_.syscalls;
+      io_uring_submit(&ring_);
+      sqe = io_uring_get_sqe(&ring_);
+    }
+    return sqe;
+  }
+
+  void arm_recv(int fd) {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_recvmsg_multishot(sqe, fd, &recv_hdr_, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = kBufGroup;
+    io_uring_sqe_set_data64(sqe, tag(kUdpRecv, static_cast<uint64_t>(fd)));
+  }
+
+  void arm_tun_read(unsigned slot) {
+    io_uring_sqe* sqe = get_sqe();
+    uint8_t* buf = tun_rx_.data() + size_t{slot} * kBufferSize;
+    io_uring_prep_read(sqe, tun_, buf + kHeadroom, kBufferSize - kHeadroom - 64, 0);
+    io_uring_sqe_set_data64(sqe, tag(kTunRead, slot));
+  }
+
+  void arm_poll(int fd) {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_poll_multishot(sqe, fd, POLLIN);
+    io_uring_sqe_set_data64(sqe, tag(kPoll, static_cast<uint64_t>(fd)));
+  }
+
+  bool is_unwatched(int fd) const {
+    for (int u : unwatched_)
+      if (u == fd) return true;
+    return false;
+  }
+
+  // Moves every available completion into the stash; completions of our own sends and writes
+  // are accounted here.
+  void reap_into_stash() {
+    io_uring_cqe* cqe;
+    unsigned head, n = 0;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      ++n;
+      const Kind k = kind_of(cqe->user_data);
+      if (k == kSend || k == kTunWrite) {
+        --outstanding_;
+        if (cqe->res < 0) ++(k == kSend ? counters_.udp_send_errors : counters_.tun_write_errors);
+        continue;
+      }
+      if (cqe->user_data == 0) continue;  // poll removals
+      stash_.push_back({cqe->user_data, cqe->res, cqe->flags});
+    }
+    io_uring_cq_advance(&ring_, n);
+  }
+
+  void take_datagram(const Cqe& c, size_t& n) {
+    const int fd = static_cast<int>(value_of(c.user_data));
+    const bool current = fd == udp_[0] || fd == udp_[1];
+    // A finished multishot (buffers ran out, or an error) is re-armed once this batch's
+    // buffers are back in the ring.
+    if (!(c.flags & IORING_CQE_F_MORE) && current && c.res != -EBADF) rearm_.push_back(fd);
+    if (c.res < 0 || !(c.flags & IORING_CQE_F_BUFFER)) return;
+    const uint16_t bid = static_cast<uint16_t>(c.flags >> IORING_CQE_BUFFER_SHIFT);
+    uint8_t* buf = rx_.data() + size_t{bid} * kBufferSize;
+    held_[n] = bid;
+    auto* out = io_uring_recvmsg_validate(buf, c.res, &recv_hdr_);
+    if (!out || !current || (out->flags & MSG_TRUNC) || out->namelen > sizeof(sockaddr_storage)) {
+      batch_[n++] = {};  // keeps the buffer accounted; empty datagrams are skipped
+      return;
+    }
+    core::Endpoint from = from_sockaddr(static_cast<sockaddr*>(io_uring_recvmsg_name(out)));
+    for (cmsghdr* cm = io_uring_recvmsg_cmsg_firsthdr(out, &recv_hdr_); cm;
+         cm = io_uring_recvmsg_cmsg_nexthdr(out, &recv_hdr_, cm)) {
+      msghdr one{};
+      one.msg_control = cm;
+      one.msg_controllen = cm->cmsg_len;
+      take_pktinfo(one, from);
+    }
+    auto* payload = static_cast<uint8_t*>(io_uring_recvmsg_payload(out, &recv_hdr_));
+    const unsigned len = io_uring_recvmsg_payload_length(out, c.res, &recv_hdr_);
+    batch_[n++] = {{payload, len}, from};
+  }
+
+  void dispatch_udp(PacketSink& sink, size_t& n) {
+    if (n == 0) return;
+    // Skip the placeholders of invalid datagrams by compacting.
+    size_t live = 0;
+    for (size_t i = 0; i < n; ++i)
+      if (!batch_[i].bytes.empty()) live_[live++] = batch_[i];
+    if (live) sink.on_datagrams(std::span(live_.data(), live));
+    flush();
+    for (size_t i = 0; i < n; ++i)
+      io_uring_buf_ring_add(br_, rx_.data() + size_t{held_[i]} * kBufferSize, kBufferSize, held_[i],
+                            io_uring_buf_ring_mask(kRxBuffers), static_cast<int>(i));
+    io_uring_buf_ring_advance(br_, static_cast<int>(n));
+    n = 0;
+  }
+
+  void take_tun(const Cqe& c, size_t& n) {
+    const unsigned slot = static_cast<unsigned>(value_of(c.user_data));
+    if (c.res <= 0) {
+      if (c.res != -EBADF) arm_tun_read(slot);  // EAGAIN and friends: try again
+      return;
+    }
+    tun_slots_[n] = slot;
+    tun_batch_[n++] = {{tun_rx_.data() + size_t{slot} * kBufferSize, kBufferSize}, static_cast<size_t>(c.res)};
+  }
+
+  void dispatch_tun(PacketSink& sink, size_t& n) {
+    if (n == 0) return;
+    sink.on_tun_packets(std::span(tun_batch_.data(), n));
+    flush();
+    for (size_t i = 0; i < n; ++i) arm_tun_read(tun_slots_[i]);
+    n = 0;
+  }
+
+  io_uring ring_{};
+  bool ready_ = false;
+  io_uring_buf_ring* br_ = nullptr;
+  std::vector<uint8_t> rx_;
+  std::vector<uint8_t> tun_rx_;
+  msghdr recv_hdr_{};
+  std::array<int, 2> udp_{-1, -1};
+  int tun_ = -1;
+  std::vector<Cqe> stash_;
+  std::vector<int> polls_ready_;
+  std::vector<int> unwatched_;
+  std::vector<int> rearm_;
+  std::array<RxDatagram, kMaxBatch> batch_{};
+  std::array<RxDatagram, kMaxBatch> live_{};
+  std::array<uint16_t, kMaxBatch> held_{};
+  std::array<TunPacket, kMaxBatch> tun_batch_{};
+  std::array<unsigned, kMaxBatch> tun_slots_{};
+  std::vector<Send> sends_;
+  std::vector<std::span<const uint8_t>> tun_writes_;
+  std::vector<msghdr> send_msgs_;
+  std::vector<iovec> send_iov_;
+  std::vector<sockaddr_storage> send_names_;
+  std::vector<std::array<uint8_t, kPktinfoSpace>> send_control_;
+  int64_t outstanding_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<PacketIo> make_uring_io(std::string& why) {
+  auto io = std::make_unique<UringIo>();
+  if (!io->init(why)) return nullptr;
+  return io;
+}
+
+}  // namespace wg::io

@@ -1,0 +1,97 @@
+// tools/daemon.cpp — `wgrouter IFACE [-f|--foreground]`: the wireguard-go compatible mode that
+// wg-quick launches when the kernel module is missing. It creates the TUN and the UAPI socket
+// before returning, so wg-quick's next steps find both, then serves in the background.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "io/interface.hpp"
+#include "io/uapi_server.hpp"
+#include "tools/commands.hpp"
+#include "tun/tun.hpp"
+
+namespace wg::tools {
+
+namespace {
+
+int usage() {
+  std::fputs("Usage: wgrouter [-f|--foreground] INTERFACE\n", stderr);
+  return 1;
+}
+
+bool env_is(const char* name, std::string_view value) {
+  const char* v = std::getenv(name);
+  return v && value == v;
+}
+
+// Detaches from the terminal and from wg-quick: the parent returns at once with 0.
+bool daemonize() {
+  const pid_t pid = fork();
+  if (pid < 0) return false;
+  if (pid > 0) _exit(0);
+  setsid();
+  const int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null >= 0) {
+    dup2(null, STDIN_FILENO);
+    // LOG_LEVEL keeps the logs visible, as with wireguard-go.
+    if (!std::getenv("LOG_LEVEL") || env_is("LOG_LEVEL", "silent")) {
+      dup2(null, STDOUT_FILENO);
+      dup2(null, STDERR_FILENO);
+    }
+    if (null > STDERR_FILENO) close(null);
+  }
+  return true;
+}
+
+}  // namespace
+
+io::InterfaceOptions interface_options_from_env() {
+  io::InterfaceOptions o;
+  // Tests cover both paths; operators can force the fallback too.
+  o.force_fallback = env_is("WGROUTER_IO", "epoll");
+  return o;
+}
+
+int cmd_daemon(int argc, char** argv) {
+  bool foreground = env_is("WG_PROCESS_FOREGROUND", "1");
+  std::string name;
+  for (int i = 0; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "-f" || a == "--foreground")
+      foreground = true;
+    else if (name.empty() && !a.empty() && a[0] != '-')
+      name = a;
+    else
+      return usage();
+  }
+  if (name.empty()) return usage();
+
+  auto tun = tun::TunDevice::open(name);
+  if (!tun) {
+    std::fprintf(stderr, "wgrouter: %s\n", tun.error().c_str());
+    return 1;
+  }
+  const std::string sock = std::string(io::kUapiDir) + "/" + name + ".sock";
+  auto listen_fd = io::uapi_listen(sock);
+  if (!listen_fd) {
+    std::fprintf(stderr, "wgrouter: %s\n", listen_fd.error().c_str());
+    return 1;
+  }
+  if (!foreground && !daemonize()) {
+    std::perror("wgrouter: fork");
+    unlink(sock.c_str());
+    return 1;
+  }
+  io::Interface itf(std::move(*tun), *listen_fd, sock, interface_options_from_env());
+  std::fprintf(stderr, "wgrouter[%s]: running (%s), UAPI at %s\n", name.c_str(), std::string(itf.io_name()).c_str(),
+               sock.c_str());
+  return itf.run();
+}
+
+}  // namespace wg::tools

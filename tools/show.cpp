@@ -1,0 +1,256 @@
+// tools/show.cpp — `wgrouter show [IFACE] [--json]`: asks running interfaces over their UAPI
+// socket and prints interface, peers, handshakes, transfer and drop counters by reason.
+#include <dirent.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crypto/encoding.hpp"
+#include "crypto/secure.hpp"
+#include "crypto/x25519.hpp"
+#include "io/uapi_server.hpp"
+#include "tools/commands.hpp"
+
+namespace wg::tools {
+
+namespace {
+
+struct PeerInfo {
+  std::string public_key, endpoint;
+  std::vector<std::string> allowed_ips;
+  uint64_t rx = 0, tx = 0, handshake_sec = 0, keepalive = 0;
+  bool psk = false;
+};
+
+struct IfaceInfo {
+  std::string name, public_key;
+  uint64_t listen_port = 0, fwmark = 0;
+  std::vector<std::pair<std::string, uint64_t>> drops;  // wgrouter extension lines
+  std::vector<PeerInfo> peers;
+};
+
+// Sends one request and reads until the blank line that ends the reply.
+bool ask(const std::string& path, const std::string& request, std::string& reply) {
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::strncpy(sa.sun_path, path.c_str(), sizeof(sa.sun_path) - 1);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0 &&
+            send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size());
+  char buf[65536];
+  while (ok && reply.find("\n\n") == std::string::npos) {
+    const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    reply.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return ok && reply.find("errno=0\n") != std::string::npos;
+}
+
+uint64_t to_u64(std::string_view v) {
+  uint64_t x = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return 0;
+    x = x * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return x;
+}
+
+std::string b64_of_hex(std::string_view hex) {
+  uint8_t k[32];
+  if (!crypto::key_from_hex(k, hex)) return "?";
+  return crypto::key_to_base64(k);
+}
+
+bool load(const std::string& name, IfaceInfo& info) {
+  std::string reply;
+  const std::string path = std::string(io::kUapiDir) + "/" + name + ".sock";
+  // The wgrouter extension answers like get=1 plus drop counters; plain get=1 otherwise.
+  if (!ask(path, "get=wgrouter\n\n", reply)) {
+    reply.clear();
+    if (!ask(path, "get=1\n\n", reply)) return false;
+  }
+  info.name = name;
+  PeerInfo* peer = nullptr;
+  size_t pos = 0;
+  while (pos < reply.size()) {
+    const size_t eol = reply.find('\n', pos);
+    if (eol == std::string::npos || eol == pos) break;
+    const std::string_view line(reply.data() + pos, eol - pos);
+    pos = eol + 1;
+    const size_t eq = line.find('=');
+    if (eq == std::string_view::npos) continue;
+    const std::string_view k = line.substr(0, eq), v = line.substr(eq + 1);
+    if (k == "public_key") {
+      info.peers.emplace_back();
+      peer = &info.peers.back();
+      peer->public_key = b64_of_hex(v);
+    } else if (!peer) {
+      if (k == "private_key") {
+        uint8_t priv[32], pub[32];
+        if (crypto::key_from_hex(priv, v)) {
+          crypto::x25519_public(pub, priv);
+          info.public_key = crypto::key_to_base64(pub);
+        }
+        crypto::wipe(priv, sizeof(priv));
+      } else if (k == "listen_port") {
+        info.listen_port = to_u64(v);
+      } else if (k == "fwmark") {
+        info.fwmark = to_u64(v);
+      } else if (k.substr(0, 5) == "drop_") {
+        info.drops.emplace_back(std::string(k.substr(5)), to_u64(v));
+      }
+    } else if (k == "preshared_key") {
+      peer->psk = v.find_first_not_of('0') != std::string_view::npos;
+    } else if (k == "endpoint") {
+      peer->endpoint = v;
+    } else if (k == "last_handshake_time_sec") {
+      peer->handshake_sec = to_u64(v);
+    } else if (k == "rx_bytes") {
+      peer->rx = to_u64(v);
+    } else if (k == "tx_bytes") {
+      peer->tx = to_u64(v);
+    } else if (k == "persistent_keepalive_interval") {
+      peer->keepalive = to_u64(v);
+    } else if (k == "allowed_ip") {
+      peer->allowed_ips.emplace_back(v);
+    }
+  }
+  return true;
+}
+
+std::vector<std::string> running_interfaces() {
+  std::vector<std::string> names;
+  DIR* d = opendir(io::kUapiDir);
+  if (!d) return names;
+  while (dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n.size() > 5 && n.ends_with(".sock")) names.push_back(n.substr(0, n.size() - 5));
+  }
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string ago(uint64_t sec) {
+  if (!sec) return "never";
+  const auto now = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  const uint64_t d = now > sec ? now - sec : 0;
+  return std::to_string(d) + " seconds ago";
+}
+
+std::string json_str(const std::string& s) {
+  std::string o = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') o += '\\';
+    o += c;
+  }
+  return o + "\"";
+}
+
+void print_text(const IfaceInfo& i) {
+  std::printf("interface: %s\n", i.name.c_str());
+  if (!i.public_key.empty()) std::printf("  public key: %s\n", i.public_key.c_str());
+  if (i.listen_port) std::printf("  listening port: %llu\n", static_cast<unsigned long long>(i.listen_port));
+  if (i.fwmark) std::printf("  fwmark: 0x%llx\n", static_cast<unsigned long long>(i.fwmark));
+  bool any = false;
+  for (auto& [reason, n] : i.drops)
+    if (n) {
+      std::printf("%s%s %llu", any ? ", " : "  drops: ", reason.c_str(), static_cast<unsigned long long>(n));
+      any = true;
+    }
+  if (any) std::printf("\n");
+  for (const PeerInfo& p : i.peers) {
+    std::printf("\npeer: %s\n", p.public_key.c_str());
+    if (p.psk) std::printf("  preshared key: (hidden)\n");
+    if (!p.endpoint.empty()) std::printf("  endpoint: %s\n", p.endpoint.c_str());
+    std::string ips;
+    for (const auto& a : p.allowed_ips) ips += (ips.empty() ? "" : ", ") + a;
+    std::printf("  allowed ips: %s\n", ips.empty() ? "(none)" : ips.c_str());
+    std::printf("  latest handshake: %s\n", ago(p.handshake_sec).c_str());
+    std::printf("  transfer: %llu B received, %llu B sent\n", static_cast<unsigned long long>(p.rx),
+                static_cast<unsigned long long>(p.tx));
+    if (p.keepalive) std::printf("  persistent keepalive: every %llu seconds\n", static_cast<unsigned long long>(p.keepalive));
+  }
+}
+
+void print_json(const std::vector<IfaceInfo>& all) {
+  std::printf("[");
+  for (size_t n = 0; n < all.size(); ++n) {
+    const IfaceInfo& i = all[n];
+    std::printf("%s{\"interface\":%s,\"public_key\":%s,\"listen_port\":%llu,\"fwmark\":%llu,\"drops\":{",
+                n ? "," : "", json_str(i.name).c_str(), json_str(i.public_key).c_str(),
+                static_cast<unsigned long long>(i.listen_port), static_cast<unsigned long long>(i.fwmark));
+    for (size_t k = 0; k < i.drops.size(); ++k)
+      std::printf("%s%s:%llu", k ? "," : "", json_str(i.drops[k].first).c_str(),
+                  static_cast<unsigned long long>(i.drops[k].second));
+    std::printf("},\"peers\":[");
+    for (size_t k = 0; k < i.peers.size(); ++k) {
+      const PeerInfo& p = i.peers[k];
+      std::printf("%s{\"public_key\":%s,\"endpoint\":%s,\"latest_handshake\":%llu,\"rx_bytes\":%llu,"
+                  "\"tx_bytes\":%llu,\"persistent_keepalive\":%llu,\"allowed_ips\":[",
+                  k ? "," : "", json_str(p.public_key).c_str(), json_str(p.endpoint).c_str(),
+                  static_cast<unsigned long long>(p.handshake_sec), static_cast<unsigned long long>(p.rx),
+                  static_cast<unsigned long long>(p.tx), static_cast<unsigned long long>(p.keepalive));
+      for (size_t a = 0; a < p.allowed_ips.size(); ++a)
+        std::printf("%s%s", a ? "," : "", json_str(p.allowed_ips[a]).c_str());
+      std::printf("]}");
+    }
+    std::printf("]}");
+  }
+  std::printf("]\n");
+}
+
+}  // namespace
+
+int cmd_show(int argc, char** argv) {
+  bool json = false;
+  std::string only;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--json")
+      json = true;
+    else if (only.empty() && !a.empty() && a[0] != '-')
+      only = a;
+    else {
+      std::fputs("Usage: wgrouter show [IFACE] [--json]\n", stderr);
+      return 1;
+    }
+  }
+  std::vector<std::string> names = only.empty() ? running_interfaces() : std::vector<std::string>{only};
+  std::vector<IfaceInfo> all;
+  int status = 0;
+  for (const auto& n : names) {
+    IfaceInfo info;
+    if (load(n, info)) {
+      all.push_back(std::move(info));
+    } else if (!only.empty()) {
+      std::fprintf(stderr, "wgrouter: Unable to access interface %s\n", n.c_str());
+      status = 1;
+    }
+  }
+  if (json) {
+    print_json(all);
+  } else {
+    for (size_t i = 0; i < all.size(); ++i) {
+      if (i) std::printf("\n");
+      print_text(all[i]);
+    }
+  }
+  return status;
+}
+
+}  // namespace wg::tools

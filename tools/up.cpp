@@ -1,0 +1,355 @@
+// tools/up.cpp — `wgrouter up FILE.conf [--name IFACE] [--foreground]`: native mode. Does what
+// wg-quick does, from one file, without running `ip` or `wg`: TUN, keys and peers, addresses,
+// MTU, link up, DNS, routes (Table = auto | off | N with the default-route fwmark rules),
+// hooks; serves the UAPI socket; tears everything down on SIGINT/SIGTERM.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "config/config.hpp"
+#include "io/interface.hpp"
+#include "io/uapi_server.hpp"
+#include "tools/commands.hpp"
+#include "tun/netlink.hpp"
+#include "tun/tun.hpp"
+
+namespace wg::tools {
+
+io::InterfaceOptions interface_options_from_env();  // tools/daemon.cpp
+
+namespace {
+
+constexpr uint32_t kDefaultMtu = 1420;  // 1500 - 80, wg-quick's figure for a 1500-byte path
+constexpr uint32_t kFirstAutoTable = 51820;
+
+int usage() {
+  std::fputs("Usage: wgrouter up FILE.conf [--name IFACE] [--foreground]\n", stderr);
+  return 1;
+}
+
+std::string substitute(std::string hook, const std::string& iface) {
+  for (size_t pos = 0; (pos = hook.find("%i", pos)) != std::string::npos; pos += iface.size())
+    hook.replace(pos, 2, iface);
+  return hook;
+}
+
+// Runs hooks in order as wg-quick does (bash, %i replaced); false at the first failure.
+bool run_hooks(const std::vector<std::string>& hooks, const std::string& iface, const char* stage) {
+  for (const std::string& h : hooks) {
+    const std::string cmd = substitute(h, iface);
+    std::fprintf(stderr, "wgrouter[%s]: %s: %s\n", iface.c_str(), stage, cmd.c_str());
+    const std::string quoted = "'" + [&] {
+      std::string q;
+      for (char c : cmd) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      return q;
+    }() + "'";
+    if (std::system(("/bin/bash -c " + quoted).c_str()) != 0) {
+      std::fprintf(stderr, "wgrouter[%s]: %s hook failed: %s\n", iface.c_str(), stage, cmd.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+bool have_resolvconf() { return std::system("command -v resolvconf >/dev/null 2>&1") == 0; }
+
+void set_dns(const config::Interface& c, const std::string& iface) {
+  if (c.dns_servers.empty() && c.dns_search.empty()) return;
+  if (!have_resolvconf()) {
+    std::fprintf(stderr, "wgrouter[%s]: warning: DNS set but resolvconf is not installed; DNS left unchanged\n",
+                 iface.c_str());
+    return;
+  }
+  std::string input;
+  for (const auto& s : c.dns_servers) input += "nameserver " + s + "\n";
+  if (!c.dns_search.empty()) {
+    input += "search";
+    for (const auto& s : c.dns_search) input += " " + s;
+    input += "\n";
+  }
+  FILE* p = popen(("resolvconf -a tun." + iface + " -m 0 -x").c_str(), "w");
+  if (p) {
+    std::fputs(input.c_str(), p);
+    pclose(p);
+  }
+}
+
+void unset_dns(const config::Interface& c, const std::string& iface) {
+  if ((c.dns_servers.empty() && c.dns_search.empty()) || !have_resolvconf()) return;
+  std::system(("resolvconf -d tun." + iface + " -f").c_str());
+}
+
+// Resolves every peer endpoint; hostnames are retried while the failure is transient.
+bool resolve_all(const config::Config& cfg, std::vector<std::optional<core::Endpoint>>& out) {
+  out.assign(cfg.peers.size(), std::nullopt);
+  for (size_t i = 0; i < cfg.peers.size(); ++i) {
+    const auto& spec = cfg.peers[i].endpoint;
+    if (!spec) continue;
+    if (spec->numeric) {
+      out[i] = spec->numeric;
+      continue;
+    }
+    double delay = 1.0;
+    for (int attempt = 0;; ++attempt) {  // bounded: 15 attempts, as wg's default
+      auto r = config::resolve_endpoint(*spec);
+      if (r) {
+        out[i] = *r;
+        break;
+      }
+      if (!r.error().transient || attempt == 14) {
+        std::fprintf(stderr, "wgrouter: %s\n", r.error().message.c_str());
+        return false;
+      }
+      std::fprintf(stderr, "wgrouter: %s. Trying again in %.2f seconds...\n", r.error().message.c_str(), delay);
+      std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+      delay = std::min(delay * 1.2, 20.0);
+    }
+  }
+  return true;
+}
+
+struct RoutePlan {
+  std::vector<core::Prefix> routes;  // sorted longest first, as wg-quick adds them
+  bool default_v4 = false, default_v6 = false;
+};
+
+RoutePlan plan_routes(const config::Config& cfg) {
+  RoutePlan plan;
+  for (const auto& p : cfg.peers)
+    for (const auto& a : p.allowed_ips) plan.routes.push_back(a.prefix);
+  std::stable_sort(plan.routes.begin(), plan.routes.end(),
+                   [](const core::Prefix& a, const core::Prefix& b) { return a.len > b.len; });
+  plan.routes.erase(std::unique(plan.routes.begin(), plan.routes.end()), plan.routes.end());
+  return plan;
+}
+
+// Everything `up` changed outside the process, so `down` can undo it.
+struct Applied {
+  bool dns = false;
+  std::vector<std::pair<core::Family, uint32_t>> fwmark_rules;  // (family, table)
+  std::vector<core::Family> suppress_rules;
+  uint32_t table = 0;
+};
+
+bool apply_routes(const config::Config& cfg, tun::Netlink& nl, io::Interface& itf, Applied& done) {
+  const auto& t = cfg.iface.table;
+  if (t.mode == config::TableMode::Off) return true;
+  if (t.mode == config::TableMode::Name) {
+    std::fprintf(stderr, "wgrouter[%s]: Table = %s: named tables are not supported, use a number\n",
+                 itf.name().c_str(), t.text.c_str());
+    return false;
+  }
+  const bool auto_mode = t.mode == config::TableMode::Auto;
+  const uint32_t table = auto_mode ? 0 : t.id;
+  const RoutePlan plan = plan_routes(cfg);
+  for (const core::Prefix& p : plan.routes) {
+    if (auto_mode && p.len == 0) {
+      // wg-quick add_default: our UDP carries fwmark T and skips table T; the rest goes there.
+      uint32_t mark = itf.fwmark();
+      if (mark == 0) {
+        mark = kFirstAutoTable;
+        itf.set_fwmark(mark);
+      }
+      done.table = mark;
+      if (int rc = nl.add_fwmark_rule(p.family, mark, mark, true); rc != 0 && rc != -EEXIST) {
+        std::fprintf(stderr, "wgrouter[%s]: fwmark rule: %s\n", itf.name().c_str(), std::strerror(-rc));
+        return false;
+      }
+      done.fwmark_rules.push_back({p.family, mark});
+      if (int rc = nl.add_suppress_rule(p.family, true); rc == 0) done.suppress_rules.push_back(p.family);
+      if (p.family == core::Family::V4) {
+        std::ofstream("/proc/sys/net/ipv4/conf/all/src_valid_mark") << "1\n";
+      }
+      if (int rc = nl.add_route(itf.ifindex(), p, mark); rc != 0) {
+        std::fprintf(stderr, "wgrouter[%s]: route %s: %s\n", itf.name().c_str(), core::to_string(p).c_str(),
+                     std::strerror(-rc));
+        return false;
+      }
+      continue;
+    }
+    if (int rc = nl.add_route(itf.ifindex(), p, table); rc != 0 && rc != -EEXIST) {
+      std::fprintf(stderr, "wgrouter[%s]: route %s: %s\n", itf.name().c_str(), core::to_string(p).c_str(),
+                   std::strerror(-rc));
+      return false;
+    }
+  }
+  return true;
+}
+
+void undo_routes(tun::Netlink& nl, const Applied& done) {
+  for (auto [f, table] : done.fwmark_rules) nl.add_fwmark_rule(f, table, table, false);
+  for (core::Family f : done.suppress_rules) nl.add_suppress_rule(f, false);
+}
+
+bool apply_config(const config::Config& cfg, const std::vector<std::optional<core::Endpoint>>& endpoints,
+                  io::Interface& itf, tun::Netlink& nl) {
+  core::Device& dev = itf.device();
+  const core::Env env = itf.env();
+  if (cfg.iface.private_key) dev.set_private_key(env, cfg.iface.private_key->secret.data(), itf.outbox());
+  if (cfg.iface.fwmark) itf.set_fwmark(*cfg.iface.fwmark);
+  if (int rc = itf.set_listen_port(cfg.iface.listen_port.value_or(0)); rc != 0) {
+    std::fprintf(stderr, "wgrouter[%s]: cannot listen on UDP port %u: %s\n", itf.name().c_str(),
+                 cfg.iface.listen_port.value_or(0), std::strerror(-rc));
+    return false;
+  }
+  for (size_t i = 0; i < cfg.peers.size(); ++i) {
+    const auto& p = cfg.peers[i];
+    auto id = dev.add_peer(p.public_key);
+    if (!id) continue;  // our own key: ignored, as wg does
+    if (p.preshared_key) dev.set_preshared_key(*id, p.preshared_key->secret.data());
+    if (endpoints[i]) dev.set_endpoint(*id, *endpoints[i]);
+    for (const auto& a : p.allowed_ips) itf.allowed_ips().insert(a.prefix, *id);
+  }
+  for (const auto& a : cfg.iface.addresses)
+    if (int rc = nl.add_address(itf.ifindex(), a.family, a.addr.data(), a.len); rc != 0 && rc != -EEXIST) {
+      std::fprintf(stderr, "wgrouter[%s]: address %s: %s\n", itf.name().c_str(), config::to_string(a).c_str(),
+                   std::strerror(-rc));
+      return false;
+    }
+  const uint32_t mtu = cfg.iface.mtu.value_or(kDefaultMtu);
+  if (int rc = nl.set_link(itf.ifindex(), true, mtu); rc != 0) {
+    std::fprintf(stderr, "wgrouter[%s]: link up: %s\n", itf.name().c_str(), std::strerror(-rc));
+    return false;
+  }
+  dev.set_mtu(mtu);
+  dev.set_up(env, true, itf.outbox());
+  // Keepalives last: set_up already sent one for every peer with persistent keepalive.
+  for (size_t i = 0; i < cfg.peers.size(); ++i)
+    if (auto id = dev.find_peer(cfg.peers[i].public_key); id && cfg.peers[i].persistent_keepalive)
+      dev.set_persistent_keepalive(env, *id, *cfg.peers[i].persistent_keepalive, itf.outbox());
+  itf.flush_outbox();
+  return true;
+}
+
+// SaveConfig: the file's wg-quick settings with the running peers and keys.
+void save_config(const std::string& path, config::Config cfg, io::Interface& itf) {
+  cfg.peers.clear();
+  const core::Device& dev = itf.device();
+  dev.for_each_peer([&](core::PeerId id, const core::Peer& p) {
+    config::PeerConfig pc;
+    pc.public_key = p.public_key;
+    if (!p.preshared_key.is_zero()) {
+      pc.preshared_key.emplace();
+      pc.preshared_key->secret = p.preshared_key;
+    }
+    if (p.endpoint.valid()) {
+      config::EndpointSpec e;
+      e.text = core::to_string(p.endpoint);
+      e.numeric = p.endpoint;
+      pc.endpoint = e;
+    }
+    itf.allowed_ips().for_each([&](const core::Prefix& pre, const core::PeerId& owner) {
+      if (owner == id) pc.allowed_ips.push_back({pre, {}});
+    });
+    if (p.persistent_keepalive) pc.persistent_keepalive = p.persistent_keepalive;
+    cfg.peers.push_back(std::move(pc));
+  });
+  if (itf.listen_port()) cfg.iface.listen_port = itf.listen_port();
+  const std::string tmp = path + ".tmp";
+  const mode_t old = umask(077);
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << config::write_config(cfg);
+  }
+  umask(old);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    std::fprintf(stderr, "wgrouter[%s]: SaveConfig: cannot write %s: %s\n", itf.name().c_str(), path.c_str(),
+                 std::strerror(errno));
+}
+
+bool daemonize() {
+  const pid_t pid = fork();
+  if (pid < 0) return false;
+  if (pid > 0) _exit(0);
+  setsid();
+  return true;
+}
+
+}  // namespace
+
+int cmd_up(int argc, char** argv) {
+  std::string path, name;
+  bool foreground = std::getenv("INVOCATION_ID") != nullptr;  // under systemd
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--foreground" || a == "-f")
+      foreground = true;
+    else if (a == "--name" && i + 1 < argc)
+      name = argv[++i];
+    else if (path.empty() && !a.empty() && a[0] != '-')
+      path = a;
+    else
+      return usage();
+  }
+  if (path.empty()) return usage();
+
+  auto loaded = config::load_config(path);
+  if (!loaded) {
+    std::fprintf(stderr, "%s\n", loaded.error().to_string().c_str());
+    return 1;
+  }
+  const config::Config& cfg = *loaded;
+  for (const auto& w : cfg.warnings) std::fprintf(stderr, "%s\n", w.to_string().c_str());
+  if (name.empty()) {
+    auto n = config::interface_name_from_path(path);
+    if (!n) {
+      std::fprintf(stderr, "wgrouter: %s\n", n.error().c_str());
+      return 1;
+    }
+    name = *n;
+  }
+  std::vector<std::optional<core::Endpoint>> endpoints;
+  if (!resolve_all(cfg, endpoints)) return 1;
+
+  if (!run_hooks(cfg.iface.pre_up, name, "PreUp")) return 1;
+  auto tun = tun::TunDevice::open(name);
+  if (!tun) {
+    std::fprintf(stderr, "wgrouter: %s\n", tun.error().c_str());
+    return 1;
+  }
+  const std::string sock = std::string(io::kUapiDir) + "/" + name + ".sock";
+  auto listen_fd = io::uapi_listen(sock);
+  if (!listen_fd) {
+    std::fprintf(stderr, "wgrouter: %s\n", listen_fd.error().c_str());
+    return 1;
+  }
+  if (!foreground && !daemonize()) return 1;
+
+  bool ok = false;
+  int status = 1;
+  {
+    tun::Netlink nl;
+    io::Interface itf(std::move(*tun), *listen_fd, sock, interface_options_from_env());
+    Applied done;
+    ok = apply_config(cfg, endpoints, itf, nl) && apply_routes(cfg, nl, itf, done);
+    if (ok) {
+      set_dns(cfg.iface, name);
+      done.dns = true;
+      ok = run_hooks(cfg.iface.post_up, name, "PostUp");
+    }
+    if (ok) {
+      std::fprintf(stderr, "wgrouter[%s]: up (%s), %zu peers, UAPI at %s\n", name.c_str(),
+                   std::string(itf.io_name()).c_str(), itf.device().peer_count(), sock.c_str());
+      status = itf.run();
+      run_hooks(cfg.iface.pre_down, name, "PreDown");
+      if (cfg.iface.save_config) save_config(path, cfg, itf);
+    }
+    undo_routes(nl, done);
+    if (done.dns) unset_dns(cfg.iface, name);
+  }  // the TUN goes away with its descriptor here
+  std::fprintf(stderr, "wgrouter[%s]: down\n", name.c_str());
+  if (ok) run_hooks(cfg.iface.post_down, name, "PostDown");
+  return ok ? status : 1;
+}
+
+}  // namespace wg::tools
