@@ -1,6 +1,7 @@
 // io/epoll_io.cpp — the fallback backend: epoll for readiness, recvmmsg/sendmmsg for UDP in
 // batches of up to 64, read/write for the TUN (which has no batch call without offloads).
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -40,6 +41,7 @@ class EpollIo final : public PacketIo {
     for (int fd : udp_) add(fd);
   }
   void set_tun(int fd) override {
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);  // read until EAGAIN per wake-up
     tun_ = fd;
     add(fd);
   }

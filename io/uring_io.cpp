@@ -4,6 +4,7 @@
 // multishot polls. Output of a batch (sendmsg and TUN writes) goes in one submission, and the
 // batch's buffers are recycled once those complete.
 #include <errno.h>
+#include <fcntl.h>
 #include <liburing.h>
 #include <poll.h>
 #include <sys/mman.h>
@@ -102,6 +103,9 @@ class UringIo final : public PacketIo {
   }
 
   void set_tun(int fd) override {
+    // io_uring hands -EAGAIN straight back for reads on an O_NONBLOCK file instead of waiting
+    // for data, which would spin; a blocking descriptor makes it arm a poll internally.
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     tun_ = fd;
     for (unsigned i = 0; i < kTunReads; ++i) arm_tun_read(i);
   }
