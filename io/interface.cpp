@@ -176,6 +176,11 @@ void Interface::flush_outbox() {
 
 void Interface::log_events() {
   for (const core::Event& ev : pending_events_) {
+    const core::Peer* peer = device_.peer(ev.peer);
+    const bool silent = ev.kind == core::EventKind::HandshakeGaveUp ||
+                        (ev.kind == core::EventKind::HandshakeInitiated && peer &&
+                         peer->timers.handshake_attempts > 0 && peer->timers.handshake_attempts % 3 == 0);
+    if (silent && on_peer_unresponsive) on_peer_unresponsive(ev.peer);
     const char* what = nullptr;
     switch (ev.kind) {
       case core::EventKind::HandshakeCompleted: what = "handshake completed"; break;

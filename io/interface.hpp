@@ -4,6 +4,7 @@
 #pragma once
 #include <array>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,6 +43,9 @@ class Interface final : public PacketSink, public config::UapiHooks {
   std::string_view io_name() const { return io_->name(); }
   // Sends whatever the Device queued outside a batch (configuration changes, startup).
   void flush_outbox();
+  // Called when a peer stops answering: every third unanswered initiation (~15 s) and when
+  // the handshake is given up. Native mode re-resolves hostname endpoints here.
+  std::function<void(core::PeerId)> on_peer_unresponsive;
 
   // PacketSink
   void on_datagrams(std::span<RxDatagram> batch) override;

@@ -332,6 +332,22 @@ int cmd_up(int argc, char** argv) {
     io::Interface itf(std::move(*tun), *listen_fd, sock, interface_options_from_env());
     Applied done;
     ok = apply_config(cfg, endpoints, itf, nl) && apply_routes(cfg, nl, itf, done);
+    // Dynamic-DNS peers: look the name up again when the peer stops answering.
+    itf.on_peer_unresponsive = [&cfg, &itf](core::PeerId id) {
+      const core::Peer* p = itf.device().peer(id);
+      if (!p) return;
+      for (const auto& pc : cfg.peers) {
+        if (pc.public_key != p->public_key || !pc.endpoint || pc.endpoint->numeric) continue;
+        auto r = config::resolve_endpoint(*pc.endpoint);
+        if (!r) {
+          std::fprintf(stderr, "wgrouter[%s]: %s\n", itf.name().c_str(), r.error().message.c_str());
+        } else if (!r->same_remote(p->endpoint)) {
+          std::fprintf(stderr, "wgrouter[%s]: %s now resolves to %s\n", itf.name().c_str(),
+                       pc.endpoint->text.c_str(), core::to_string(*r).c_str());
+          itf.device().set_endpoint(id, *r);
+        }
+      }
+    };
     if (ok) {
       set_dns(cfg.iface, name);
       done.dns = true;
