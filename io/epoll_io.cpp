@@ -150,10 +150,11 @@ class EpollIo final : public PacketIo {
           done += static_cast<size_t>(r);
           continue;
         }
-        if (errno == EINVAL && out_[done].msg_hdr.msg_controllen) {
-          // The sticky source is gone (address removed): let routing pick one.
+        if (out_[done].msg_hdr.msg_controllen && errno != EAGAIN) {
+          // The sticky source is gone (address removed, route changed): let routing pick one.
           out_[done].msg_hdr.msg_control = nullptr;
           out_[done].msg_hdr.msg_controllen = 0;
+          stale_sources_.push_back(sends_[i + done].to);
           continue;
         }
         ++counters_.udp_send_errors;

@@ -89,6 +89,7 @@ void Interface::refresh_clock() {
 }
 
 int Interface::set_listen_port(uint16_t port) {
+  io_->set_udp(-1, -1);  // let go of the old sockets first: the port may be the same
   const int rc = udp_.bind(port, udp_.fwmark());
   io_->set_udp(udp_.fd4(), udp_.fd6());
   // A new port means new paths: forget every cached source address.
@@ -165,6 +166,16 @@ void Interface::queue_outbox() {
   }
   for (const core::Event& ev : outbox_.events()) pending_events_.push_back(ev);
   outbox_.clear();
+}
+
+void Interface::forget_stale_sources() {
+  auto& stale = io_->stale_sources();
+  if (stale.empty()) return;
+  for (const core::Endpoint& e : stale)
+    device_.for_each_peer([&](core::PeerId id, const core::Peer& p) {
+      if (p.endpoint.same_remote(e)) device_.peer(id)->endpoint.clear_local();
+    });
+  stale.clear();
 }
 
 void Interface::flush_outbox() {
@@ -249,6 +260,7 @@ int Interface::run() {
     refresh_clock();
     tick();
     control_used_ = 0;
+    forget_stale_sources();
     const core::Duration wait = next_tick_ > now_ ? next_tick_ - now_ : core::Duration(0);
     io_->poll(wait, *this);
   }

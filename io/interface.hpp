@@ -65,6 +65,7 @@ class Interface final : public PacketSink, public config::UapiHooks {
   void queue_outbox();
   void log_events();
   void tick();
+  void forget_stale_sources();
   std::string peer_name(core::PeerId id) const;
 
   SystemRng rng_;

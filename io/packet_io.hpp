@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/endpoint.hpp"
 #include "core/env.hpp"
@@ -67,8 +68,13 @@ class PacketIo {
 
   const IoCounters& counters() const { return counters_; }
 
+  // Destinations whose cached local source address failed (the address went away): the send
+  // was retried without it, and the interface forgets the cached source for those peers.
+  std::vector<core::Endpoint>& stale_sources() { return stale_sources_; }
+
  protected:
   IoCounters counters_;
+  std::vector<core::Endpoint> stale_sources_;
 };
 
 std::unique_ptr<PacketIo> make_epoll_io();

@@ -32,6 +32,11 @@ enum Kind : uint64_t { kUdpRecv = 1, kTunRead = 2, kPoll = 3, kSend = 4, kTunWri
 constexpr uint64_t tag(Kind k, uint64_t v) { return (uint64_t(k) << 56) | v; }
 constexpr Kind kind_of(uint64_t ud) { return static_cast<Kind>(ud >> 56); }
 constexpr uint64_t value_of(uint64_t ud) { return ud & ((uint64_t{1} << 56) - 1); }
+// UDP receives carry the socket generation above the descriptor, so completions of a socket
+// that was replaced are told apart even when the new one gets the same descriptor number.
+constexpr uint64_t recv_tag(int fd, uint64_t gen) { return tag(kUdpRecv, (gen << 32) | static_cast<uint32_t>(fd)); }
+constexpr uint64_t gen_of(uint64_t ud) { return value_of(ud) >> 32; }
+constexpr int fd_of(uint64_t ud) { return static_cast<int>(value_of(ud) & 0xffffffffu); }
 
 struct Cqe {
   uint64_t user_data;
@@ -95,9 +100,33 @@ class UringIo final : public PacketIo {
 
   std::string_view name() const override { return "io_uring"; }
 
+  // Stops the receives on the current sockets (their in-flight requests hold the sockets
+  // open, so a rebind to the same port would fail), then arms the new ones.
   void set_udp(int fd4, int fd6) override {
-    // Old sockets are closed by their owner; their multishot requests end with an error CQE.
+    const uint64_t old_gen = gen_;
+    int cancels = 0;
+    for (int fd : udp_) {
+      if (fd < 0) continue;
+      io_uring_sqe* sqe = get_sqe();
+      io_uring_prep_cancel64(sqe, recv_tag(fd, old_gen), 0);
+      io_uring_sqe_set_data64(sqe, 0);
+      ++cancels;
+    }
+    ++gen_;
     udp_ = {fd4, fd6};
+    // Wait (bounded) for the cancelled requests' last completions.
+    for (int i = 0; i < 50 && cancels > 0; ++i) {
+      __kernel_timespec ts{0, 10'000'000};
+      io_uring_cqe* cqe = nullptr;
+      ++counters_.syscalls;
+      io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+      const size_t before = stash_.size();
+      reap_into_stash();
+      for (size_t k = before; k < stash_.size(); ++k)
+        if (kind_of(stash_[k].user_data) == kUdpRecv && gen_of(stash_[k].user_data) == old_gen &&
+            !(stash_[k].flags & IORING_CQE_F_MORE))
+          --cancels;
+    }
     for (int fd : udp_)
       if (fd >= 0) arm_recv(fd);
   }
@@ -183,6 +212,7 @@ class UringIo final : public PacketIo {
       send_iov_.resize(sends_.size());
       send_names_.resize(sends_.size());
       send_control_.resize(sends_.size());
+      send_fds_.resize(sends_.size());
     }
     for (size_t i = 0; i < sends_.size(); ++i) {
       const auto& s = sends_[i];
@@ -202,6 +232,7 @@ class UringIo final : public PacketIo {
       h.msg_control = cl ? send_control_[i].data() : nullptr;
       h.msg_controllen = cl;
       io_uring_sqe* sqe = get_sqe();
+      send_fds_[i] = fd;
       io_uring_prep_sendmsg(sqe, fd, &h, 0);
       io_uring_sqe_set_data64(sqe, tag(kSend, i));
       ++outstanding_;
@@ -242,7 +273,7 @@ class UringIo final : public PacketIo {
     io_uring_prep_recvmsg_multishot(sqe, fd, &recv_hdr_, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = kBufGroup;
-    io_uring_sqe_set_data64(sqe, tag(kUdpRecv, static_cast<uint64_t>(fd)));
+    io_uring_sqe_set_data64(sqe, recv_tag(fd, gen_));
   }
 
   void arm_tun_read(unsigned slot) {
@@ -274,7 +305,20 @@ class UringIo final : public PacketIo {
       const Kind k = kind_of(cqe->user_data);
       if (k == kSend || k == kTunWrite) {
         --outstanding_;
-        if (cqe->res < 0) ++(k == kSend ? counters_.udp_send_errors : counters_.tun_write_errors);
+        if (cqe->res >= 0) continue;
+        const size_t i = value_of(cqe->user_data);
+        if (k == kSend && i < sends_.size() && send_msgs_[i].msg_controllen && cqe->res != -EAGAIN) {
+          // The sticky source is gone: send again and let routing pick the source.
+          send_msgs_[i].msg_control = nullptr;
+          send_msgs_[i].msg_controllen = 0;
+          stale_sources_.push_back(sends_[i].to);
+          io_uring_sqe* sqe = get_sqe();
+          io_uring_prep_sendmsg(sqe, send_fds_[i], &send_msgs_[i], 0);
+          io_uring_sqe_set_data64(sqe, tag(kSend, i));
+          ++outstanding_;
+          continue;
+        }
+        ++(k == kSend ? counters_.udp_send_errors : counters_.tun_write_errors);
         continue;
       }
       if (cqe->user_data == 0) continue;  // poll removals
@@ -284,8 +328,8 @@ class UringIo final : public PacketIo {
   }
 
   void take_datagram(const Cqe& c, size_t& n) {
-    const int fd = static_cast<int>(value_of(c.user_data));
-    const bool current = fd == udp_[0] || fd == udp_[1];
+    const int fd = fd_of(c.user_data);
+    const bool current = gen_of(c.user_data) == gen_ && (fd == udp_[0] || fd == udp_[1]);
     // A finished multishot (buffers ran out, or an error) is re-armed once this batch's
     // buffers are back in the ring.
     if (!(c.flags & IORING_CQE_F_MORE) && current && c.res != -EBADF) rearm_.push_back(fd);
@@ -367,6 +411,8 @@ class UringIo final : public PacketIo {
   std::vector<iovec> send_iov_;
   std::vector<sockaddr_storage> send_names_;
   std::vector<std::array<uint8_t, kPktinfoSpace>> send_control_;
+  std::vector<int> send_fds_;
+  uint64_t gen_ = 0;
   int64_t outstanding_ = 0;
 };
 

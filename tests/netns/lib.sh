@@ -1,0 +1,491 @@
+# shellcheck shell=bash
+# tests/netns/lib.sh: helpers for wgrouter's network-namespace tests. Source it; don't run it.
+#
+# Rules every test built on this file follows:
+#   - Everything it creates (netns, links, interfaces, sockets, temp files) is named with
+#     T_PREFIX (wgt<pid>), so parallel runs never collide, and is registered with on_cleanup,
+#     which runs on exit, failure, SIGINT and SIGTERM.
+#   - Traffic stays in namespaces the test created (veth between them) or on loopback; no
+#     namespace gets a route to the real uplink. Only documentation addresses are used:
+#     192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32.
+#   - Every wait is bounded (wait_for, timeout, ping -w), and so is the whole run (watchdog).
+#
+# Result lines are "PASS  tag: what was checked", "FAIL  ..." (followed by indented details),
+# "SKIP  ..." and "INFO  ...". SKIP_RC (77) is the exit status for "cannot run here".
+
+[[ -n ${WGT_LIB_LOADED:-} ]] && return 0
+WGT_LIB_LOADED=1
+
+export LC_ALL=C
+# shellcheck disable=SC2034  # constants used by the scripts that source this file
+SKIP_RC=77
+T_PREFIX=wgt$$
+T_T0=${EPOCHREALTIME/./}
+T_PASS=0 T_FAIL=0 T_SKIP=0
+T_FAILED=()
+T_TAG=""                     # the current scenario, printed in front of every result
+T_CLEANUP=()
+T_WG_TIMEOUT=${T_WG_TIMEOUT:-15}     # bound for every `wg` call (a hung daemon must not hang us)
+WIREGUARD_GO=${WIREGUARD_GO:-wireguard-go}
+WGROUTER_BIN=${WGROUTER_BIN:-/work/main/build/wgrouter}
+WG_SOCK_DIR=/var/run/wireguard
+T_DIR=$(mktemp -d "/tmp/$T_PREFIX.XXXXXX") || { echo "mktemp failed" >&2; exit 1; }
+
+# Per node (a node is a network namespace the test drives):
+#   NODE_NS[n]   name of a named netns (ip netns exec), or
+#   NODE_PID[n]  pid of a process holding a user+net+mount namespace (nsenter -U -n -m);
+#   NODE_IF[n]   its WireGuard interface, NODE_IMPL[n] the implementation behind it,
+#   NODE_DPID[n] the daemon's pid (userspace implementations), NODE_LOG[n] its log file.
+declare -A NODE_NS=() NODE_PID=() NODE_IF=() NODE_IMPL=() NODE_DPID=() NODE_LOG=() NODE_VETH=()
+
+# ---------------------------------------------------------------------------------------------
+# Output and results
+
+now_us() { echo "${EPOCHREALTIME/./}"; }
+# since_s T0_US: seconds elapsed since T0_US, one decimal.
+since_s() { awk -v a="$1" -v b="$(now_us)" 'BEGIN { printf "%.1f", (b - a) / 1e6 }'; }
+
+_tag() { printf '%s' "${T_TAG:+$T_TAG: }"; }
+indent() { head -n "${T_MAX_DETAIL_LINES:-30}" | sed 's/^/      | /'; }
+info() { printf 'INFO  %s%s\n' "$(_tag)" "$*"; }
+pass() { T_PASS=$((T_PASS + 1)); printf 'PASS  %s%s\n' "$(_tag)" "$*"; }
+# fail DESC [DETAIL...]: one FAIL line, then every DETAIL (may be multi-line) indented.
+fail() {
+	local desc=$1; shift
+	T_FAIL=$((T_FAIL + 1)); T_FAILED+=("$(_tag)$desc")
+	printf 'FAIL  %s%s\n' "$(_tag)" "$desc"
+	if (($#)); then printf '%s\n' "$@" | indent; fi
+	return 1
+}
+skip() { T_SKIP=$((T_SKIP + 1)); printf 'SKIP  %s%s\n' "$(_tag)" "$*"; }
+
+# check DESC CMD...: PASS if CMD exits 0; else FAIL with the command, its status and output.
+check() {
+	local desc=$1 out rc; shift
+	out=$("$@" 2>&1); rc=$?
+	if ((rc == 0)); then pass "$desc"; return 0; fi
+	fail "$desc" "command: $*" "exit status: $rc" "$out"
+}
+# check_eq DESC EXPECTED ACTUAL
+check_eq() {
+	if [[ "$2" == "$3" ]]; then pass "$1 = '$3'"; return 0; fi
+	fail "$1" "expected: '$2'" "actual:   '$3'"
+}
+# check_match DESC REGEX ACTUAL
+check_match() {
+	if [[ "$3" =~ $2 ]]; then pass "$1 = '$3'"; return 0; fi
+	fail "$1" "expected to match: /$2/" "actual: '$3'"
+}
+
+# summary NAME: the closing lines; returns 0 if nothing failed.
+summary() {
+	local f
+	T_TAG=""
+	echo "----------------------------------------------------------------------"
+	if ((T_FAIL)); then
+		echo "Failed checks:"
+		for f in "${T_FAILED[@]}"; do echo "  - $f"; done
+	fi
+	printf 'SUMMARY %s: %d passed, %d failed, %d skipped in %ss\n' \
+		"$1" "$T_PASS" "$T_FAIL" "$T_SKIP" "$(since_s "$T_T0")"
+	((T_FAIL == 0))
+}
+
+# ---------------------------------------------------------------------------------------------
+# Cleanup registry (LIFO) and a watchdog
+
+# on_cleanup "SHELL CODE": run at exit, in reverse order of registration, errors ignored.
+on_cleanup() { T_CLEANUP+=("$*"); }
+run_cleanup() {
+	local i
+	trap - INT TERM
+	for ((i = ${#T_CLEANUP[@]} - 1; i >= 0; i--)); do
+		eval "${T_CLEANUP[i]}" >/dev/null 2>&1 || true
+	done
+	T_CLEANUP=()
+}
+_on_exit() {
+	local rc=$?
+	trap - EXIT
+	run_cleanup
+	if [[ -n ${KEEP_LOGS:-} ]] || ((T_FAIL)); then
+		echo "logs kept in $T_DIR"
+	else
+		rm -rf "$T_DIR"
+	fi
+	exit "$rc"
+}
+trap _on_exit EXIT
+trap 'echo "interrupted" >&2; exit 130' INT
+trap 'echo "terminated (watchdog or signal)" >&2; exit 143' TERM
+
+# start_watchdog SECONDS: SIGTERM this script (which then cleans up) after SECONDS.
+start_watchdog() {
+	local main=$$
+	(
+		trap 'kill "$sp" 2>/dev/null; exit 0' TERM
+		sleep "$1" & sp=$!
+		wait "$sp"
+		echo "WATCHDOG: run exceeded $1 s, stopping it" >&2
+		kill -TERM "$main"
+	) &
+	on_cleanup "kill $! 2>/dev/null"
+}
+
+# pid_alive PID: the process exists and is not a zombie.
+pid_alive() {
+	local st
+	[[ -r /proc/$1/stat ]] || return 1
+	st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	[[ -n $st && $st != Z ]]
+}
+# stop_pid PID: SIGTERM, up to 3 s, then SIGKILL; reaps it if it is our child.
+stop_pid() {
+	local p=$1
+	[[ -n $p ]] || return 0
+	if pid_alive "$p"; then
+		kill -TERM "$p" 2>/dev/null
+		wait_for 3 eval "! pid_alive $p" || kill -KILL "$p" 2>/dev/null
+	fi
+	wait "$p" 2>/dev/null
+	return 0
+}
+
+# wait_for TIMEOUT_S CMD...: run CMD every 0.2 s until it exits 0; status 1 on timeout.
+# CMD must itself be bounded (every helper here is).
+wait_for() {
+	local end=$(($(now_us) + $1 * 1000000)); shift
+	while :; do
+		"$@" >/dev/null 2>&1 && return 0
+		(($(now_us) >= end)) && return 1
+		sleep 0.2
+	done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Nodes
+
+# ns_prefix NODE ARRAY: fill ARRAY with the command prefix that runs a command in NODE. The
+# prefix execs the command (no extra fork), so `"${pre[@]}" daemon &` makes $! the daemon.
+ns_prefix() {
+	local -n _arr=$2
+	if [[ -n ${NODE_PID[$1]:-} ]]; then
+		_arr=(nsenter -t "${NODE_PID[$1]}" -U -n -m --)
+	else
+		_arr=(ip netns exec "${NODE_NS[$1]}")
+	fi
+}
+# nsx NODE CMD...: run CMD in NODE.
+nsx() {
+	local -a pre
+	ns_prefix "$1" pre; shift
+	"${pre[@]}" "$@"
+}
+# ns_ref NODE: what `ip link ... netns X` accepts for the node (netns name or pid).
+ns_ref() { echo "${NODE_NS[$1]:-${NODE_PID[$1]:-}}"; }
+
+ns_sysctls() {
+	nsx "$1" sh -c '
+		sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+		sysctl -qw net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0
+		sysctl -qw net.ipv4.conf.all.promote_secondaries=1 net.ipv4.conf.default.promote_secondaries=1
+		ip link set lo up' >/dev/null 2>&1
+}
+
+# make_ns NODE: a fresh named netns "$T_PREFIX-<node>", lo up, deleted on exit.
+make_ns() {
+	local ns="$T_PREFIX-${1,,}"
+	ip netns add "$ns" || { fail "ip netns add $ns"; return 1; }
+	on_cleanup "ip netns del $ns"
+	NODE_NS[$1]=$ns
+	ns_sysctls "$1"
+}
+
+# make_userns_node NODE [UID]: a process that holds a new user+net+mount namespace made with
+# `unshare --user --map-root-user --net --mount` (by UID if given, via setpriv), mounts a sysfs
+# for its netns, and sleeps. The node is entered with nsenter -t PID -U -n -m.
+make_userns_node() {
+	local node=$1 uid=${2:-} pid
+	local -a as=()
+	[[ -n $uid ]] && as=(setpriv --reuid="$uid" --regid="$uid" --clear-groups --inh-caps=-all)
+	"${as[@]}" unshare --user --map-root-user --net --mount --propagation private -- \
+		sh -c 'mount -t sysfs sysfs /sys 2>/dev/null; exec sleep 900' </dev/null >/dev/null 2>&1 &
+	pid=$!
+	on_cleanup "stop_pid $pid"
+	# ready when its net namespace differs from ours and the uid map is written
+	if ! wait_for 5 eval "[[ \$(readlink /proc/$pid/ns/net) != \$(readlink /proc/self/ns/net) && -n \$(cat /proc/$pid/uid_map) ]]"; then
+		fail "unshare holder for $node did not start"; return 1
+	fi
+	NODE_PID[$node]=$pid
+	ns_sysctls "$node"
+}
+
+# veth_pair N1 IF1 N2 IF2: a veth between two nodes, both ends up.
+veth_pair() {
+	ip link add "$2" netns "$(ns_ref "$1")" type veth peer name "$4" netns "$(ns_ref "$3")" ||
+		{ fail "ip link add $2 <-> $4 (veth $1 <-> $3)"; return 1; }
+	nsx "$1" ip link set "$2" up && nsx "$3" ip link set "$4" up
+}
+# addr_add NODE IF ADDR/LEN...: add addresses (IPv6 without DAD).
+addr_add() {
+	local n=$1 ifc=$2 a; shift 2
+	for a; do
+		if [[ $a == *:* ]]; then nsx "$n" ip -6 addr add "$a" dev "$ifc" nodad || return 1
+		else nsx "$n" ip -4 addr add "$a" dev "$ifc" || return 1; fi
+	done
+}
+
+# have_kernel_wg: `ip link add <tmp> type wireguard` works (tried in a scratch netns).
+have_kernel_wg() {
+	local ns="$T_PREFIX-kprobe" rc
+	ip netns add "$ns" 2>/dev/null || return 1
+	ip -n "$ns" link add "${T_PREFIX}k" type wireguard 2>/dev/null; rc=$?
+	ip netns del "$ns" 2>/dev/null
+	return "$rc"
+}
+
+# ---------------------------------------------------------------------------------------------
+# WireGuard
+
+# wgc NODE ARGS...: `wg ARGS` in NODE, bounded by T_WG_TIMEOUT.
+wgc() { local n=$1; shift; nsx "$n" timeout "$T_WG_TIMEOUT" wg "$@"; }
+# wg_conf NODE setconf|addconf FILE: feed FILE through a pipe (works whatever uid NODE runs as).
+wg_conf() { cat "$3" | nsx "$1" timeout "${T_CONF_TIMEOUT:-$T_WG_TIMEOUT}" wg "$2" "${NODE_IF[$1]}" /dev/stdin; }
+
+# gen_key NAME: $T_DIR/NAME.key and NAME.pub from `wg genkey`/`wg pubkey`.
+gen_key() {
+	(umask 077; wg genkey >"$T_DIR/$1.key") && wg pubkey <"$T_DIR/$1.key" >"$T_DIR/$1.pub"
+}
+pub() { cat "$T_DIR/$1.pub"; }
+priv() { cat "$T_DIR/$1.key"; }
+
+# peer_val NODE FIELD PUBKEY: the value `wg show IF FIELD` prints for that peer.
+peer_val() {
+	wgc "$1" show "${NODE_IF[$1]}" "$2" |
+		awk -F'\t' -v k="$3" '$1 == k { sub(/^[^\t]*\t/, ""); print; f = 1 } END { exit !f }'
+}
+# words_sorted: one canonical line from whitespace/comma separated words.
+words_sorted() { tr ' ,\t' '\n\n\n' | sed '/^$/d' | sort | paste -sd' '; }
+
+# wg_answers NODE: the interface exists and its configuration interface answers.
+wg_answers() {
+	nsx "$1" ip link show "${NODE_IF[$1]}" >/dev/null 2>&1 &&
+		wgc "$1" show "${NODE_IF[$1]}" >/dev/null 2>&1
+}
+# daemon_ok NODE: for userspace implementations, the daemon still runs; and wg_answers.
+daemon_ok() {
+	[[ -z ${NODE_DPID[$1]:-} ]] || pid_alive "${NODE_DPID[$1]}" || return 1
+	wg_answers "$1"
+}
+node_desc() { echo "$1[${NODE_IMPL[$1]:-?} ${NODE_IF[$1]:-}]"; }
+log_tail() { [[ -s ${NODE_LOG[$1]:-} ]] && { echo "last lines of ${NODE_LOG[$1]}:"; tail -n "${2:-15}" "${NODE_LOG[$1]}"; }; }
+
+# impl_cmd IMPL: the program for a userspace implementation.
+impl_cmd() {
+	case $1 in
+	wgrouter) echo "$WGROUTER_BIN" ;;
+	wireguard-go) command -v "$WIREGUARD_GO" ;;
+	*) return 1 ;;
+	esac
+}
+
+# start_wg IMPL NODE IFACE: create WireGuard interface IFACE in NODE with IMPL (wgrouter |
+# wireguard-go | kernel). Userspace daemons run in the foreground (-f) as our children, logging
+# to $T_DIR; we wait until the link exists and `wg show IFACE` answers.
+start_wg() {
+	local impl=$1 node=$2 ifc=$3 pid="" cmd t0
+	local log="$T_DIR/daemon-$node-$ifc.log"
+	local -a pre
+	ns_prefix "$node" pre
+	NODE_IF[$node]=$ifc NODE_IMPL[$node]=$impl NODE_LOG[$node]=$log NODE_DPID[$node]=""
+	t0=$(now_us)
+	echo "=== $(date '+%F %T') start $impl $ifc" >>"$log"
+	case $impl in
+	kernel)
+		nsx "$node" ip link add "$ifc" type wireguard >>"$log" 2>&1 ||
+			{ fail "start kernel WireGuard $ifc on $node" "$(cat "$log")"; return 1; }
+		;;
+	wireguard-go | wgrouter)
+		cmd=$(impl_cmd "$impl") || { fail "start $impl: program not found"; return 1; }
+		LOG_LEVEL=${WG_GO_LOG_LEVEL:-error} "${pre[@]}" "$cmd" -f "$ifc" </dev/null >>"$log" 2>&1 &
+		pid=$!
+		NODE_DPID[$node]=$pid
+		on_cleanup "stop_pid $pid; rm -f $WG_SOCK_DIR/$ifc.sock"
+		;;
+	*) fail "unknown implementation '$impl'"; return 1 ;;
+	esac
+	if ! wait_for "${T_START_TIMEOUT:-10}" wg_answers "$node"; then
+		fail "start $impl on $node: link $ifc + UAPI answer within ${T_START_TIMEOUT:-10} s" \
+			"daemon pid ${pid:-none}: $([[ -n $pid ]] && { pid_alive "$pid" && echo running || echo exited; })" \
+			"$(nsx "$node" ip -br link 2>&1)" "$(ls -l "$WG_SOCK_DIR/$ifc.sock" 2>&1)" "$(log_tail "$node")"
+		return 1
+	fi
+	info "started $(node_desc "$node") in $(since_s "$t0") s${pid:+ (pid $pid)}"
+}
+
+# find_daemon IFACE: pid of a running wireguard-go/wgrouter whose last argument is IFACE
+# (used for daemons that wg-quick started and that daemonized).
+find_daemon() {
+	local p a base
+	local -a args
+	for p in /proc/[0-9]*; do
+		[[ -r $p/cmdline ]] || continue
+		mapfile -d '' args <"$p/cmdline" 2>/dev/null || continue
+		((${#args[@]} >= 2)) || continue
+		[[ ${args[-1]} == "$1" ]] || continue
+		base=${args[0]##*/}
+		case $base in wireguard-go | wgrouter) echo "${p#/proc/}"; return 0 ;; esac
+		a=$(readlink "$p/exe" 2>/dev/null) || continue
+		case ${a##*/} in wireguard-go | wgrouter) echo "${p#/proc/}"; return 0 ;; esac
+	done
+	return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# Traffic
+
+# ping_ok NODE DST COUNT DEADLINE [ARGS...]: COUNT replies within DEADLINE seconds.
+ping_ok() {
+	local n=$1 dst=$2 c=$3 w=$4; shift 4
+	nsx "$n" ping -n -q -c "$c" -w "$w" -i 0.2 "$@" "$dst"
+}
+# ping_none NODE DST [ARGS...]: 3 echo requests, not one reply (ping status 1 exactly: status
+# 2, e.g. an unusable source address, is an error and not "no reply").
+ping_none() {
+	local n=$1 dst=$2 rc; shift 2
+	nsx "$n" ping -n -q -c 3 -W 1 -i 0.3 "$@" "$dst"; rc=$?
+	((rc == 1))
+}
+# port_listening NODE TCPPORT
+port_listening() { [[ -n $(nsx "$1" ss -Hltn "sport = :$2" 2>/dev/null) ]]; }
+
+# iperf_tcp CLIENT SERVER SERVER_ADDR [-R]: 3 s of iperf3 TCP; prints the receiver's Mbit/s.
+iperf_tcp() {
+	local cn=$1 sn=$2 addr=$3 rev=${4:-} port=$((5201 + RANDOM % 500)) spid out bps rc
+	local slog="$T_DIR/iperf3-server-$port.log"
+	local -a pre
+	ns_prefix "$sn" pre
+	"${pre[@]}" timeout $((30 + ${IPERF_SECS:-3})) iperf3 -s -1 -B "$addr" -p "$port" </dev/null >"$slog" 2>&1 &
+	spid=$!
+	on_cleanup "stop_pid $spid"
+	if ! wait_for 5 port_listening "$sn" "$port"; then
+		echo "iperf3 server on $sn did not listen on $addr:$port"; cat "$slog"; stop_pid "$spid"; return 1
+	fi
+	out=$(nsx "$cn" timeout $((25 + ${IPERF_SECS:-3})) iperf3 -c "$addr" -p "$port" -t "${IPERF_SECS:-3}" -J $rev 2>&1); rc=$?
+	wait_for 5 eval "! pid_alive $spid" || stop_pid "$spid"
+	bps=$(jq -r '.end.sum_received.bits_per_second // empty' <<<"$out" 2>/dev/null)
+	if ((rc != 0)) || [[ -z $bps ]]; then
+		echo "iperf3 client exit status $rc"
+		jq -r '.error // empty' <<<"$out" 2>/dev/null || true
+		echo "$out" | tail -n 15
+		echo "server log:"; tail -n 10 "$slog"
+		return 1
+	fi
+	awk -v b="$bps" 'BEGIN { printf "%.1f\n", b / 1e6 }'
+}
+
+# ---------------------------------------------------------------------------------------------
+# The two-node topology shared by interop_test.sh and unprivileged_test.sh
+#
+#   node A  ---- veth ${T_PREFIX}a0 / ${T_PREFIX}b0 ----  node B
+#   outer   192.0.2.1/25, 2001:db8:a::1/64        192.0.2.2/25, 2001:db8:a::2/64
+#   wg      ${T_PREFIX}a  port 40001              ${T_PREFIX}b  port 40002
+#   inner   198.51.100.1/24, 2001:db8:100::1/48   198.51.100.2/24, 2001:db8:100::2/48
+#
+# A's peer B owns 198.51.100.2/32, 198.51.100.64/26, 2001:db8:100::2/128, 2001:db8:100:1::/64
+# (the /26 and /64 are the extra sources scenario h uses); B's peer A owns A's two /32, /128.
+
+# shellcheck disable=SC2034  # used by interop_test.sh
+OUT4_A=192.0.2.1 OUT4_B=192.0.2.2 OUT4_B2=192.0.2.3 OUT4_LEN=25
+OUT6_A=2001:db8:a::1 OUT6_B=2001:db8:a::2 OUT6_LEN=64
+IN4_A=198.51.100.1 IN4_B=198.51.100.2
+IN6_A=2001:db8:100::1 IN6_B=2001:db8:100::2
+# shellcheck disable=SC2034
+PORT_A=40001 PORT_B=40002 PORT_B2=40012
+ALLOWED_B_AT_A="198.51.100.2/32, 198.51.100.64/26, 2001:db8:100::2/128, 2001:db8:100:1::/64"
+ALLOWED_A_AT_B="198.51.100.1/32, 2001:db8:100::1/128"
+
+write_base_confs() {
+	(
+		umask 077
+		cat >"$T_DIR/A.conf" <<-EOF
+			[Interface]
+			PrivateKey = $(priv A)
+			ListenPort = $PORT_A
+
+			[Peer]
+			PublicKey = $(pub B)
+			Endpoint = $OUT4_B:$PORT_B
+			AllowedIPs = $ALLOWED_B_AT_A
+		EOF
+		cat >"$T_DIR/B.conf" <<-EOF
+			[Interface]
+			PrivateKey = $(priv B)
+			ListenPort = $PORT_B
+
+			[Peer]
+			PublicKey = $(pub A)
+			Endpoint = $OUT4_A:$PORT_A
+			AllowedIPs = $ALLOWED_A_AT_B
+		EOF
+	)
+}
+
+# wg_inner_up NODE ADDR4 ADDR6: inner addresses on the WireGuard interface, link up.
+wg_inner_up() {
+	addr_add "$1" "${NODE_IF[$1]}" "$2/24" "$3/48" &&
+		nsx "$1" ip link set "${NODE_IF[$1]}" up
+}
+
+# bring_up NODE: (re)start the node's daemon, apply its base config, inner addresses, link up.
+bring_up() {
+	local n=$1
+	start_wg "${NODE_IMPL[$n]}" "$n" "${NODE_IF[$n]}" || return 1
+	local out
+	out=$(wg_conf "$n" setconf "$T_DIR/$n.conf" 2>&1) || { fail "wg setconf $(node_desc "$n") base config" "$out"; return 1; }
+	if [[ $n == A ]]; then wg_inner_up A "$IN4_A" "$IN6_A"; else wg_inner_up B "$IN4_B" "$IN6_B"; fi ||
+		{ fail "inner addresses / link up on $(node_desc "$n")"; return 1; }
+}
+
+# setup_pair IMPL_A IMPL_B: nodes A and B must exist. veth, daemons, keys, base config.
+setup_pair() {
+	NODE_VETH[A]=${T_PREFIX}a0 NODE_VETH[B]=${T_PREFIX}b0
+	veth_pair A "${NODE_VETH[A]}" B "${NODE_VETH[B]}" || return 1
+	addr_add A "${NODE_VETH[A]}" "$OUT4_A/$OUT4_LEN" "$OUT6_A/$OUT6_LEN" &&
+		addr_add B "${NODE_VETH[B]}" "$OUT4_B/$OUT4_LEN" "$OUT6_B/$OUT6_LEN" ||
+		{ fail "outer addresses on the veth"; return 1; }
+	gen_key A && gen_key B || { fail "wg genkey"; return 1; }
+	write_base_confs
+	NODE_IMPL[A]=$1 NODE_IF[A]=${T_PREFIX}a
+	NODE_IMPL[B]=$2 NODE_IF[B]=${T_PREFIX}b
+	bring_up A && bring_up B
+}
+
+# reset_pair: restart a dead daemon (and say so), then `wg setconf` the base config on both
+# sides: keys, ports, peers, endpoints, allowed IPs back to the start; sessions dropped.
+reset_pair() {
+	local n out rc=0
+	for n in A B; do
+		if ! daemon_ok "$n"; then
+			fail "$(node_desc "$n") is not running/answering at the start of this scenario (restarting it)" \
+				"$(log_tail "$n" 25)"
+			restart_node "$n" || rc=1
+			continue
+		fi
+		out=$(wg_conf "$n" setconf "$T_DIR/$n.conf" 2>&1) && continue
+		# the daemon refuses its own base config: say so, then restart it so this scenario
+		# starts clean instead of inheriting the previous one's breakage
+		fail "reset: wg setconf base config on $(node_desc "$n") (restarting it)" "$out" \
+			"UDP sockets in $n (a port listed without a process is still bound but owned by no fd):" \
+			"$(nsx "$n" ss -uanp 2>&1 | head -n 12)"
+		restart_node "$n" || rc=1
+	done
+	return "$rc"
+}
+
+# restart_node NODE: stop its daemon / delete its interface, then bring_up.
+restart_node() {
+	[[ -n ${NODE_DPID[$1]:-} ]] && stop_pid "${NODE_DPID[$1]}"
+	wait_for 3 eval "! nsx $1 ip link show ${NODE_IF[$1]}" || nsx "$1" ip link del "${NODE_IF[$1]}" 2>/dev/null
+	bring_up "$1"
+}
