@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# tests/netns/dyndns_test.sh — a hostname Endpoint in `wgrouter up`: resolved at start, and
+# resolved again when the peer stops answering (the dynamic-DNS case). Names come from a
+# per-namespace hosts file (/etc/netns/NS/hosts, which `ip netns exec` mounts over
+# /etc/hosts), so no DNS server and no real network are involved. The protocol clock runs 10x
+# (WGROUTER_TEST_CLOCK_SCALE) so "stopped answering" takes seconds, not a minute.
+# Usage: dyndns_test.sh WGROUTER_BIN
+set -uo pipefail
+BIN=${1:?usage: dyndns_test.sh WGROUTER_BIN}
+((EUID == 0)) || { echo "SKIP: needs root"; exit 77; }
+P=wgd$$
+A=$P-a B=$P-b
+DIR=$(mktemp -d)
+fails=0 passes=0
+pass() { passes=$((passes + 1)); echo "PASS  $*"; }
+fail() { fails=$((fails + 1)); echo "FAIL  $*"; }
+check() { local what=$1; shift; if "$@" >/dev/null 2>&1; then pass "$what"; else fail "$what"; fi; }
+cleanup() {
+  for ns in $A $B; do ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null; done
+  sleep 0.5
+  for ns in $A $B; do ip netns del "$ns" 2>/dev/null; done
+  rm -rf "$DIR" "/etc/netns/$A" /var/run/wireguard/${P}a.sock /var/run/wireguard/${P}b.sock
+}
+trap cleanup EXIT INT TERM
+( sleep 180; echo "FAIL  watchdog: test took longer than 180 s"; kill -TERM $$ ) 2>/dev/null &
+WATCHDOG=$!
+wait_for() { local t=$1; shift; for _ in $(seq $((t * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
+
+ip netns add $A && ip netns add $B
+ip link add ${P}x netns $A type veth peer name ${P}y netns $B
+ip -n $A addr add 192.0.2.1/24 dev ${P}x && ip -n $B addr add 192.0.2.2/24 dev ${P}y
+for ns in $A $B; do ip -n $ns link set lo up; done
+ip -n $A link set ${P}x up && ip -n $B link set ${P}y up
+mkdir -p "/etc/netns/$A"
+printf '127.0.0.1 localhost\n192.0.2.2 peer-b.example\n' >"/etc/netns/$A/hosts"
+
+KA=$("$BIN" genkey) KB=$("$BIN" genkey)
+PA=$("$BIN" pubkey <<<"$KA") PB=$("$BIN" pubkey <<<"$KB")
+cat >"$DIR/${P}a.conf" <<CONF
+[Interface]
+PrivateKey = $KA
+Address = 198.51.100.1/24
+Table = off
+
+[Peer]
+PublicKey = $PB
+AllowedIPs = 198.51.100.2/32
+Endpoint = peer-b.example:51821
+CONF
+cat >"$DIR/${P}b.conf" <<CONF
+[Interface]
+PrivateKey = $KB
+ListenPort = 51821
+Address = 198.51.100.2/24
+Table = off
+
+[Peer]
+PublicKey = $PA
+AllowedIPs = 198.51.100.1/32
+CONF
+chmod 600 "$DIR"/*.conf
+ip netns exec $A env WGROUTER_TEST_CLOCK_SCALE=10 "$BIN" up "$DIR/${P}a.conf" --foreground >"$DIR/a.log" 2>&1 &
+ip netns exec $B "$BIN" up "$DIR/${P}b.conf" --foreground >"$DIR/b.log" 2>&1 &
+check "both interfaces up" wait_for 10 bash -c "ip -n $A link show ${P}a up && ip -n $B link show ${P}b up"
+check "hostname endpoint resolved at start" bash -c "[ \"\$(ip netns exec $A wg show ${P}a endpoints | cut -f2)\" = 192.0.2.2:51821 ]"
+check "ping through the tunnel" ip netns exec $A ping -c 2 -W 3 -i 0.3 198.51.100.2
+
+# The peer moves and its name follows: B's outer address changes, the hosts file is updated
+# in place (the mount shows the same file), B does not know where A is.
+ip -n $B addr del 192.0.2.2/24 dev ${P}y && ip -n $B addr add 192.0.2.3/24 dev ${P}y
+printf '127.0.0.1 localhost\n192.0.2.3 peer-b.example\n' >"/etc/netns/$A/hosts"
+ip netns exec $A ping -c 1 -W 1 198.51.100.2 >/dev/null 2>&1  # data with no answer
+ip netns exec $A bash -c "while sleep 0.5; do ping -c 1 -W 1 198.51.100.2 >/dev/null 2>&1 && exit 0; done" &
+PINGER=$!
+if wait_for 60 bash -c "[ \"\$(ip netns exec $A wg show ${P}a endpoints | cut -f2)\" = 192.0.2.3:51821 ]"; then
+  pass "after the peer stopped answering, the name was resolved again: endpoint 192.0.2.3:51821"
+else
+  fail "endpoint not re-resolved: $(ip netns exec $A wg show ${P}a endpoints)"; tail -5 "$DIR/a.log"
+fi
+check "traffic flows to the new address" wait_for 30 bash -c "! kill -0 $PINGER"
+check "the log says what happened" grep -q "peer-b.example:51821 now resolves to 192.0.2.3:51821" "$DIR/a.log"
+kill $PINGER 2>/dev/null; [ -n "${KEEP:-}" ] && { cat "$DIR/a.log" "$DIR/b.log"; ip netns exec $A wg show; ip netns exec $B wg show; }
+kill $WATCHDOG 2>/dev/null
+echo "SUMMARY dynamic DNS: $passes passed, $fails failed"
+((fails == 0))
