@@ -14,6 +14,7 @@
 #include "io/interface.hpp"
 #include "io/uapi_server.hpp"
 #include "tools/commands.hpp"
+#include "tools/launch.hpp"
 #include "tun/tun.hpp"
 
 namespace wg::tools {
@@ -51,6 +52,27 @@ bool daemonize() {
 
 }  // namespace
 
+std::optional<Launched> launch(const std::string& name, bool foreground) {
+  auto tun = tun::TunDevice::open(name);
+  if (!tun) {
+    std::fprintf(stderr, "wgrouter: %s\n", tun.error().c_str());
+    return std::nullopt;
+  }
+  std::string sock = std::string(io::kUapiDir) + "/" + name + ".sock";
+  auto listen_fd = io::uapi_listen(sock);
+  if (!listen_fd) {
+    std::fprintf(stderr, "wgrouter: %s\n", listen_fd.error().c_str());
+    return std::nullopt;
+  }
+  if (!foreground && !daemonize()) {
+    std::perror("wgrouter: fork");
+    unlink(sock.c_str());
+    close(*listen_fd);
+    return std::nullopt;
+  }
+  return Launched{std::move(*tun), *listen_fd, std::move(sock)};
+}
+
 io::InterfaceOptions interface_options_from_env() {
   io::InterfaceOptions o;
   // Tests cover both paths; operators can force the fallback too.
@@ -72,25 +94,11 @@ int cmd_daemon(int argc, char** argv) {
   }
   if (name.empty()) return usage();
 
-  auto tun = tun::TunDevice::open(name);
-  if (!tun) {
-    std::fprintf(stderr, "wgrouter: %s\n", tun.error().c_str());
-    return 1;
-  }
-  const std::string sock = std::string(io::kUapiDir) + "/" + name + ".sock";
-  auto listen_fd = io::uapi_listen(sock);
-  if (!listen_fd) {
-    std::fprintf(stderr, "wgrouter: %s\n", listen_fd.error().c_str());
-    return 1;
-  }
-  if (!foreground && !daemonize()) {
-    std::perror("wgrouter: fork");
-    unlink(sock.c_str());
-    return 1;
-  }
-  io::Interface itf(std::move(*tun), *listen_fd, sock, interface_options_from_env());
+  auto l = launch(name, foreground);
+  if (!l) return 1;
+  io::Interface itf(std::move(l->tun), l->uapi_fd, l->uapi_path, interface_options_from_env());
   std::fprintf(stderr, "wgrouter[%s]: running (%s), UAPI at %s\n", name.c_str(), std::string(itf.io_name()).c_str(),
-               sock.c_str());
+               l->uapi_path.c_str());
   return itf.run();
 }
 

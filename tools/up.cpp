@@ -20,12 +20,11 @@
 #include "io/interface.hpp"
 #include "io/uapi_server.hpp"
 #include "tools/commands.hpp"
+#include "tools/launch.hpp"
 #include "tun/netlink.hpp"
 #include "tun/tun.hpp"
 
 namespace wg::tools {
-
-io::InterfaceOptions interface_options_from_env();  // tools/daemon.cpp
 
 namespace {
 
@@ -267,14 +266,6 @@ void save_config(const std::string& path, config::Config cfg, io::Interface& itf
                  std::strerror(errno));
 }
 
-bool daemonize() {
-  const pid_t pid = fork();
-  if (pid < 0) return false;
-  if (pid > 0) _exit(0);
-  setsid();
-  return true;
-}
-
 }  // namespace
 
 int cmd_up(int argc, char** argv) {
@@ -312,24 +303,14 @@ int cmd_up(int argc, char** argv) {
   if (!resolve_all(cfg, endpoints)) return 1;
 
   if (!run_hooks(cfg.iface.pre_up, name, "PreUp")) return 1;
-  auto tun = tun::TunDevice::open(name);
-  if (!tun) {
-    std::fprintf(stderr, "wgrouter: %s\n", tun.error().c_str());
-    return 1;
-  }
-  const std::string sock = std::string(io::kUapiDir) + "/" + name + ".sock";
-  auto listen_fd = io::uapi_listen(sock);
-  if (!listen_fd) {
-    std::fprintf(stderr, "wgrouter: %s\n", listen_fd.error().c_str());
-    return 1;
-  }
-  if (!foreground && !daemonize()) return 1;
+  auto l = launch(name, foreground);
+  if (!l) return 1;
 
   bool ok = false;
   int status = 1;
   {
     tun::Netlink nl;
-    io::Interface itf(std::move(*tun), *listen_fd, sock, interface_options_from_env());
+    io::Interface itf(std::move(l->tun), l->uapi_fd, l->uapi_path, interface_options_from_env());
     Applied done;
     ok = apply_config(cfg, endpoints, itf, nl) && apply_routes(cfg, nl, itf, done);
     // Dynamic-DNS peers: look the name up again when the peer stops answering.
@@ -355,7 +336,7 @@ int cmd_up(int argc, char** argv) {
     }
     if (ok) {
       std::fprintf(stderr, "wgrouter[%s]: up (%s), %zu peers, UAPI at %s\n", name.c_str(),
-                   std::string(itf.io_name()).c_str(), itf.device().peer_count(), sock.c_str());
+                   std::string(itf.io_name()).c_str(), itf.device().peer_count(), l->uapi_path.c_str());
       status = itf.run();
       run_hooks(cfg.iface.pre_down, name, "PreDown");
       if (cfg.iface.save_config) save_config(path, cfg, itf);

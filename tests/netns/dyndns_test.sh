@@ -7,35 +7,12 @@
 # Usage: dyndns_test.sh WGROUTER_BIN
 set -uo pipefail
 BIN=${1:?usage: dyndns_test.sh WGROUTER_BIN}
-((EUID == 0)) || { echo "SKIP: needs root"; exit 77; }
-P=wgd$$
-A=$P-a B=$P-b
-DIR=$(mktemp -d)
-fails=0 passes=0
-pass() { passes=$((passes + 1)); echo "PASS  $*"; }
-fail() { fails=$((fails + 1)); echo "FAIL  $*"; }
-check() { local what=$1; shift; if "$@" >/dev/null 2>&1; then pass "$what"; else fail "$what"; fi; }
-cleanup() {
-  for ns in $A $B; do ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null; done
-  sleep 0.5
-  for ns in $A $B; do ip netns del "$ns" 2>/dev/null; done
-  rm -rf "$DIR" "/etc/netns/$A" /var/run/wireguard/${P}a.sock /var/run/wireguard/${P}b.sock
-}
-trap cleanup EXIT INT TERM
-( sleep 180; echo "FAIL  watchdog: test took longer than 180 s"; kill -TERM $$ ) 2>/dev/null &
-WATCHDOG=$!
-wait_for() { local t=$1; shift; for _ in $(seq $((t * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
-
-ip netns add $A && ip netns add $B
-ip link add ${P}x netns $A type veth peer name ${P}y netns $B
-ip -n $A addr add 192.0.2.1/24 dev ${P}x && ip -n $B addr add 192.0.2.2/24 dev ${P}y
-for ns in $A $B; do ip -n $ns link set lo up; done
-ip -n $A link set ${P}x up && ip -n $B link set ${P}y up
+PREFIX=wgd WATCHDOG_SECS=180
+# shellcheck source=pair.sh
+source "$(dirname "$0")/pair.sh"
+EXTRA_CLEANUP+=("/etc/netns/$A")
 mkdir -p "/etc/netns/$A"
 printf '127.0.0.1 localhost\n192.0.2.2 peer-b.example\n' >"/etc/netns/$A/hosts"
-
-KA=$("$BIN" genkey) KB=$("$BIN" genkey)
-PA=$("$BIN" pubkey <<<"$KA") PB=$("$BIN" pubkey <<<"$KB")
 cat >"$DIR/${P}a.conf" <<CONF
 [Interface]
 PrivateKey = $KA
@@ -61,7 +38,7 @@ CONF
 chmod 600 "$DIR"/*.conf
 ip netns exec $A env WGROUTER_TEST_CLOCK_SCALE=10 "$BIN" up "$DIR/${P}a.conf" --foreground >"$DIR/a.log" 2>&1 &
 ip netns exec $B "$BIN" up "$DIR/${P}b.conf" --foreground >"$DIR/b.log" 2>&1 &
-check "both interfaces up" wait_for 10 bash -c "ip -n $A link show ${P}a up && ip -n $B link show ${P}b up"
+check "both interfaces up" wait_for 10 bash -c "$(declare -f is_up); is_up $A ${P}a && is_up $B ${P}b"
 check "hostname endpoint resolved at start" bash -c "[ \"\$(ip netns exec $A wg show ${P}a endpoints | cut -f2)\" = 192.0.2.2:51821 ]"
 check "ping through the tunnel" ip netns exec $A ping -c 2 -W 3 -i 0.3 198.51.100.2
 
@@ -80,6 +57,4 @@ fi
 check "traffic flows to the new address" wait_for 30 bash -c "! kill -0 $PINGER"
 check "the log says what happened" grep -q "peer-b.example:51821 now resolves to 192.0.2.3:51821" "$DIR/a.log"
 kill $PINGER 2>/dev/null; [ -n "${KEEP:-}" ] && { cat "$DIR/a.log" "$DIR/b.log"; ip netns exec $A wg show; ip netns exec $B wg show; }
-kill $WATCHDOG 2>/dev/null
-echo "SUMMARY dynamic DNS: $passes passed, $fails failed"
-((fails == 0))
+finish "dynamic DNS"

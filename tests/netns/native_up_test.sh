@@ -7,32 +7,9 @@
 # Usage: native_up_test.sh WGROUTER_BIN
 set -uo pipefail
 BIN=${1:?usage: native_up_test.sh WGROUTER_BIN}
-((EUID == 0)) || { echo "SKIP: needs root"; exit 77; }
-P=wgn$$
-A=$P-a B=$P-b
-DIR=$(mktemp -d)
-fails=0 passes=0
-pass() { passes=$((passes + 1)); echo "PASS  $*"; }
-fail() { fails=$((fails + 1)); echo "FAIL  $*"; }
-check() { local what=$1; shift; if "$@" >/dev/null 2>&1; then pass "$what"; else fail "$what"; fi; }
-cleanup() {
-  for ns in $A $B; do ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null; done
-  sleep 0.5
-  for ns in $A $B; do ip netns del "$ns" 2>/dev/null; done
-  rm -rf "$DIR" /var/run/wireguard/${P}a.sock /var/run/wireguard/${P}b.sock
-}
-trap cleanup EXIT INT TERM
-( sleep 240; echo "FAIL  watchdog: test took longer than 240 s"; kill -TERM $$ ) 2>/dev/null &
-WATCHDOG=$!
-wait_for() { local t=$1; shift; for _ in $(seq $((t * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
-
-ip netns add $A && ip netns add $B
-ip link add ${P}x netns $A type veth peer name ${P}y netns $B
-ip -n $A addr add 192.0.2.1/24 dev ${P}x && ip -n $B addr add 192.0.2.2/24 dev ${P}y
-for ns in $A $B; do ip -n $ns link set lo up; done
-ip -n $A link set ${P}x up && ip -n $B link set ${P}y up
-KA=$("$BIN" genkey) KB=$("$BIN" genkey)
-PA=$("$BIN" pubkey <<<"$KA") PB=$("$BIN" pubkey <<<"$KB")
+PREFIX=wgn WATCHDOG_SECS=240
+# shellcheck source=pair.sh
+source "$(dirname "$0")/pair.sh"
 
 # A: everything through the tunnel (Table auto + /0), hooks, SaveConfig.
 cat >"$DIR/${P}a.conf" <<CONF
@@ -73,8 +50,8 @@ check "no interface left behind by the failed up" bash -c "! ip -n $A link show 
 ip netns exec $A "$BIN" up "$DIR/${P}a.conf" --foreground >"$DIR/a.log" 2>&1 &
 APID=$!
 ip netns exec $B "$BIN" up "$DIR/${P}b.conf" --foreground >"$DIR/b.log" 2>&1 &
-check "A's interface came up" wait_for 10 ip -n $A link show ${P}a up
-check "B's interface came up" wait_for 10 ip -n $B link show ${P}b up
+check "A's interface came up" wait_for 10 is_up $A ${P}a
+check "B's interface came up" wait_for 10 is_up $B ${P}b
 check "A's MTU is the file's 1380" bash -c "ip -n $A link show ${P}a | grep -q 'mtu 1380'"
 check "A's address applied" bash -c "ip -n $A -4 addr show ${P}a | grep -q 198.51.100.1/24"
 check "PostUp ran with %i replaced" grep -qx "up ${P}a" "$DIR/hook-up"
@@ -118,6 +95,4 @@ check "SaveConfig wrote the runtime peer back" grep -q "$NEWPUB" "$DIR/${P}a.con
 check "SaveConfig kept the wg-quick settings" grep -q "PostUp" "$DIR/${P}a.conf"
 check "the saved file parses" "$BIN" check "$DIR/${P}a.conf"
 check "the saved file is private (0600)" bash -c "[ \"\$(stat -c %a $DIR/${P}a.conf)\" = 600 ]"
-kill $WATCHDOG 2>/dev/null
-echo "SUMMARY native up: $passes passed, $fails failed"
-((fails == 0))
+finish "native up"

@@ -1,0 +1,26 @@
+// tools/launch.hpp — what `wgrouter IFACE` and `wgrouter up` share before the loop starts:
+// the TUN and the UAPI socket exist before the command returns to its caller (wg-quick runs
+// `wg` right after), then the process detaches unless asked to stay in the foreground.
+#pragma once
+#include <optional>
+#include <string>
+
+#include "io/interface.hpp"
+#include "tun/tun.hpp"
+
+namespace wg::tools {
+
+struct Launched {
+  tun::TunDevice tun;
+  int uapi_fd = -1;
+  std::string uapi_path;
+};
+
+// Prints the error and returns nullopt on failure. When not foreground, the parent exits 0
+// here and only the detached child returns (its stdio on /dev/null unless LOG_LEVEL is set).
+std::optional<Launched> launch(const std::string& name, bool foreground);
+
+// WGROUTER_IO=epoll forces the fallback I/O path (tests cover both).
+io::InterfaceOptions interface_options_from_env();
+
+}  // namespace wg::tools
