@@ -15,14 +15,16 @@ wait_for() { local t=$1; shift; for _ in $(seq $((t * 10))); do "$@" >/dev/null 
 # `ip link show DEV up` lists DEV whatever its state: look at the flags themselves.
 is_up() { ip -n "$1" -o link show "$2" | grep -q ',UP'; }
 cleanup() {
+  [ -e "$DIR/watchdog-fired" ] && echo "FAIL  watchdog: test took longer than ${WATCHDOG_SECS:-240} s"
   for ns in $A $B; do ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null; done
   sleep 0.5
   for ns in $A $B; do ip netns del "$ns" 2>/dev/null; done
   rm -rf "$DIR" "${EXTRA_CLEANUP[@]}" /var/run/wireguard/${P}a.sock /var/run/wireguard/${P}b.sock
-  [ -n "${WATCHDOG:-}" ] && kill "$WATCHDOG" 2>/dev/null
+  # The watchdog's sleep must go too: it would hold ctest's output pipe open until it ends.
+  [ -n "${WATCHDOG:-}" ] && { pkill -P "$WATCHDOG" 2>/dev/null; kill "$WATCHDOG" 2>/dev/null; }
 }
 trap cleanup EXIT INT TERM
-( sleep "${WATCHDOG_SECS:-240}"; echo "FAIL  watchdog: test took longer than ${WATCHDOG_SECS:-240} s"; kill -TERM $$ ) 2>/dev/null &
+( sleep "${WATCHDOG_SECS:-240}"; touch "$DIR/watchdog-fired"; kill -TERM $$ ) >/dev/null 2>&1 &
 WATCHDOG=$!
 finish() { echo "SUMMARY $1: $passes passed, $fails failed"; ((fails == 0)); }
 
