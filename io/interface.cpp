@@ -92,16 +92,18 @@ int Interface::set_listen_port(uint16_t port) {
   io_->set_udp(-1, -1);  // let go of the old sockets first: the port may be the same
   const int rc = udp_.bind(port, udp_.fwmark());
   io_->set_udp(udp_.fd4(), udp_.fd6());
-  // A new port means new paths: forget every cached source address.
-  device_.for_each_peer([this](core::PeerId id, const core::Peer&) { device_.peer(id)->endpoint.clear_local(); });
+  forget_all_sources();  // a new port means new paths
   return rc;
 }
 
 int Interface::set_fwmark(uint32_t mark) {
   const int rc = udp_.set_fwmark(mark);
-  if (rc == 0)
-    device_.for_each_peer([this](core::PeerId id, const core::Peer&) { device_.peer(id)->endpoint.clear_local(); });
+  if (rc == 0) forget_all_sources();
   return rc;
+}
+
+void Interface::forget_all_sources() {
+  device_.for_each_peer([this](core::PeerId id, const core::Peer&) { device_.peer(id)->endpoint.clear_local(); });
 }
 
 // --- data path ---

@@ -66,6 +66,7 @@ class Interface final : public PacketSink, public config::UapiHooks {
   void log_events();
   void tick();
   void forget_stale_sources();
+  void forget_all_sources();
   std::string peer_name(core::PeerId id) const;
 
   SystemRng rng_;

@@ -158,10 +158,11 @@ class UringIo final : public PacketIo {
     }
     reap_into_stash();
     // Process what arrived: data in batches, control descriptors afterwards.
-    std::vector<Cqe> work;
-    work.swap(stash_);
+    // Completions arriving while this batch is flushed go to stash_; this batch works on work_.
+    // Both keep their capacity across calls: no allocation per poll.
+    work_.swap(stash_);
     size_t nudp = 0, ntun = 0;
-    for (const Cqe& c : work) {
+    for (const Cqe& c : work_) {
       switch (kind_of(c.user_data)) {
         case kUdpRecv:
           take_datagram(c, nudp);
@@ -185,15 +186,14 @@ class UringIo final : public PacketIo {
     for (int fd : rearm_)
       if (fd == udp_[0] || fd == udp_[1]) arm_recv(fd);
     rearm_.clear();
-    work.clear();
-    if (stash_.empty()) work.swap(stash_);  // keep the capacity
-    auto ready = std::move(polls_ready_);
-    polls_ready_.clear();
-    for (int fd : ready) {
+    work_.clear();
+    ready_fds_.swap(polls_ready_);
+    for (int fd : ready_fds_) {
       if (is_unwatched(fd)) continue;
       sink.on_fd(fd);
       flush();
     }
+    ready_fds_.clear();
     unwatched_.clear();
   }
 
@@ -397,7 +397,9 @@ class UringIo final : public PacketIo {
   std::array<int, 2> udp_{-1, -1};
   int tun_ = -1;
   std::vector<Cqe> stash_;
+  std::vector<Cqe> work_;
   std::vector<int> polls_ready_;
+  std::vector<int> ready_fds_;
   std::vector<int> unwatched_;
   std::vector<int> rearm_;
   std::array<RxDatagram, kMaxBatch> batch_{};
