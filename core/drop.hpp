@@ -43,7 +43,20 @@ namespace wg::core {
   X(SourceNotAllowed, "source_not_allowed") /* inner source not in the peer's AllowedIPs */ \
   X(LinkDown, "link_down")               /* interface administratively down */             \
   X(TunWrite, "tun_write_failed")                                                          \
-  X(UdpSend, "udp_send_failed")
+  X(UdpSend, "udp_send_failed")                                                            \
+  /* gateway: routing and policy between tunnel, TUN and ports (core/gateway) */           \
+  X(SpoofedSource, "spoofed_source")     /* from a port, source not in its AllowedSource */ \
+  X(EastWest, "east_west")               /* port to port: never forwarded */               \
+  X(HostDenied, "host_denied")           /* port to the gateway's own host, not allowed */ \
+  X(InboundDenied, "inbound_denied")     /* new inbound flow not in the port's AllowInbound */ \
+  X(Unreachable, "unreachable")          /* destination in an Unreachable prefix */        \
+  X(TtlExceeded, "ttl_exceeded")         /* TTL / hop limit would reach zero */            \
+  X(TooBig, "too_big")                   /* larger than the egress MTU */                  \
+  X(BadFrame, "bad_frame")               /* malformed Ethernet/ARP/IP/ND from a port */   \
+  X(NotForUs, "not_for_us")              /* frame or packet nobody here handles */         \
+  X(NeighbourUnresolved, "neighbour_unresolved") /* no link-layer address for the next hop */ \
+  X(GsoUnsupported, "gso_unsupported")   /* a super-packet of a kind we cannot segment */  \
+  X(PortWrite, "port_write_failed")
 
 enum class Drop : uint8_t {
 #define WG_X(name, text) name,
