@@ -1,0 +1,380 @@
+#!/usr/bin/env bash
+# tests/netns/gateway_test.sh [WGROUTER_BIN]
+#
+# The ROUTE64 tunnel-broker gateway of seeds/000 end to end, on documentation addresses:
+# a PoP (wireguard-go, or kernel WireGuard when available) routes 2001:db8:64:2000::/56 into a
+# WireGuard tunnel to a gateway behind CGNAT; the gateway is one `wgrouter up gw0.conf` in an
+# unprivileged user+net namespace, handing one public /128 each to a container-like namespace
+# (veth port pub-ct0) and a VM-like namespace (TAP port pub-vm0, moved there after start).
+# Topology: tests/netns/gateway_topo.sh. Needs root (to build the namespaces); wgrouter itself
+# runs without any capability in the initial user namespace.
+#
+# Scenarios (each prints PASS/FAIL lines; drop counters are read with `wgrouter show --json`):
+#   a handshake    over CGNAT; the PoP sees the CGNAT address as the gateway's endpoint
+#   b egress       ct and vm reach inet; inet sees each instance's own /128
+#   c inbound      ct's AllowInbound tcp/22,tcp/80: 22 and 80 open, 23 dropped (inbound_denied);
+#                  vm has no AllowInbound: its tcp/23 is reachable
+#   d replies      ct opens tcp/8080 to inet (not in its allow list): data both ways
+#   e spoof        ct sends from a second /128 and from vm's address: nothing arrives at inet
+#                  (nftables counters there), spoofed_source grows
+#   f east_west    ct -> vm and vm -> ct dropped (east_west); ct -> gateway host (host_denied)
+#   g unreachable  inet -> an unrouted address of the /56: Destination unreachable from the gateway
+#   h pmtu         inet -> vm (port MTU 1280): Packet too big mtu=1280 from the gateway; then
+#                  a 2 MB TCP transfer inet -> vm completes
+#   i ttl          hop limit expiring at the gateway: Time exceeded from its tunnel address
+#   l iperf        iperf3 TCP 3 s ct -> inet and inet -> ct (Mbit/s as INFO)
+#   m show         `wgrouter show` and `show --json` list both ports with counters
+#   j rebind       the CGNAT changes its mapping (new port range, conntrack flushed): traffic
+#                  recovers and the PoP follows the new port
+#   k restart      SIGTERM: exit 0, TAP gone; start again, re-attach the vm: traffic again
+# (run in this order: m before the restart, so it shows the counters of the whole run)
+#
+# Environment: WGROUTER_BIN (or $1), ONLY="b c ..." / SKIP="j ..." (letters), KEEP_LOGS=1,
+# T_WATCHDOG (whole-run bound, default 170 s), GW_PORTS=0 (no [Port] sections: topology,
+# CGNAT and handshake only; the port scenarios are skipped).
+# Exit: 0 passed, 1 failed, 77 cannot run here (not root, no /dev/net/tun, no user namespaces).
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=gateway_topo.sh
+source "$HERE/gateway_topo.sh"
+
+ORDER=(a:handshake b:egress c:inbound d:replies e:spoof f:east_west g:unreachable h:pmtu
+	i:ttl l:iperf m:show j:rebind k:restart)
+NEEDS_PORTS="b c d e f g h i l m"
+
+selected() { # LETTER
+	[[ -n ${ONLY:-} && " $ONLY " != *" $1 "* ]] && return 1
+	[[ -n ${SKIP:-} && " $SKIP " == *" $1 "* ]] && return 1
+	return 0
+}
+
+# drop_of NAME [PORT]: the interface's (or PORT's) drop counter NAME.
+drop_of() { if [[ -n ${2:-} ]]; then gw_port_drop "$2" "$1"; else gw_drop "$1"; fi; }
+# grew DESC NAME BEFORE [PORT]: PASS when counter NAME went above BEFORE (waits up to 3 s).
+grew() {
+	local desc=$1 k=$2 before=$3 port=${4:-} now=""
+	wait_for 3 eval "now=\$(drop_of $k $port) && [[ \$now =~ ^[0-9]+\$ ]] && ((now > $before))"
+	now=$(drop_of "$k" "$port")
+	if [[ $now =~ ^[0-9]+$ ]] && ((now > before)); then
+		pass "$desc: ${port:+$port }$k $before -> $now"
+	else
+		fail "$desc: ${port:+$port }drop counter $k did not grow (before $before, now '$now')" \
+			"interface drops: $(gw_json | jq -c '.[0].drops' 2>&1)" \
+			"ports: $(gw_json | jq -c '[.[0].ports[]? | {name, drops}]' 2>&1)"
+	fi
+}
+# ping_text NODE ARGS...: ping's output (bounded by the caller's -w / -c).
+ping_text() { local n=$1; shift; nsx "$n" timeout 15 ping -n "$@" 2>&1; }
+# nft_count NODE FAMILY TABLE COUNTER: packets of a named nftables counter.
+nft_count() {
+	nsx "$1" nft list counter "$2" "$3" "$4" 2>/dev/null | awk '$1 == "packets" { print $2; f = 1 } END { if (!f) print -1 }'
+}
+gw_diag() {
+	echo "wgrouter stderr (last lines):"; tail -n 12 "$GW_LOG"
+	echo "gw links:"; nsx gw ip -br link 2>&1
+}
+
+# ---------------------------------------------------------------------------------------------
+
+sc_a_handshake() {
+	local ep t0
+	t0=$(now_us)
+	if pop_handshake_wait 10; then
+		pass "handshake: the PoP has a handshake with the gateway ($(since_s "$t0") s after start; the gateway initiated through the CGNAT)"
+	else
+		fail "no handshake at the PoP within 10 s" "$(wgc pop show "$POP_WG" 2>&1)" "$(gw_diag)"
+		return
+	fi
+	ep=$(peer_val pop endpoints "$(pub gw)")
+	check_match "PoP: gateway's endpoint is the CGNAT's public address" "^${CGNAT_POP4//./\\.}:[0-9]+$" "$ep"
+	check_eq "gateway (stock wg show against wgrouter's UAPI): PoP endpoint" "$POP4:$POP_PORT" \
+		"$(wgc gw show "$GW_IF" endpoints | cut -f2)"
+	check_eq "gateway: Table = auto installed AllowedIPs routes on $GW_IF" "8000::/1 ::/1" \
+		"$(nsx gw ip -6 route show dev "$GW_IF" | awk '$1 ~ /\/1$/ { print $1 }' | words_sorted)"
+	check "gateway's own traffic: ping inet $INET6 from $TUN6_GW" ping_ok gw "$INET6" 2 10
+}
+
+sc_b_egress() {
+	local n a out
+	for n in ct vm; do
+		if [[ $n == ct ]]; then a=$CT6; else a=$VM6; fi
+		check "$n -> inet: ping $INET6" ping_ok "$n" "$INET6" 3 10
+		out=$(tcp_connect "$n" "$INET6" 8080 64)
+		if [[ $out == *"peer=$a "* && $out == *"echo=ok"* ]]; then
+			pass "$n -> inet tcp/8080: inet sees the instance's own /128 ($out)"
+		else
+			fail "$n -> inet tcp/8080: inet must see $a" "client: $out" "$(tail -n 3 "$T_DIR/tcp-serve-inet.log")" "$(gw_diag)"
+		fi
+	done
+}
+
+sc_c_inbound() {
+	local p out rc before
+	check "inet -> ct: ping $CT6 (echo passes whatever AllowInbound says)" ping_ok inet "$CT6" 3 10
+	for p in 22 80; do
+		out=$(tcp_connect inet "$CT6" "$p" 64)
+		if [[ $out == *"peer=$INET6 port=$p "*"echo=ok"* ]]; then pass "inet -> ct tcp/$p (allowed): $out"
+		else fail "inet -> ct tcp/$p (in AllowInbound) must connect" "$out" "$(gw_diag)"; fi
+	done
+	before=$(gw_drop inbound_denied)
+	out=$(tcp_connect inet "$CT6" 23 64 3); rc=$?
+	if ((rc == 3)); then pass "inet -> ct tcp/23 (not allowed, server listening): dropped, $out"
+	else fail "inet -> ct tcp/23 must time out (dropped by the gateway)" "exit $rc: $out"; fi
+	grew "inbound tcp/23 to ct" inbound_denied "$before"
+	out=$(tcp_connect inet "$VM6" 23 64)
+	if [[ $out == *"peer=$INET6 port=23 "*"echo=ok"* ]]; then pass "inet -> vm tcp/23 (vm has no AllowInbound): $out"
+	else fail "inet -> vm tcp/23 must connect (no AllowInbound on pub-vm0)" "$out" "$(gw_diag)"; fi
+}
+
+sc_d_replies() {
+	local out before
+	before=$(gw_drop inbound_denied)
+	out=$(tcp_connect ct "$INET6" 8080 262144)
+	if [[ $out == *"peer=$CT6 port=8080 bytes=262144 echo=ok"* ]]; then
+		pass "ct -> inet tcp/8080 (not in ct's AllowInbound): 256 KiB out and 256 KiB of replies back ($out)"
+	else
+		fail "ct -> inet tcp/8080: replies to a flow ct opened must come back" "$out" "$(gw_diag)"
+	fi
+	check_eq "inbound_denied unchanged by the replies" "$before" "$(gw_drop inbound_denied)"
+}
+
+sc_e_spoof() {
+	local before s ok99 okvm okct out rc
+	local t=${T_PREFIX}spy s99=2001:db8:64:2001::99
+	out=$(nsx inet nft -f - 2>&1 <<-EOF
+		table ip6 $t {
+		  counter from_ct {}
+		  counter from_ct99 {}
+		  counter from_vm {}
+		  chain pre {
+		    type filter hook prerouting priority -300; policy accept;
+		    ip6 saddr $CT6 counter name "from_ct"
+		    ip6 saddr $s99 counter name "from_ct99"
+		    ip6 saddr $VM6 counter name "from_vm"
+		  }
+		}
+	EOF
+	) || { fail "inet: nftables counters" "$out"; return; }
+	addr_add ct eth0 "$s99/128" "$VM6/128" || { fail "ct: add spoofed addresses"; return; }
+	before=$(gw_drop spoofed_source)
+	s=$(gw_port_drop pub-ct0 spoofed_source)
+	ok99=$(nft_count inet ip6 "$t" from_ct99) okvm=$(nft_count inet ip6 "$t" from_vm)
+	check "ct -> inet from $s99 (not ct's): no reply" ping_none ct "$INET6" -I "$s99"
+	check "ct -> inet from vm's address $VM6: no reply" ping_none ct "$INET6" -I "$VM6"
+	out=$(nsx ct timeout 5 python3 -c '
+import socket, sys
+for src in sys.argv[2:]:
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.bind((src, 0))
+    for _ in range(3):
+        s.sendto(b"spoof", (sys.argv[1], 9))
+' "$INET6" "$s99" "$VM6" 2>&1); rc=$?
+	((rc == 0)) || fail "ct: python UDP from the spoofed sources" "$out"
+	okct=$(nft_count inet ip6 "$t" from_ct)
+	check "control: ct -> inet from its own $CT6 still works" ping_ok ct "$INET6" 2 10
+	check "control: inet's counter for $CT6 counts ($okct -> $(nft_count inet ip6 "$t" from_ct))" \
+		eval "(( \$(nft_count inet ip6 $t from_ct) > $okct ))"
+	check_eq "inet: packets from $s99 that arrived (ping + UDP)" "$ok99" "$(nft_count inet ip6 "$t" from_ct99)"
+	check_eq "inet: packets from vm's $VM6 sent by ct that arrived" "$okvm" "$(nft_count inet ip6 "$t" from_vm)"
+	grew "spoofed sources from ct" spoofed_source "$before"
+	grew "spoofed sources from ct (per port)" spoofed_source "$s" pub-ct0
+	nsx ct ip -6 addr del "$s99/128" dev eth0
+	nsx ct ip -6 addr del "$VM6/128" dev eth0
+	nsx inet nft delete table ip6 "$t"
+}
+
+sc_f_east_west() {
+	local before
+	before=$(gw_drop east_west)
+	check "ct -> vm $VM6: no east-west path" ping_none ct "$VM6"
+	grew "ct -> vm" east_west "$before"
+	before=$(gw_drop east_west)
+	check "vm -> ct $CT6: no east-west path" ping_none vm "$CT6"
+	grew "vm -> ct" east_west "$before"
+	before=$(gw_drop host_denied)
+	check "ct -> the gateway's own tunnel address $TUN6_GW: refused" ping_none ct "$TUN6_GW"
+	grew "ct -> gateway host" host_denied "$before"
+	check "ct -> its router fe80::1 on the port answers" ping_ok ct fe80::1%eth0 2 10
+	check "ct -> the PoP's tunnel address $TUN6_POP (beyond the gateway)" ping_ok ct "$TUN6_POP" 2 10
+}
+
+sc_g_unreachable() {
+	local before out
+	before=$(gw_drop unreachable)
+	out=$(ping_text inet -c 1 -w 3 "$UNREACH6")
+	if [[ $out == *"From $TUN6_GW "*"Destination unreachable"* ]]; then
+		pass "inet -> $UNREACH6 (in Unreachable $ROUTED6, no port): $(grep -m1 'From' <<<"$out")"
+	else
+		fail "inet -> $UNREACH6: expected Destination unreachable from $TUN6_GW" "$out" "$(gw_diag)"
+	fi
+	grew "unreachable answered" unreachable "$before"
+}
+
+sc_h_pmtu() {
+	local before out rt
+	before=$(gw_drop too_big)
+	# 1348-byte packets: fit the PoP's tunnel (1420), not the vm's port (1280)
+	out=$(ping_text inet -c 1 -w 3 -M do -s 1300 "$VM6")
+	if [[ $out == *"From $TUN6_GW "*"Packet too big"*"mtu=1280"* ]]; then
+		pass "inet -> vm, 1348 bytes, DF: $(grep -m1 'From' <<<"$out")"
+	else
+		fail "inet -> vm 1348 bytes: expected Packet too big mtu=1280 from $TUN6_GW" "$out" "$(gw_diag)"
+	fi
+	grew "oversized for pub-vm0" too_big "$before"
+	rt=$(nsx inet ip -6 route get "$VM6" 2>&1)
+	info "inet's route to vm after the PTB: $rt"
+	# forget the learned PMTU so the TCP transfer has to discover it again
+	nsx inet ip -6 route flush cache >/dev/null 2>&1
+	info "after ip -6 route flush cache: $(nsx inet ip -6 route get "$VM6" 2>&1)"
+	before=$(gw_drop too_big)
+	out=$(tcp_connect inet "$VM6" 23 2097152)
+	if [[ $out == *"bytes=2097152 echo=ok"* ]]; then
+		pass "inet -> vm: 2 MiB over TCP (MSS from vm's 1420 MTU, port MTU 1280) and echoed back: $out"
+	else
+		fail "inet -> vm 2 MiB TCP transfer (PMTU discovery through the gateway)" "$out" "$(gw_diag)"
+	fi
+	info "too_big $before -> $(gw_drop too_big) during the transfer; inet's route: $(nsx inet ip -6 route get "$VM6" 2>&1)"
+	# optional: an instance sending more than the tunnel MTU (vm's eth0 raised to 1500)
+	if nsx vm ip link set eth0 mtu 1500; then
+		out=$(ping_text vm -c 1 -w 3 -M do -s 1452 "$INET6")
+		info "vm (eth0 MTU 1500) -> inet 1500 bytes DF: $(grep -m1 -E 'From|bytes from|local error' <<<"$out" || echo "no answer")"
+		nsx vm ip link set eth0 mtu 1420
+	fi
+}
+
+sc_i_ttl() {
+	local before out
+	before=$(gw_drop ttl_exceeded)
+	# hop limit 2: the PoP forwards it with 1, the gateway would forward it with 0
+	out=$(ping_text inet -c 1 -w 3 -t 2 "$CT6")
+	if [[ $out == *"From $TUN6_GW "*"Time exceeded"* ]]; then
+		pass "inet -> ct with hop limit 2: $(grep -m1 'From' <<<"$out")"
+	else
+		fail "inet -> ct hop limit 2: expected Time exceeded from $TUN6_GW" "$out" "$(gw_diag)"
+	fi
+	grew "hop limit expired at the gateway" ttl_exceeded "$before"
+	check "inet -> ct with hop limit 3 arrives (the gateway takes exactly one hop)" ping_ok inet "$CT6" 1 5 -t 3
+}
+
+sc_l_iperf() {
+	local out
+	if out=$(iperf_tcp ct inet "$INET6"); then
+		info "iperf3 TCP 3 s ct -> inet through the gateway: $out Mbit/s"
+		pass "iperf3 ct -> inet"
+	else
+		fail "iperf3 TCP ct -> inet" "$out" "$(gw_diag)"
+	fi
+	if out=$(iperf_tcp ct inet "$INET6" -R); then
+		info "iperf3 TCP 3 s inet -> ct through the gateway: $out Mbit/s"
+		pass "iperf3 inet -> ct (-R, flows opened by ct)"
+	else
+		fail "iperf3 TCP inet -> ct (-R)" "$out" "$(gw_diag)"
+	fi
+}
+
+sc_m_show() {
+	local text json l
+	text=$(nsx gw timeout 10 "$WGROUTER_BIN" show "$GW_IF" 2>&1) || { fail "wgrouter show $GW_IF" "$text"; return; }
+	info "wgrouter show $GW_IF:"
+	sed 's/^/      | /' <<<"$text"
+	json=$(gw_json 2>&1) || { fail "wgrouter show $GW_IF --json" "$json"; return; }
+	info "wgrouter show --json, interface drops: $(jq -c '.[0].drops' <<<"$json")"
+	while IFS= read -r l; do info "port: $l"; done < <(jq -c '.[0].ports[]?' <<<"$json")
+	for l in pub-ct0 pub-vm0; do
+		if grep -q "$l" <<<"$text"; then pass "show (text) lists port $l"; else fail "show (text) does not list port $l"; fi
+	done
+	if jq -e --arg ct "$CT6" --arg vm "$VM6" '
+		.[0].ports as $p
+		| ($p | map(select(.name == "pub-ct0" and .mode == "veth" and (.routes | index($ct + "/128")))) | length) == 1
+		and ($p | map(select(.name == "pub-vm0" and .mode == "tap" and (.routes | index($vm + "/128")))) | length) == 1
+		and all($p[]; .rx_packets > 0 and .tx_packets > 0 and .rx_bytes > 0 and .tx_bytes > 0
+		             and (.neighbours | length) > 0 and (.drops | type) == "object")' <<<"$json" >/dev/null; then
+		pass "show --json: pub-ct0 veth and pub-vm0 tap with their routes, neighbours, rx/tx packets and bytes, per-port drops"
+	else
+		fail "show --json: ports incomplete" "$(jq -c '.[0].ports' <<<"$json" 2>&1)"
+	fi
+}
+
+sc_j_rebind() {
+	local ep0 ep out t0 probe=ct
+	[[ ${GW_PORTS:-1} == 0 ]] && probe=gw  # the gateway's own traffic then
+	if ! command -v conntrack >/dev/null; then skip "conntrack (package conntrack) not installed"; return; fi
+	ep0=$(peer_val pop endpoints "$(pub gw)")
+	out=$(cgnat_rules "$NAT_RANGE" 2>&1) || { fail "cgnat: masquerade to :$NAT_RANGE" "$out"; return; }
+	out=$(nsx cgnat conntrack -F 2>&1) || { fail "cgnat: conntrack -F" "$out"; return; }
+	info "CGNAT: UDP now masqueraded to ports $NAT_RANGE, conntrack flushed (PoP had $ep0)"
+	t0=$(now_us)
+	if wait_for 20 ping_ok "$probe" "$INET6" 1 2; then
+		pass "$probe -> inet recovered $(since_s "$t0") s after the CGNAT rebinding"
+	else
+		fail "$probe -> inet did not recover within 20 s after the CGNAT rebinding" "$(wgc pop show "$POP_WG" 2>&1)" "$(gw_diag)"
+	fi
+	ep=$(peer_val pop endpoints "$(pub gw)")
+	if [[ $ep =~ ^${CGNAT_POP4//./\\.}:(4[0-9]{4})$ ]] && ((BASH_REMATCH[1] >= 40000 && BASH_REMATCH[1] <= 40100)); then
+		pass "PoP follows the new mapping: endpoint $ep0 -> $ep"
+	else
+		fail "PoP's endpoint for the gateway must be $CGNAT_POP4:40000-40100" "now: $ep (before $ep0)"
+	fi
+	[[ $probe == ct ]] && check "vm -> inet after the rebinding" ping_ok vm "$INET6" 2 10
+}
+
+sc_k_restart() {
+	local t0 ports=1
+	[[ ${GW_PORTS:-1} == 0 ]] && ports=0
+	gw_stop
+	check_eq "SIGTERM: wgrouter exit status" 0 "$GW_RC"
+	check "$GW_IF removed from the gateway" eval "! nsx gw ip link show $GW_IF"
+	check "UAPI socket removed" eval "! nsx gw test -e /var/run/wireguard/$GW_IF.sock"
+	if ((ports)); then
+		check "the TAP went with it (vm's eth0, formerly pub-vm0, is gone)" eval "! nsx vm ip link show eth0"
+		check "the veth port pub-ct0 (not wgrouter's) is still there" nsx gw ip link show pub-ct0
+	fi
+	info "wgrouter's last lines: $(tail -n 3 "$GW_LOG" | tr '\n' '|')"
+	t0=$(now_us)
+	gw_start || return
+	check "restart: gateway -> inet" wait_for 15 ping_ok gw "$INET6" 1 2
+	if ((ports)); then
+		vm_attach || return
+		check "restart: ct -> inet" wait_for 15 ping_ok ct "$INET6" 1 2
+		check "restart: vm -> inet" wait_for 10 ping_ok vm "$INET6" 1 2
+		check "restart: inet -> ct tcp/22" eval "tcp_connect inet $CT6 22 64 | grep -q echo=ok"
+	fi
+	info "traffic again $(since_s "$t0") s after the restart"
+}
+
+# ---------------------------------------------------------------------------------------------
+
+main() {
+	[[ -n ${1:-} ]] && WGROUTER_BIN=$1
+	local why s l t0
+	echo "== gateway: ROUTE64 gateway behind CGNAT, wgrouter in a user namespace   prefix $T_PREFIX   logs $T_DIR"
+	if why=$(topo_cannot_run); then echo "SKIP: $why"; exit "$SKIP_RC"; fi
+	echo "wgrouter: $WGROUTER_BIN ($("$WGROUTER_BIN" --version 2>&1 | head -n1))"
+	start_watchdog "${T_WATCHDOG:-170}"
+
+	T_TAG=setup
+	t0=$(now_us)
+	topo_build || { summary gateway; exit 1; }
+	gw_write_conf
+	gw_start || { summary gateway; exit 1; }
+	if [[ ${GW_PORTS:-1} != 0 ]]; then
+		vm_attach || { summary gateway; exit 1; }
+		info "pub-ct0 in the gateway: $(nsx gw ip -br link show pub-ct0 | tr -s ' '), mtu $(nsx gw cat /sys/class/net/pub-ct0/mtu 2>&1)"
+		tcp_serve inet 8080 && tcp_serve ct 22,80,23 && tcp_serve vm 23 || { summary gateway; exit 1; }
+	fi
+	info "setup took $(since_s "$t0") s"
+
+	for s in "${ORDER[@]}"; do
+		l=${s%%:*}
+		selected "$l" || continue
+		T_TAG="$l.${s#*:}"
+		echo "-- $T_TAG"
+		if [[ ${GW_PORTS:-1} == 0 && " $NEEDS_PORTS " == *" $l "* ]]; then skip "GW_PORTS=0"; continue; fi
+		t0=$(now_us)
+		"sc_${l}_${s#*:}"
+		info "took $(since_s "$t0") s"
+	done
+	summary gateway
+}
+
+main "$@"; exit $?
