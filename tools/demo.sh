@@ -1,89 +1,129 @@
 #!/usr/bin/env bash
-# tools/demo.sh — wgrouter's main job on a built-in default: installs what is missing, builds,
-# then brings up a real tunnel between two network namespaces on documentation addresses:
-# wgrouter in native mode (`wgrouter up FILE`) on one side, wireguard-go configured by the
-# stock `wg` tool on the other; pings both inner families, runs a short iperf3 each way, shows
-# `wgrouter show` and `wg show`, and tears everything down (also on failure).
-set -euo pipefail
-cd "$(dirname "$0")/.."
+# tools/demo.sh — wgrouter's main job on a built-in default: the ROUTE64 gateway of
+# seeds/000 in network namespaces on documentation addresses. Installs what is missing, builds,
+# runs `wgrouter selftest`, then builds the topology of tests/netns/gateway_topo.sh:
+#
+#   inet --- pop (WireGuard PoP, routes 2001:db8:64:2000::/56 into the tunnel)
+#             |  203.0.113.0/24
+#            cgnat (masquerade)  192.0.2.0/24
+#             |
+#            gw: one `wgrouter up gw0.conf`, unprivileged (user namespace), no kernel module
+#             |-- pub-ct0 (veth) -- ct  2001:db8:64:2001::2/128   AllowInbound tcp/22, tcp/80
+#             `-- pub-vm0 (TAP)  -- vm  2001:db8:64:2002::2/128
+#
+# and shows, step by step, what each step proves. Everything is torn down at the end (also on
+# failure or Ctrl-C); the last line is "demo: OK" when every check passed. Needs root.
+cd "$(dirname "$0")/.." || exit 1
 
-bash tools/deps.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C build wgrouter >/dev/null
-BIN=$PWD/build/wgrouter
-"$BIN" selftest | sed 's/^/selftest: /'
+bash tools/deps.sh || exit 1
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || exit 1
+ninja -C build wgrouter >/dev/null || exit 1
+export WGROUTER_BIN=$PWD/build/wgrouter
+"$WGROUTER_BIN" selftest | sed 's/^/selftest: /'
+((PIPESTATUS[0] == 0)) || { echo "demo: selftest failed"; exit 1; }
 
-P=wgdemo$$
-GW=$P-gw PEER=$P-peer
-DIR=$(mktemp -d)
-cleanup() {
-  for ns in $GW $PEER; do ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true; done
-  sleep 0.5
-  for ns in $GW $PEER; do ip netns del "$ns" 2>/dev/null || true; done
-  rm -rf "$DIR" "/var/run/wireguard/${P}0.sock" "/var/run/wireguard/${P}1.sock"
-}
-trap cleanup EXIT INT TERM
-step() { printf '\n== %s\n' "$*"; }
+# shellcheck source=../tests/netns/gateway_topo.sh
+source tests/netns/gateway_topo.sh
 
-step "two namespaces joined by a veth: $GW 192.0.2.1 / 2001:db8:1::1, $PEER 192.0.2.2 / 2001:db8:1::2"
-ip netns add $GW
-ip netns add $PEER
-ip link add ${P}g netns $GW type veth peer name ${P}p netns $PEER
-ip -n $GW addr add 192.0.2.1/24 dev ${P}g
-ip -n $PEER addr add 192.0.2.2/24 dev ${P}p
-ip -n $GW addr add 2001:db8:1::1/64 dev ${P}g nodad
-ip -n $PEER addr add 2001:db8:1::2/64 dev ${P}p nodad
-for ns in $GW $PEER; do ip -n $ns link set lo up; done
-ip -n $GW link set ${P}g up
-ip -n $PEER link set ${P}p up
+N=0
+step() { N=$((N + 1)); T_TAG=""; printf '\n== %d. %s\n' "$N" "$1"; shift; local l; for l; do printf '   %s\n' "$l"; done; }
+die() { fail "$@"; echo "demo: FAILED (logs in $T_DIR)"; KEEP_LOGS=1; exit 1; }
+show_lines() { sed 's/^/   | /'; }
 
-KG=$("$BIN" genkey); KP=$("$BIN" genkey)
-PG=$("$BIN" pubkey <<<"$KG"); PP=$("$BIN" pubkey <<<"$KP")
-cat >"$DIR/${P}0.conf" <<CONF
-[Interface]
-PrivateKey = $KG
-ListenPort = 51820
-Address = 198.51.100.1/24, 2001:db8:100::1/64
-MTU = 1420
+if why=$(topo_cannot_run); then echo "demo: cannot run here: $why"; exit 1; fi
+start_watchdog 110
 
-[Peer]
-PublicKey = $PP
-AllowedIPs = 198.51.100.2/32, 2001:db8:100::2/128
-Endpoint = [2001:db8:1::2]:51821
-CONF
-chmod 600 "$DIR/${P}0.conf"
+step "Topology: inet, a WireGuard PoP, a CGNAT, the gateway, two instances (prefix $T_PREFIX)" \
+	"Only documentation addresses; nothing touches the real network."
+topo_build || die "build the topology"
+tcp_serve inet 8080 || die "TCP server in inet"
 
-step "wgrouter check + wgrouter up (native mode, io_uring) in $GW"
-"$BIN" check "$DIR/${P}0.conf"
-ip netns exec $GW "$BIN" up "$DIR/${P}0.conf" --foreground 2>&1 | sed 's/^/  log: /' &
+step "The gateway's configuration: the seed's wg0.conf, networkd unit and nftables inventory in one file" \
+	"(examples/route64-gw.conf is the same with the seed's real values)"
+gw_write_conf
+sed 's/^PrivateKey = .*/PrivateKey = (hidden)/' "$GW_CONF" | show_lines
+"$WGROUTER_BIN" check "$GW_CONF" 2>&1 | grep -v 'world accessible' | show_lines
 
-step "wireguard-go in $PEER, configured with the stock wg tool"
-ip netns exec $PEER env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 wireguard-go ${P}1 >/dev/null 2>&1
-ip netns exec $PEER wg set ${P}1 private-key <(echo "$KP") listen-port 51821 \
-  peer "$PG" allowed-ips 198.51.100.1/32,2001:db8:100::1/128 endpoint 192.0.2.1:51820
-ip -n $PEER addr add 198.51.100.2/24 dev ${P}1
-ip -n $PEER addr add 2001:db8:100::2/64 dev ${P}1 nodad
-ip -n $PEER link set ${P}1 mtu 1420 up
-for _ in $(seq 50); do [ -S /var/run/wireguard/${P}0.sock ] && break; sleep 0.1; done
+step "wgrouter up, inside an unprivileged user namespace (no capability on the host, no kernel module)"
+info "inside the gateway: $(nsx gw id -u -n) uid, $(nsx gw grep CapEff /proc/self/status | tr -s '\t' ' '), but mknod refused: $(nsx gw mknod "$T_DIR/probe" c 1 3 2>&1 | sed 's/.*: //')"
+gw_start || die "wgrouter up"
+vm_attach || die "attach the TAP to the vm"
+info "wgrouter created TAP pub-vm0; moved into vm as eth0 like a hypervisor would; pub-ct0 is an existing veth"
+tcp_serve ct 22,80,23 && tcp_serve vm 23 || die "TCP servers in ct and vm"
 
-step "ping through the tunnel (outer IPv6 from the gateway, outer IPv4 back)"
-ip netns exec $GW ping -c 3 -i 0.2 -W 3 198.51.100.2
-ip netns exec $PEER ping -c 3 -i 0.2 -W 3 2001:db8:100::1
+step "Handshake over CGNAT: the gateway initiates, the PoP learns the CGNAT's address and port"
+pop_handshake_wait 10 || die "no handshake at the PoP within 10 s" "$(tail -n 5 "$GW_LOG")"
+check_match "PoP's wg show: endpoint of the gateway" "^${CGNAT_POP4//./\\.}:[0-9]+$" "$(peer_val pop endpoints "$(pub gw)")"
+wgc pop show "$POP_WG" | show_lines
 
-step "iperf3 TCP, 3 s each way"
-for dir in "" "-R"; do
-  ip netns exec $PEER iperf3 -s -1 -D -B 198.51.100.2
-  sleep 0.3
-  ip netns exec $GW timeout 20 iperf3 -c 198.51.100.2 -t 3 $dir | grep -E "sender|receiver"
+step "Instance egress: inet sees each instance's own public /128 (no NAT, no shared address)"
+for n in ct vm; do
+	out=$(tcp_connect "$n" "$INET6" 8080 64)
+	if [[ $n == ct ]]; then a=$CT6; else a=$VM6; fi
+	if [[ $out == *"peer=$a "*"echo=ok"* ]]; then pass "$n -> inet tcp/8080, inet's server says: $out"
+	else fail "$n -> inet tcp/8080 should come from $a" "$out"; fi
 done
 
-step "wgrouter show (its own view, with drop counters) and stock wg show against wgrouter"
-ip netns exec $GW "$BIN" show ${P}0
-echo
-ip netns exec $GW wg show ${P}0
+step "Inbound allow-list: ct allows tcp/22 and tcp/80 from the Internet; tcp/23 is dropped" \
+	"(a server listens on all three); vm has no AllowInbound"
+for p in 22 80; do
+	out=$(tcp_connect inet "$CT6" "$p" 64)
+	if [[ $out == *echo=ok* ]]; then pass "inet -> ct tcp/$p: $out"; else fail "inet -> ct tcp/$p" "$out"; fi
+done
+b=$(gw_drop inbound_denied)
+out=$(tcp_connect inet "$CT6" 23 64 3)
+if [[ $out == *"timed out"* ]]; then pass "inet -> ct tcp/23: $out (inbound_denied $b -> $(gw_drop inbound_denied))"
+else fail "inet -> ct tcp/23 should be dropped" "$out"; fi
+out=$(tcp_connect ct "$INET6" 8080 65536)
+if [[ $out == *echo=ok* ]]; then pass "ct -> inet tcp/8080 (a flow ct opened): replies come back, $out"
+else fail "ct -> inet tcp/8080 replies" "$out"; fi
+out=$(tcp_connect inet "$VM6" 23 64)
+if [[ $out == *echo=ok* ]]; then pass "inet -> vm tcp/23: $out"; else fail "inet -> vm tcp/23" "$out"; fi
 
-step "teardown"
-ip netns exec $GW ip link del ${P}0
-for _ in $(seq 50); do [ -S /var/run/wireguard/${P}0.sock ] || break; sleep 0.1; done
-[ ! -S /var/run/wireguard/${P}0.sock ] && echo "wgrouter exited after its interface was deleted; socket removed"
+step "Anti-spoofing: ct adds someone else's address (vm's) and sends from it: dropped at the port"
+addr_add ct eth0 "$VM6/128"
+b=$(gw_drop spoofed_source)
+check "ct -> inet from $VM6: no answer" ping_none ct "$INET6" -I "$VM6"
+info "spoofed_source $b -> $(gw_drop spoofed_source)"
+nsx ct ip -6 addr del "$VM6/128" dev eth0
+
+step "No east-west: instances cannot reach each other, nor the gateway itself"
+b=$(gw_drop east_west)
+check "ct -> vm $VM6: no answer" ping_none ct "$VM6"
+info "east_west $b -> $(gw_drop east_west)"
+b=$(gw_drop host_denied)
+check "ct -> the gateway's tunnel address $TUN6_GW: no answer" ping_none ct "$TUN6_GW"
+info "host_denied $b -> $(gw_drop host_denied)"
+
+step "The gateway is a router: Unreachable for unused parts of the /56, Packet Too Big, Time Exceeded"
+out=$(nsx inet ping -n -c 1 -w 3 "$UNREACH6" 2>&1)
+check_match "inet -> $UNREACH6 (in $ROUTED6, no instance)" "From $TUN6_GW .*Destination unreachable" "$(grep -m1 From <<<"$out")"
+out=$(nsx inet ping -n -c 1 -w 3 -M do -s 1300 "$VM6" 2>&1)
+check_match "inet -> vm 1348 bytes, don't fragment (vm's port MTU is 1280)" "From $TUN6_GW .*Packet too big.*mtu=1280" "$(grep -m1 From <<<"$out")"
+out=$(nsx inet ping -n -c 1 -w 3 -t 2 "$CT6" 2>&1)
+check_match "inet -> ct with hop limit 2 (PoP takes one, the gateway the other)" "From $TUN6_GW .*Time exceeded" "$(grep -m1 From <<<"$out")"
+
+step "iperf3 through the gateway (TCP, 3 s each way; flows opened by ct)"
+if out=$(iperf_tcp ct inet "$INET6"); then pass "ct -> inet: $out Mbit/s"; else fail "iperf3 ct -> inet" "$out"; fi
+if out=$(iperf_tcp ct inet "$INET6" -R); then pass "inet -> ct: $out Mbit/s"; else fail "iperf3 inet -> ct" "$out"; fi
+
+step "wgrouter show: the tunnel, the ports, and every dropped packet by reason"
+nsx gw "$WGROUTER_BIN" show "$GW_IF" 2>&1 | show_lines
+echo "   wgrouter show --json (ports):"
+gw_json | jq -c '.[0].ports[]? | {name, mode, routes, neighbours, rx_packets, tx_packets, drops: (.drops | with_entries(select(.value > 0)))}' 2>&1 | show_lines
+
+step "Teardown"
+gw_stop
+check_eq "SIGTERM: wgrouter exit status" 0 "$GW_RC"
+check "its TAP is gone with it" eval "! nsx vm ip link show eth0"
+run_cleanup
+left=$(ip netns list | grep -c "^$T_PREFIX-")
+check_eq "namespaces left behind" 0 "$left"
+
+echo
+if ((T_FAIL)); then
+	printf 'failed: %s\n' "${T_FAILED[@]}"
+	echo "demo: FAILED"
+	exit 1
+fi
 echo "demo: OK"
