@@ -392,6 +392,10 @@ class Parser {
       for (std::string_view entry : split_commas(value)) port.allow_inbound.push_back(parse_inbound(entry));
     } else if (iequals(key, "MTU")) {
       port.mtu = parse_mtu(value);
+    } else if (iequals(key, "AllowHost")) {
+      if (iequals(value, "true") || iequals(value, "yes") || iequals(value, "on")) port.allow_host = true;
+      else if (iequals(value, "false") || iequals(value, "no") || iequals(value, "off")) port.allow_host = false;
+      else fail("AllowHost is neither true nor false: " + quoted(value));
     } else {
       unrecognized();
     }
@@ -652,6 +656,39 @@ class Parser {
     }
   }
 
+  // Two ports must not share address space: with overlapping Routes one instance could take
+  // the other's traffic, with overlapping AllowedSource it could send as the other, and a
+  // shared own Address would be answered on two segments.
+  void check_port_overlaps(std::vector<ParseError>& errors) {
+    auto overlap = [](const Prefix& a, const Prefix& b) {
+      if (a.family != b.family) return false;
+      return a.len <= b.len ? a.contains(b.family, b.addr.data()) : b.contains(a.family, a.addr.data());
+    };
+    auto pairs = [&](std::string_view what, auto list_of) {
+      for (size_t i = 0; i < config_.ports.size(); ++i)
+        for (size_t j = i + 1; j < config_.ports.size(); ++j)
+          for (const PrefixEntry& a : list_of(config_.ports[i]))
+            for (const PrefixEntry& b : list_of(config_.ports[j]))
+              if (overlap(a.prefix, b.prefix))
+                errors.push_back({b.line.n, std::string(what) + " " + core::to_string(b.prefix) + " of port " +
+                                                quoted(config_.ports[j].name) + " overlaps " + core::to_string(a.prefix) +
+                                                " of port " + quoted(config_.ports[i].name) + " on line " +
+                                                std::to_string(a.line.n)});
+    };
+    pairs("Route", [](const PortConfig& p) -> const std::vector<PrefixEntry>& { return p.routes; });
+    pairs("AllowedSource", [](const PortConfig& p) -> const std::vector<PrefixEntry>& { return p.effective_allowed_source(); });
+    for (size_t i = 0; i < config_.ports.size(); ++i)
+      for (size_t j = i + 1; j < config_.ports.size(); ++j)
+        for (const InterfaceAddress& a : config_.ports[i].addresses)
+          for (const InterfaceAddress& b : config_.ports[j].addresses) {
+            const bool link_local = a.family == Family::V6 && a.addr[0] == 0xfe && (a.addr[1] & 0xc0) == 0x80;
+            if (link_local || a.family != b.family || a.addr != b.addr) continue;  // fe80::1 on every port is fine
+            errors.push_back({b.line.n, "Address " + to_string(b) + " of port " + quoted(config_.ports[j].name) +
+                                            " is also an address of port " + quoted(config_.ports[i].name) +
+                                            " on line " + std::to_string(a.line.n)});
+          }
+  }
+
   void check() {
     std::vector<ParseError> errors;
     std::map<std::array<uint8_t, 32>, int> keys;
@@ -678,6 +715,7 @@ class Parser {
                                            std::to_string(it->second)});
     }
     check_destinations(errors);
+    check_port_overlaps(errors);
     if (errors.empty()) return;
     throw *std::min_element(errors.begin(), errors.end(),
                             [](const ParseError& a, const ParseError& b) { return a.line < b.line; });
@@ -863,6 +901,7 @@ std::string write_config(const Config& c) {
       out += '\n';
     }
     if (p.mtu) write_line(out, "MTU", std::to_string(*p.mtu));
+    if (p.allow_host) write_line(out, "AllowHost", "true");
   }
   return out;
 }

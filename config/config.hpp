@@ -136,6 +136,7 @@ struct PortConfig {
   std::optional<std::vector<PrefixEntry>> allowed_source;  // absent: the Routes
   std::vector<InboundRule> allow_inbound;                   // empty: every new inbound flow
   std::optional<uint32_t> mtu;
+  bool allow_host = false;  // AllowHost: may reach the gateway's own host through the TUN
   friend bool operator==(const PortConfig&, const PortConfig&) = default;
 
   const std::vector<PrefixEntry>& effective_allowed_source() const {

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "crypto/encoding.hpp"
@@ -106,6 +107,54 @@ std::optional<core::Prefix> parse_uapi_prefix(std::string_view text) {
 
 // --- get ---
 
+namespace {
+
+std::string mac_text(const core::pkt::Mac& m) {
+  char b[18];
+  std::snprintf(b, sizeof(b), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+  return b;
+}
+
+// wgrouter's own lines after the drop counters: router counters, then one block per port
+// starting with port=NAME. Stock `wg` never asks for these (get=wgrouter only).
+void append_ports(const core::Gateway& gw, std::string& out) {
+  auto line = [&](std::string_view k, const std::string& v) { out.append(k).append("=").append(v).append("\n"); };
+  auto num = [&](std::string_view k, uint64_t v) { line(k, std::to_string(v)); };
+  num("gw_icmp_sent", gw.counters().icmp_sent);
+  num("gw_icmp_rate_limited", gw.counters().icmp_rate_limited);
+  num("gw_neighbour_solicits", gw.counters().neighbour_solicits);
+  num("gw_flow_evictions", gw.flow_evictions());
+  for (uint32_t p = 0; p < gw.port_count(); ++p) {
+    const core::PortSpec& spec = gw.port_spec(p);
+    line("port", spec.name);
+    line("port_mode", spec.tap ? "tap" : "veth");
+    num("port_mtu", spec.mtu);
+    line("port_mac", mac_text(spec.mac));
+    for (const core::HostAddress& a : spec.addresses)
+      line("port_address", core::to_string(core::Prefix{a.family, a.addr, a.len}));
+    for (const core::Prefix& r : spec.routes) line("port_route", core::to_string(r));
+    for (const core::Prefix& r : spec.allowed_source) line("port_allowed_source", core::to_string(r));
+    for (const core::InboundRule& r : spec.allow_inbound)
+      line("port_allow_inbound", std::string(r.proto == core::pkt::kProtoTcp ? "tcp/" : "udp/") + std::to_string(r.first) +
+                                     (r.last != r.first ? "-" + std::to_string(r.last) : ""));
+    for (const core::Neighbour& n : gw.neighbours(p)) {
+      if (!n.resolved) continue;
+      std::string addr = core::to_string(core::Prefix::make(n.family, n.addr.data(), n.family == core::Family::V4 ? 32 : 128));
+      addr.resize(addr.rfind('/'));
+      line("port_neighbour", addr + " " + mac_text(n.mac));
+    }
+    const core::PortStats& st = gw.port_stats(p);
+    num("port_rx_packets", st.rx_packets);
+    num("port_rx_bytes", st.rx_bytes);
+    num("port_tx_packets", st.tx_packets);
+    num("port_tx_bytes", st.tx_bytes);
+    for (size_t i = 1; i < core::kDropReasonCount; ++i)
+      if (const uint64_t c = st.drops.count[i]) num(std::string("port_drop_") + std::string(core::drop_name(static_cast<core::Drop>(i))), c);
+  }
+}
+
+}  // namespace
+
 void append_get_reply(UapiTarget& t, std::string& out, bool with_drops) {
   const core::Device& dev = t.device;
   char hex[crypto::kKeyHexLen + 1];
@@ -125,6 +174,7 @@ void append_get_reply(UapiTarget& t, std::string& out, bool with_drops) {
       const auto d = static_cast<core::Drop>(i);
       out.append("drop_").append(core::drop_name(d)).append("=").append(std::to_string(dev.drops()[d])).append("\n");
     }
+  if (with_drops && t.gateway) append_ports(*t.gateway, out);
   dev.for_each_peer([&](core::PeerId id, const core::Peer& p) {
     key_line("public_key", p.public_key.data());
     key_line("preshared_key", p.preshared_key.data());  // all zeros when there is none
@@ -138,7 +188,7 @@ void append_get_reply(UapiTarget& t, std::string& out, bool with_drops) {
     number_line("tx_bytes", p.tx_bytes);
     number_line("rx_bytes", p.rx_bytes);
     number_line("persistent_keepalive_interval", p.persistent_keepalive);
-    t.allowed_ips.for_each_of(id, [&](const core::Prefix& prefix) {
+    t.allowed_ips.for_each_of(core::RouteTarget::peer(id), [&](const core::Prefix& prefix) {
       out.append("allowed_ip=").append(core::to_string(prefix)).append("\n");
     });
   });
@@ -290,7 +340,7 @@ int UapiConnection::device_line(std::string_view key, std::string_view value) {
       self = dev.find_peer(pub);
     }
     dev.set_private_key(t_.hooks.env(), k.data(), t_.hooks.outbox());
-    if (self && !dev.peer(*self)) t_.allowed_ips.remove_value(*self);
+    if (self && !dev.peer(*self)) t_.allowed_ips.remove_value(core::RouteTarget::peer(*self));
     return 0;
   }
   if (key == "listen_port") {
@@ -310,8 +360,8 @@ int UapiConnection::device_line(std::string_view key, std::string_view value) {
   }
   if (key == "replace_peers") {
     if (value != "true") return -EINVAL;
+    dev.for_each_peer([&](core::PeerId id, const core::Peer&) { t_.allowed_ips.remove_value(core::RouteTarget::peer(id)); });
     dev.remove_all_peers();
-    t_.allowed_ips.clear();
     return 0;
   }
   return -EINVAL;
@@ -373,7 +423,7 @@ int UapiConnection::peer_line(std::string_view key, std::string_view value) {
   }
   if (key == "replace_allowed_ips") {
     if (value != "true") return -EINVAL;
-    if (!peer_.dummy) t_.allowed_ips.remove_value(peer_.id);
+    if (!peer_.dummy) t_.allowed_ips.remove_value(core::RouteTarget::peer(peer_.id));
     return 0;
   }
   if (key == "allowed_ip") {
@@ -382,10 +432,17 @@ int UapiConnection::peer_line(std::string_view key, std::string_view value) {
     const auto prefix = parse_uapi_prefix(remove ? value.substr(1) : value);
     if (!prefix) return -EINVAL;
     if (peer_.dummy) return 0;
-    if (remove)
-      t_.allowed_ips.remove_if(*prefix, peer_.id);
-    else
-      t_.allowed_ips.insert(*prefix, peer_.id);  // moves it away from any other owner
+    const auto self = core::RouteTarget::peer(peer_.id);
+    if (remove) {
+      t_.allowed_ips.remove_if(*prefix, self);
+      return 0;
+    }
+    // Moves it away from any other peer; a port route, Unreachable or host prefix stays put.
+    const auto prev = t_.allowed_ips.insert(*prefix, self);
+    if (prev && prev->kind != core::RouteTarget::Kind::Peer) {
+      t_.allowed_ips.insert(*prefix, *prev);
+      return -EADDRINUSE;
+    }
     return 0;
   }
   if (key == "protocol_version") return value == "1" ? 0 : -EINVAL;
@@ -401,7 +458,7 @@ void UapiConnection::finish_peer() {
 }
 
 void UapiConnection::remove_peer(core::PeerId id) {
-  t_.allowed_ips.remove_value(id);
+  t_.allowed_ips.remove_value(core::RouteTarget::peer(id));
   t_.device.remove_peer(id);
 }
 

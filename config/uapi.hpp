@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "core/device.hpp"
+#include "core/gateway.hpp"
 #include "core/endpoint.hpp"
 #include "core/env.hpp"
 #include "core/outbox.hpp"
@@ -31,8 +32,9 @@ struct UapiHooks {
 
 struct UapiTarget {
   core::Device& device;
-  core::PrefixTable<core::PeerId>& allowed_ips;
+  core::RouteTable& allowed_ips;  // peers' AllowedIPs live among the gateway's routes
   UapiHooks& hooks;
+  const core::Gateway* gateway = nullptr;  // ports and router counters for get=wgrouter
 };
 
 // One per accepted connection. Requests may be pipelined and arrive in fragments of any size.

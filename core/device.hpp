@@ -118,6 +118,8 @@ class Device {
   bool under_load(Instant now) const;
 
   const DropCounters& drops() const { return drops_; }
+  // The gateway stages count into the same counters (one `wgrouter show` list).
+  DropCounters& drop_counters() { return drops_; }
   // For the stages around the protocol (routing, source checks, device writes).
   void count_drop(Drop d) { drops_.add(d); }
 

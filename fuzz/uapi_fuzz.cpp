@@ -73,7 +73,7 @@ const Keys& keys(int i) {
 
 struct World {
   core::Device dev;
-  core::PrefixTable<core::PeerId> table;
+  core::RouteTable table;
   Hooks hooks;
   config::UapiConnection conn{config::UapiTarget{dev, table, hooks}};
 
@@ -83,7 +83,7 @@ struct World {
       core::PublicKey pk;
       if (!crypto::key_from_hex(pk.data(), keys(i).pub_hex)) fail("world: key");
       const core::PeerId id = *dev.add_peer(pk);
-      table.insert(*core::parse_prefix(i == 1 ? "10.0.0.0/8" : "fd00::/8"), id);
+      table.insert(*core::parse_prefix(i == 1 ? "10.0.0.0/8" : "fd00::/8"), core::RouteTarget::peer(id));
     }
   }
 
@@ -96,7 +96,7 @@ struct World {
 
   void check_table() {
     check(table.check(), "table structure");
-    table.for_each([&](const core::Prefix&, const core::PeerId& id) { check(dev.peer(id) != nullptr, "prefix of a removed peer"); });
+    table.for_each([&](const core::Prefix&, const core::RouteTarget& t) { check(dev.peer(t.id) != nullptr, "prefix of a removed peer"); });
   }
 };
 

@@ -20,7 +20,7 @@ class EpollIo final : public PacketIo {
  public:
   EpollIo() : epfd_(epoll_create1(EPOLL_CLOEXEC)), rx_(kMaxBatch * kBufferSize), tun_rx_(kMaxBatch * kBufferSize) {
     for (size_t i = 0; i < kMaxBatch; ++i) {
-      iov_[i] = {rx_.data() + i * kBufferSize, kBufferSize};
+      iov_[i] = {rx_.data() + i * kBufferSize + kRxHeadroom, kBufferSize - kRxHeadroom};
       auto& h = msgs_[i].msg_hdr;
       h.msg_name = &names_[i];
       h.msg_iov = &iov_[i];
@@ -45,6 +45,12 @@ class EpollIo final : public PacketIo {
     tun_ = fd;
     add(fd);
   }
+  void add_port(uint32_t id, int fd) override {
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    if (ports_.size() <= id) ports_.resize(id + 1, -1);
+    ports_[id] = fd;
+    add(fd);
+  }
   void watch(int fd) override { add(fd); }
   void unwatch(int fd) override { epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr); }
 
@@ -59,6 +65,8 @@ class EpollIo final : public PacketIo {
         read_udp(fd, sink);
       else if (fd == tun_)
         read_tun(sink);
+      else if (const int port = port_of(fd); port >= 0)
+        read_port(static_cast<uint32_t>(port), sink);
       else
         sink.on_fd(fd);
       flush();
@@ -69,6 +77,9 @@ class EpollIo final : public PacketIo {
     sends_.push_back({to, bytes});
   }
   void write_tun(std::span<const uint8_t> bytes) override { tun_writes_.push_back(bytes); }
+  void write_port(uint32_t id, std::span<const uint8_t> frame) override {
+    if (id < ports_.size()) port_writes_.push_back({ports_[id], frame});
+  }
 
   void flush() override {
     flush_udp();
@@ -77,6 +88,11 @@ class EpollIo final : public PacketIo {
       if (::write(tun_, b.data(), b.size()) < 0) ++counters_.tun_write_errors;
     }
     tun_writes_.clear();
+    for (const PortWrite& w : port_writes_) {
+      ++counters_.syscalls;
+      if (::write(w.fd, w.frame.data(), w.frame.size()) < 0) ++counters_.port_write_errors;
+    }
+    port_writes_.clear();
   }
 
  private:
@@ -84,6 +100,28 @@ class EpollIo final : public PacketIo {
     core::Endpoint to;
     std::span<const uint8_t> bytes;
   };
+  struct PortWrite {
+    int fd;
+    std::span<const uint8_t> frame;
+  };
+
+  int port_of(int fd) const {
+    for (size_t i = 0; i < ports_.size(); ++i)
+      if (ports_[i] == fd) return static_cast<int>(i);
+    return -1;
+  }
+
+  void read_port(uint32_t id, PacketSink& sink) {
+    size_t n = 0;
+    for (; n < kMaxBatch; ++n) {
+      uint8_t* buf = tun_rx_.data() + n * kBufferSize;
+      const ssize_t r = ::read(ports_[id], buf + kPortReadOffset, kBufferSize - kPortReadOffset - 64);
+      ++counters_.syscalls;
+      if (r <= 0) break;
+      tun_batch_[n] = {{buf, kBufferSize}, static_cast<size_t>(r)};
+    }
+    if (n) sink.on_port_frames(id, std::span(tun_batch_.data(), n));
+  }
 
   void add(int fd) {
     if (fd < 0) return;
@@ -103,7 +141,8 @@ class EpollIo final : public PacketIo {
     ++counters_.syscalls;
     if (n <= 0) return;
     for (int i = 0; i < n; ++i) {
-      batch_[i].bytes = {rx_.data() + i * kBufferSize, msgs_[i].msg_len};
+      batch_[i].bytes = {rx_.data() + i * kBufferSize + kRxHeadroom, msgs_[i].msg_len};
+      batch_[i].headroom = kRxHeadroom;
       batch_[i].from = from_sockaddr(reinterpret_cast<sockaddr*>(&names_[i]));
       take_pktinfo(msgs_[i].msg_hdr, batch_[i].from);
     }
@@ -179,6 +218,8 @@ class EpollIo final : public PacketIo {
   std::array<TunPacket, kMaxBatch> tun_batch_{};
   std::vector<Send> sends_;
   std::vector<std::span<const uint8_t>> tun_writes_;
+  std::vector<PortWrite> port_writes_;
+  std::vector<int> ports_;
   std::array<mmsghdr, kMaxBatch> out_{};
   std::array<iovec, kMaxBatch> out_iov_{};
   std::array<sockaddr_storage, kMaxBatch> out_names_{};

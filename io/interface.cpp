@@ -1,6 +1,7 @@
-// io/interface.cpp — the loop and the data path stages around core::Device:
-//   UDP batch ► Device::receive ► source check (peer's AllowedIPs) ► TUN write
-//   TUN batch ► route(dst) in AllowedIPs ► Device::send (encrypt in place) ► UDP send
+// io/interface.cpp — the loop and the data path stages around core::Device and core::Gateway:
+//   UDP batch  ► Device::receive (decrypt in place) ► Gateway::from_tunnel ► TUN or port
+//   TUN batch  ► Gateway::from_tun ► Device::send (encrypt in place) ► UDP, or a port
+//   port batch ► Gateway::from_port (L2, anti-spoof, policy) ► Device::send ► UDP
 #include "io/interface.hpp"
 
 #include <signal.h>
@@ -21,23 +22,6 @@ using core::Family;
 
 constexpr core::Duration kTickInterval = std::chrono::milliseconds(50);
 
-// Destination (or source) address of an inner packet; false if it is not IPv4/IPv6.
-bool inner_address(std::span<const uint8_t> pkt, bool source, Family& f, const uint8_t*& addr) {
-  if (pkt.empty()) return false;
-  const unsigned v = pkt[0] >> 4;
-  if (v == 4 && pkt.size() >= 20) {
-    f = Family::V4;
-    addr = pkt.data() + (source ? 12 : 16);
-    return true;
-  }
-  if (v == 6 && pkt.size() >= 40) {
-    f = Family::V6;
-    addr = pkt.data() + (source ? 8 : 24);
-    return true;
-  }
-  return false;
-}
-
 int make_signal_fd() {
   sigset_t set;
   sigemptyset(&set);
@@ -52,7 +36,10 @@ int make_signal_fd() {
 }  // namespace
 
 Interface::Interface(tun::TunDevice tun, int uapi_listen_fd, std::string uapi_path, InterfaceOptions opts)
-    : tun_(std::move(tun)), uapi_(uapi_listen_fd, std::move(uapi_path)), links_(tun_.ifindex()) {
+    : gateway_(device_.drop_counters(), (uint64_t{rng_.next_u32()} << 32) | rng_.next_u32()),
+      tun_(std::move(tun)),
+      uapi_(uapi_listen_fd, std::move(uapi_path)),
+      links_(tun_.ifindex()) {
   refresh_clock();
   std::string why;
   if (!opts.force_fallback) io_ = make_uring_io(why);
@@ -72,7 +59,10 @@ Interface::Interface(tun::TunDevice tun, int uapi_listen_fd, std::string uapi_pa
   // The kernel starts the interface down; wg-quick (or `up`) brings it up later.
   const tun::LinkState st = netlink_.get_link(tun_.ifindex());
   device_.set_up(env(), st.up, outbox_);
-  if (st.mtu) device_.set_mtu(st.mtu);
+  if (st.mtu) {
+    device_.set_mtu(st.mtu);
+    gateway_.set_tunnel_mtu(st.mtu);
+  }
   // A random port until told otherwise, like wireguard-go.
   if (const int rc = set_listen_port(0); rc != 0)
     std::fprintf(stderr, "wgrouter[%s]: cannot bind UDP: %s\n", name().c_str(), std::strerror(-rc));
@@ -108,22 +98,19 @@ void Interface::forget_all_sources() {
 
 // --- data path ---
 
+static_assert(kHeadroom == core::kIngressHeadroom);
+static_assert(kRxHeadroom + core::data::kHeaderLen >= core::kIngressHeadroom);
+
 void Interface::on_datagrams(std::span<RxDatagram> batch) {
   refresh_clock();
   const core::Env e = env();
   for (RxDatagram& d : batch) {
     core::RxResult r = device_.receive(e, d.from, d.bytes, outbox_);
     if (r.kind == core::RxKind::Data) {
-      // Cryptokey routing, inbound: the inner source must belong to the sending peer.
-      Family f;
-      const uint8_t* src = nullptr;
-      const core::PeerId* owner = nullptr;
-      if (inner_address(r.plaintext, true, f, src)) owner = allowed_ips_.lookup(f, src);
-      if (!owner || *owner != r.peer) {
-        device_.count_drop(Drop::SourceNotAllowed);
-        continue;
-      }
-      io_->write_tun(r.plaintext);
+      // The plaintext sits inside the datagram; the buffer's headroom lies in front of both.
+      std::span<uint8_t> buf(d.bytes.data() - d.headroom, d.headroom + d.bytes.size());
+      const size_t off = d.headroom + static_cast<size_t>(r.plaintext.data() - d.bytes.data());
+      gateway_.from_tunnel(e, r.peer, buf, off, r.plaintext.size(), *this);
     }
     if (!outbox_.empty()) queue_outbox();
   }
@@ -133,20 +120,34 @@ void Interface::on_datagrams(std::span<RxDatagram> batch) {
 void Interface::on_tun_packets(std::span<TunPacket> batch) {
   refresh_clock();
   const core::Env e = env();
-  for (TunPacket& p : batch) {
-    std::span<const uint8_t> pkt = p.buf.subspan(kHeadroom, p.len);
-    Family f;
-    const uint8_t* dst = nullptr;
-    const core::PeerId* peer = inner_address(pkt, false, f, dst) ? allowed_ips_.lookup(f, dst) : nullptr;
-    if (!peer) {
-      device_.count_drop(Drop::NoRoute);
-      continue;
-    }
-    core::TxResult t = device_.send(e, *peer, p.buf, p.len, outbox_);
-    if (t.status == core::TxStatus::Sent) io_->send_udp(t.to, t.datagram);
-    if (!outbox_.empty()) queue_outbox();
-  }
+  for (TunPacket& p : batch) gateway_.from_tun(e, p.buf, kHeadroom, p.len, *this);
   log_events();
+}
+
+void Interface::on_port_frames(uint32_t port, std::span<TunPacket> batch) {
+  refresh_clock();
+  const core::Env e = env();
+  for (TunPacket& f : batch) gateway_.from_port(e, port, f.buf, kPortReadOffset, f.len, *this);
+  log_events();
+}
+
+void Interface::to_tunnel(const core::Env& env, core::PeerId peer, std::span<uint8_t> buf, size_t len) {
+  core::TxResult t = device_.send(env, peer, buf, len, outbox_);
+  if (t.status == core::TxStatus::Sent) io_->send_udp(t.to, t.datagram);
+  if (!outbox_.empty()) queue_outbox();
+}
+
+void Interface::to_tun(std::span<const uint8_t> ip) { io_->write_tun(ip); }
+
+void Interface::to_port(uint32_t port, std::span<const uint8_t> frame) { io_->write_port(port, frame); }
+
+void Interface::flush() { io_->flush(); }
+
+uint32_t Interface::add_port(tun::PortDevice dev, core::PortSpec spec) {
+  const uint32_t id = gateway_.add_port(std::move(spec));
+  io_->add_port(id, dev.fd());
+  ports_.push_back(std::move(dev));
+  return id;
 }
 
 // Control messages and flushed staged packets are copied: their storage in the outbox and the
@@ -230,13 +231,16 @@ void Interface::on_fd(int fd) {
       std::fprintf(stderr, "wgrouter[%s]: interface deleted, shutting down\n", name().c_str());
       stop_ = true;
     }
-    if (c.mtu) device_.set_mtu(*c.mtu);
+    if (c.mtu) {
+      device_.set_mtu(*c.mtu);
+      gateway_.set_tunnel_mtu(*c.mtu);
+    }
     if (c.up) device_.set_up(env(), *c.up, outbox_);
     flush_outbox();
     return;
   }
   if (uapi_.owns(fd)) {
-    config::UapiTarget target{device_, allowed_ips_, *this};
+    config::UapiTarget target{device_, gateway_.routes(), *this, &gateway_};
     uapi_.on_readable(
         fd, target, [this](int c) { io_->watch(c); }, [this](int c) { io_->unwatch(c); });
     flush_outbox();  // keepalives or handshakes the configuration change caused
@@ -262,6 +266,7 @@ int Interface::run() {
     refresh_clock();
     tick();
     control_used_ = 0;
+    gateway_.flushed();
     forget_stale_sources();
     const core::Duration wait = next_tick_ > now_ ? next_tick_ - now_ : core::Duration(0);
     io_->poll(wait, *this);

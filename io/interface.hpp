@@ -11,12 +11,14 @@
 
 #include "config/uapi.hpp"
 #include "core/device.hpp"
+#include "core/gateway.hpp"
 #include "core/prefix_table.hpp"
 #include "io/clock.hpp"
 #include "io/packet_io.hpp"
 #include "io/udp.hpp"
 #include "io/uapi_server.hpp"
 #include "tun/netlink.hpp"
+#include "tun/port.hpp"
 #include "tun/tun.hpp"
 
 namespace wg::io {
@@ -25,7 +27,7 @@ struct InterfaceOptions {
   bool force_fallback = false;  // epoll + recvmmsg even where io_uring works
 };
 
-class Interface final : public PacketSink, public config::UapiHooks {
+class Interface final : public PacketSink, public config::UapiHooks, public core::GatewayOutput {
  public:
   Interface(tun::TunDevice tun, int uapi_listen_fd, std::string uapi_path, InterfaceOptions opts);
   ~Interface() override;
@@ -37,7 +39,10 @@ class Interface final : public PacketSink, public config::UapiHooks {
   int run();
 
   core::Device& device() { return device_; }
-  core::PrefixTable<core::PeerId>& allowed_ips() { return allowed_ips_; }
+  core::RouteTable& allowed_ips() { return gateway_.routes(); }
+  core::Gateway& gateway() { return gateway_; }
+  // Adds a gateway port on an opened TAP or attached interface; returns its index.
+  uint32_t add_port(tun::PortDevice dev, core::PortSpec spec);
   const std::string& name() const { return tun_.name(); }
   int ifindex() const { return tun_.ifindex(); }
   std::string_view io_name() const { return io_->name(); }
@@ -50,7 +55,14 @@ class Interface final : public PacketSink, public config::UapiHooks {
   // PacketSink
   void on_datagrams(std::span<RxDatagram> batch) override;
   void on_tun_packets(std::span<TunPacket> batch) override;
+  void on_port_frames(uint32_t port, std::span<TunPacket> batch) override;
   void on_fd(int fd) override;
+
+  // GatewayOutput
+  void to_tunnel(const core::Env& env, core::PeerId peer, std::span<uint8_t> buf, size_t len) override;
+  void to_tun(std::span<const uint8_t> ip) override;
+  void to_port(uint32_t port, std::span<const uint8_t> frame) override;
+  void flush() override;
 
   // UapiHooks
   core::Env env() override { return core::Env{now_, wall_, rng_}; }
@@ -73,7 +85,8 @@ class Interface final : public PacketSink, public config::UapiHooks {
   core::Instant now_;
   core::WallTime wall_;
   core::Device device_;
-  core::PrefixTable<core::PeerId> allowed_ips_;
+  core::Gateway gateway_;
+  std::vector<tun::PortDevice> ports_;
   core::Outbox outbox_;
   tun::TunDevice tun_;
   UdpSockets udp_;

@@ -20,16 +20,25 @@ namespace wg::io {
 inline constexpr size_t kMaxBatch = 64;
 // Room for the largest UDP payload or TUN packet plus the data header, padding and tag.
 inline constexpr size_t kBufferSize = 65536 + 64;
-// TUN packets are read at this offset so the data header is written in front in place.
-inline constexpr size_t kHeadroom = core::data::kHeaderLen;
+// TUN packets are read at this offset so a header (the data header towards the tunnel, a
+// virtio-net + Ethernet header towards a port) is written in front in place.
+inline constexpr size_t kHeadroom = 32;
+// Port frames (virtio-net header + Ethernet) are read here, which puts their IP packet at
+// kHeadroom as well.
+inline constexpr size_t kPortReadOffset = kHeadroom - 24;
+// Every backend leaves at least this many writable bytes in front of a received datagram.
+inline constexpr size_t kRxHeadroom = 48;
 
 struct RxDatagram {
   std::span<uint8_t> bytes;  // decrypted in place by the data path
   core::Endpoint from;       // includes the local address it arrived on
+  size_t headroom = 0;       // writable bytes in front of bytes.data() (>= kRxHeadroom)
 };
 
+// A TUN packet at buf[kHeadroom, kHeadroom + len), or a port frame at
+// buf[kPortReadOffset, kPortReadOffset + len).
 struct TunPacket {
-  std::span<uint8_t> buf;  // whole buffer; the packet is at buf[kHeadroom, kHeadroom + len)
+  std::span<uint8_t> buf;  // the whole buffer
   size_t len;
 };
 
@@ -39,12 +48,14 @@ class PacketSink {
   virtual ~PacketSink() = default;
   virtual void on_datagrams(std::span<RxDatagram> batch) = 0;
   virtual void on_tun_packets(std::span<TunPacket> batch) = 0;
+  virtual void on_port_frames(uint32_t port, std::span<TunPacket> batch) = 0;
   virtual void on_fd(int fd) = 0;  // a watched control descriptor is readable
 };
 
 struct IoCounters {
   uint64_t udp_send_errors = 0;
   uint64_t tun_write_errors = 0;
+  uint64_t port_write_errors = 0;
   uint64_t syscalls = 0;  // io_uring_enter / recvmmsg / sendmmsg / read / write calls
 };
 
@@ -54,6 +65,9 @@ class PacketIo {
   virtual std::string_view name() const = 0;
   virtual void set_udp(int fd4, int fd6) = 0;
   virtual void set_tun(int fd) = 0;
+  // A port's descriptor (TAP or packet socket): frames with a virtio-net header. Ids are
+  // dense from 0.
+  virtual void add_port(uint32_t id, int fd) = 0;
   virtual void watch(int fd) = 0;
   virtual void unwatch(int fd) = 0;
 
@@ -64,6 +78,7 @@ class PacketIo {
   // Queued output; `bytes` must stay valid until the next flush() returns.
   virtual void send_udp(const core::Endpoint& to, std::span<const uint8_t> bytes) = 0;
   virtual void write_tun(std::span<const uint8_t> bytes) = 0;
+  virtual void write_port(uint32_t id, std::span<const uint8_t> frame) = 0;
   virtual void flush() = 0;
 
   const IoCounters& counters() const { return counters_; }

@@ -25,10 +25,11 @@ namespace {
 constexpr unsigned kRingEntries = 1024;
 constexpr unsigned kRxBuffers = 256;  // provided buffers for UDP receive (power of two)
 constexpr unsigned kTunReads = 32;    // TUN reads kept in flight
+constexpr unsigned kPortReads = 8;    // reads kept in flight per port
 constexpr int kBufGroup = 7;
 
 // user_data layout: kind in the top byte, an index or descriptor below.
-enum Kind : uint64_t { kUdpRecv = 1, kTunRead = 2, kPoll = 3, kSend = 4, kTunWrite = 5 };
+enum Kind : uint64_t { kUdpRecv = 1, kTunRead = 2, kPoll = 3, kSend = 4, kTunWrite = 5, kPortRead = 6, kPortWrite = 7 };
 constexpr uint64_t tag(Kind k, uint64_t v) { return (uint64_t(k) << 56) | v; }
 constexpr Kind kind_of(uint64_t ud) { return static_cast<Kind>(ud >> 56); }
 constexpr uint64_t value_of(uint64_t ud) { return ud & ((uint64_t{1} << 56) - 1); }
@@ -100,6 +101,14 @@ class UringIo final : public PacketIo {
 
   std::string_view name() const override { return "io_uring"; }
 
+  void add_port(uint32_t id, int fd) override {
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);  // as for the TUN
+    if (ports_.size() <= id) ports_.resize(id + 1);
+    ports_[id].fd = fd;
+    ports_[id].rx.resize(size_t{kPortReads} * kBufferSize);
+    for (unsigned i = 0; i < kPortReads; ++i) arm_port_read(id, i);
+  }
+
   // Stops the receives on the current sockets (their in-flight requests hold the sockets
   // open, so a rebind to the same port would fail), then arms the new ones.
   void set_udp(int fd4, int fd6) override {
@@ -161,7 +170,7 @@ class UringIo final : public PacketIo {
     // Completions arriving while this batch is flushed go to stash_; this batch works on work_.
     // Both keep their capacity across calls: no allocation per poll.
     work_.swap(stash_);
-    size_t nudp = 0, ntun = 0;
+    size_t nudp = 0, ntun = 0, nport = 0;
     for (const Cqe& c : work_) {
       switch (kind_of(c.user_data)) {
         case kUdpRecv:
@@ -171,6 +180,11 @@ class UringIo final : public PacketIo {
         case kTunRead:
           take_tun(c, ntun);
           if (ntun == kMaxBatch) dispatch_tun(sink, ntun);
+          break;
+        case kPortRead:
+          if (nport && port_of_tag(c.user_data) != batch_port_) dispatch_ports(sink, nport);
+          take_port(c, nport);
+          if (nport == kMaxBatch) dispatch_ports(sink, nport);
           break;
         case kPoll:
           if (!(c.flags & IORING_CQE_F_MORE) && !is_unwatched(static_cast<int>(value_of(c.user_data))))
@@ -183,6 +197,7 @@ class UringIo final : public PacketIo {
     }
     dispatch_udp(sink, nudp);
     dispatch_tun(sink, ntun);
+    dispatch_ports(sink, nport);
     for (int fd : rearm_)
       if (fd == udp_[0] || fd == udp_[1]) arm_recv(fd);
     rearm_.clear();
@@ -201,11 +216,14 @@ class UringIo final : public PacketIo {
     sends_.push_back({to, bytes});
   }
   void write_tun(std::span<const uint8_t> bytes) override { tun_writes_.push_back(bytes); }
+  void write_port(uint32_t id, std::span<const uint8_t> frame) override {
+    if (id < ports_.size()) port_writes_.push_back({ports_[id].fd, frame});
+  }
 
   // Submits every queued send and TUN write at once and waits for them, so the buffers they
   // point into can be reused when this returns.
   void flush() override {
-    const size_t n = sends_.size() + tun_writes_.size();
+    const size_t n = sends_.size() + tun_writes_.size() + port_writes_.size();
     if (n == 0) return;
     if (send_msgs_.size() < sends_.size()) {
       send_msgs_.resize(sends_.size());
@@ -243,6 +261,12 @@ class UringIo final : public PacketIo {
       io_uring_sqe_set_data64(sqe, tag(kTunWrite, 0));
       ++outstanding_;
     }
+    for (const PortWrite& w : port_writes_) {
+      io_uring_sqe* sqe = get_sqe();
+      io_uring_prep_write(sqe, w.fd, w.frame.data(), static_cast<unsigned>(w.frame.size()), 0);
+      io_uring_sqe_set_data64(sqe, tag(kPortWrite, 0));
+      ++outstanding_;
+    }
     while (outstanding_ > 0) {
       ++counters_.syscalls;
       if (io_uring_submit_and_wait(&ring_, 1) < 0 && errno != EINTR) break;
@@ -250,6 +274,7 @@ class UringIo final : public PacketIo {
     }
     sends_.clear();
     tun_writes_.clear();
+    port_writes_.clear();
   }
 
  private:
@@ -257,6 +282,43 @@ class UringIo final : public PacketIo {
     core::Endpoint to;
     std::span<const uint8_t> bytes;
   };
+  struct PortWrite {
+    int fd;
+    std::span<const uint8_t> frame;
+  };
+  struct PortRx {
+    int fd = -1;
+    std::vector<uint8_t> rx;  // kPortReads buffers
+  };
+  static uint32_t port_of_tag(uint64_t ud) { return static_cast<uint32_t>(value_of(ud) >> 8); }
+
+  void arm_port_read(uint32_t id, unsigned slot) {
+    io_uring_sqe* sqe = get_sqe();
+    uint8_t* buf = ports_[id].rx.data() + size_t{slot} * kBufferSize;
+    io_uring_prep_read(sqe, ports_[id].fd, buf + kPortReadOffset, kBufferSize - kPortReadOffset - 64, 0);
+    io_uring_sqe_set_data64(sqe, tag(kPortRead, uint64_t{id} << 8 | slot));
+  }
+
+  void take_port(const Cqe& c, size_t& n) {
+    const uint32_t id = port_of_tag(c.user_data);
+    const unsigned slot = static_cast<unsigned>(value_of(c.user_data) & 0xff);
+    if (id >= ports_.size()) return;
+    if (c.res <= 0) {
+      if (c.res != -EBADF) arm_port_read(id, slot);
+      return;
+    }
+    batch_port_ = id;
+    port_slots_[n] = slot;
+    port_batch_[n++] = {{ports_[id].rx.data() + size_t{slot} * kBufferSize, kBufferSize}, static_cast<size_t>(c.res)};
+  }
+
+  void dispatch_ports(PacketSink& sink, size_t& n) {
+    if (n == 0) return;
+    sink.on_port_frames(batch_port_, std::span(port_batch_.data(), n));
+    flush();
+    for (size_t i = 0; i < n; ++i) arm_port_read(batch_port_, port_slots_[i]);
+    n = 0;
+  }
 
   io_uring_sqe* get_sqe() {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
@@ -303,6 +365,11 @@ class UringIo final : public PacketIo {
     io_uring_for_each_cqe(&ring_, head, cqe) {
       ++n;
       const Kind k = kind_of(cqe->user_data);
+      if (k == kPortWrite) {
+        --outstanding_;
+        if (cqe->res < 0) ++counters_.port_write_errors;
+        continue;
+      }
       if (k == kSend || k == kTunWrite) {
         --outstanding_;
         if (cqe->res >= 0) continue;
@@ -352,7 +419,7 @@ class UringIo final : public PacketIo {
     }
     auto* payload = static_cast<uint8_t*>(io_uring_recvmsg_payload(out, &recv_hdr_));
     const unsigned len = io_uring_recvmsg_payload_length(out, c.res, &recv_hdr_);
-    batch_[n++] = {{payload, len}, from};
+    batch_[n++] = {{payload, len}, from, static_cast<size_t>(payload - buf)};
   }
 
   void dispatch_udp(PacketSink& sink, size_t& n) {
@@ -409,6 +476,11 @@ class UringIo final : public PacketIo {
   std::array<unsigned, kMaxBatch> tun_slots_{};
   std::vector<Send> sends_;
   std::vector<std::span<const uint8_t>> tun_writes_;
+  std::vector<PortWrite> port_writes_;
+  std::vector<PortRx> ports_;
+  std::array<TunPacket, kMaxBatch> port_batch_{};
+  std::array<unsigned, kMaxBatch> port_slots_{};
+  uint32_t batch_port_ = 0;
   std::vector<msghdr> send_msgs_;
   std::vector<iovec> send_iov_;
   std::vector<sockaddr_storage> send_names_;

@@ -22,6 +22,7 @@
 #include "tools/commands.hpp"
 #include "tools/launch.hpp"
 #include "tun/netlink.hpp"
+#include "tun/port.hpp"
 #include "tun/tun.hpp"
 
 namespace wg::tools {
@@ -190,6 +191,57 @@ void undo_routes(tun::Netlink& nl, const Applied& done) {
   for (core::Family f : done.suppress_rules) nl.add_suppress_rule(f, false);
 }
 
+// A stable, locally administered MAC per port name, so instances keep their neighbour entry
+// for the gateway across restarts.
+core::pkt::Mac port_mac(const std::string& name) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : name) h = (h ^ c) * 0x100000001b3ull;
+  return {0x02, static_cast<uint8_t>(h >> 32), static_cast<uint8_t>(h >> 24), static_cast<uint8_t>(h >> 16),
+          static_cast<uint8_t>(h >> 8), static_cast<uint8_t>(h)};
+}
+
+core::HostAddress host_address(const config::InterfaceAddress& a) { return {a.family, a.addr, a.len}; }
+
+// The router part of the file: the host's addresses, Unreachable prefixes and the ports.
+bool apply_gateway(const config::Config& cfg, io::Interface& itf, tun::Netlink& nl) {
+  core::Gateway& gw = itf.gateway();
+  std::vector<core::HostAddress> host;
+  for (const auto& a : cfg.iface.addresses) host.push_back(host_address(a));
+  gw.set_host_addresses(host);
+  for (const auto& u : cfg.iface.unreachable) gw.add_unreachable(u.prefix);
+  const uint32_t default_mtu = cfg.iface.mtu.value_or(kDefaultMtu);
+  for (const config::PortConfig& pc : cfg.ports) {
+    const bool tap = pc.mode == config::PortMode::Tap;
+    auto dev = tap ? tun::PortDevice::open_tap(pc.name) : tun::PortDevice::attach(pc.name);
+    if (!dev) {
+      std::fprintf(stderr, "wgrouter[%s]: port %s: %s\n", itf.name().c_str(), pc.name.c_str(), dev.error().c_str());
+      return false;
+    }
+    if (!dev->warning().empty())
+      std::fprintf(stderr, "wgrouter[%s]: port %s: warning: %s\n", itf.name().c_str(), pc.name.c_str(),
+                   dev->warning().c_str());
+    core::PortSpec spec;
+    spec.name = pc.name;
+    spec.tap = tap;
+    for (const auto& a : pc.addresses) spec.addresses.push_back(host_address(a));
+    for (const auto& r : pc.routes) spec.routes.push_back(r.prefix);
+    for (const auto& r : pc.effective_allowed_source()) spec.allowed_source.push_back(r.prefix);
+    for (const auto& r : pc.allow_inbound)
+      spec.allow_inbound.push_back({r.proto == config::Proto::Tcp ? core::pkt::kProtoTcp : core::pkt::kProtoUdp, r.first, r.last});
+    spec.mtu = pc.mtu.value_or(default_mtu);
+    spec.allow_host = pc.allow_host;
+    spec.mac = port_mac(pc.name);
+    // A TAP is the instance's NIC: its MTU is the port's. A veth end only changes when asked.
+    const std::optional<uint32_t> link_mtu = tap || pc.mtu ? std::optional<uint32_t>(spec.mtu) : std::nullopt;
+    if (int rc = nl.set_link(dev->ifindex(), true, link_mtu); rc != 0) {
+      std::fprintf(stderr, "wgrouter[%s]: port %s: link up: %s\n", itf.name().c_str(), pc.name.c_str(), std::strerror(-rc));
+      return false;
+    }
+    itf.add_port(std::move(*dev), std::move(spec));
+  }
+  return true;
+}
+
 bool apply_config(const config::Config& cfg, const std::vector<std::optional<core::Endpoint>>& endpoints,
                   io::Interface& itf, tun::Netlink& nl) {
   core::Device& dev = itf.device();
@@ -207,8 +259,9 @@ bool apply_config(const config::Config& cfg, const std::vector<std::optional<cor
     if (!id) continue;  // our own key: ignored, as wg does
     if (p.preshared_key) dev.set_preshared_key(*id, p.preshared_key->secret.data());
     if (endpoints[i]) dev.set_endpoint(*id, *endpoints[i]);
-    for (const auto& a : p.allowed_ips) itf.allowed_ips().insert(a.prefix, *id);
+    for (const auto& a : p.allowed_ips) itf.allowed_ips().insert(a.prefix, core::RouteTarget::peer(*id));
   }
+  if (!apply_gateway(cfg, itf, nl)) return false;
   for (const auto& a : cfg.iface.addresses)
     if (int rc = nl.add_address(itf.ifindex(), a.family, a.addr.data(), a.len); rc != 0 && rc != -EEXIST) {
       std::fprintf(stderr, "wgrouter[%s]: address %s: %s\n", itf.name().c_str(), config::to_string(a).c_str(),
@@ -247,8 +300,8 @@ void save_config(const std::string& path, config::Config cfg, io::Interface& itf
       e.numeric = p.endpoint;
       pc.endpoint = e;
     }
-    itf.allowed_ips().for_each([&](const core::Prefix& pre, const core::PeerId& owner) {
-      if (owner == id) pc.allowed_ips.push_back({pre, {}});
+    itf.allowed_ips().for_each_of(core::RouteTarget::peer(id), [&](const core::Prefix& pre) {
+      pc.allowed_ips.push_back({pre, {}});
     });
     if (p.persistent_keepalive) pc.persistent_keepalive = p.persistent_keepalive;
     cfg.peers.push_back(std::move(pc));

@@ -57,7 +57,7 @@ struct FakeHooks final : UapiHooks {
 // A device, its allowed-IPs table and one connection to it.
 struct Uapi {
   Device dev;
-  PrefixTable<PeerId> table;
+  core::RouteTable table;
   FakeHooks hooks;
   UapiConnection conn{UapiTarget{dev, table, hooks}};
   bool open = true;
@@ -77,9 +77,9 @@ struct Uapi {
   std::optional<PeerId> owner(std::string_view ip) {
     auto p = core::parse_prefix(ip);
     REQUIRE(p);
-    const PeerId* id = table.lookup(p->family, p->addr.data());
-    if (!id) return std::nullopt;
-    return *id;
+    const core::RouteTarget* t = table.lookup(p->family, p->addr.data());
+    if (!t || t->kind != core::RouteTarget::Kind::Peer) return std::nullopt;
+    return t->id;
   }
   std::optional<PeerId> peer_of(const std::string& pub_hex) {
     core::PublicKey k;

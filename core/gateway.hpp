@@ -1,0 +1,222 @@
+// core/gateway.hpp — the router between the tunnel (peers), the TUN (the gateway's own host)
+// and the ports (one public instance each). Pure like Device: packets in, packets out through
+// GatewayOutput, time passed in, every drop counted with its reason.
+//
+// One longest-prefix-match table holds every destination: peers' AllowedIPs (cryptokey
+// routing both ways), port Routes, Unreachable prefixes and the host's own addresses. Lookup
+// costs at most one trie walk per family (bounded by the address length, not the table size).
+//
+//   from tunnel (peer P): source must route back to P ► dst: port (inbound policy) |
+//                         unreachable (ICMP) | else the TUN
+//   from TUN:             dst: peer (encrypt) | port (inbound policy) | unreachable (ICMP) |
+//                         nothing (ICMP, no_route)
+//   from port X:          L2 (ARP, ND, echo to our own addresses) ► anti-spoof (AllowedSource)
+//                         ► dst: peer | other port (east_west) | host (host_denied unless
+//                         AllowHost) | unreachable (ICMP) | nothing (ICMP, no_route)
+//
+// Buffers: an IP packet handed in sits at buf[off, off + len) with off >= kIngressHeadroom,
+// so an Ethernet + virtio-net header (24 bytes) or the WireGuard data header (16) can be
+// written in front of it in place, and with room after it for padding and the tag when it
+// goes to the tunnel.
+#pragma once
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/drop.hpp"
+#include "core/env.hpp"
+#include "core/flow_table.hpp"
+#include "core/messages.hpp"
+#include "core/packet.hpp"
+#include "core/peer.hpp"
+#include "core/prefix_table.hpp"
+
+namespace wg::core {
+
+inline constexpr size_t kIngressHeadroom = 32;
+
+struct RouteTarget {
+  enum class Kind : uint8_t { Peer, Port, Unreachable, Host };
+  Kind kind = Kind::Peer;
+  uint32_t id = 0;  // PeerId or port index
+  static RouteTarget peer(PeerId p) { return {Kind::Peer, p}; }
+  static RouteTarget port(uint32_t p) { return {Kind::Port, p}; }
+  friend bool operator==(const RouteTarget&, const RouteTarget&) = default;
+};
+struct RouteTargetHash {
+  size_t operator()(const RouteTarget& t) const noexcept {
+    return std::hash<uint64_t>{}(uint64_t{static_cast<uint8_t>(t.kind)} << 32 | t.id);
+  }
+};
+using RouteTable = PrefixTable<RouteTarget, RouteTargetHash>;
+
+struct HostAddress {
+  Family family = Family::None;
+  pkt::Addr16 addr{};
+  uint8_t len = 0;
+};
+
+struct InboundRule {
+  uint8_t proto = pkt::kProtoTcp;
+  uint16_t first = 0, last = 0;
+};
+
+struct PortSpec {
+  std::string name;
+  bool tap = true;                   // tap or veth (informational here; io/ opens it)
+  std::vector<HostAddress> addresses;  // our own, on this segment
+  std::vector<Prefix> routes;
+  std::vector<Prefix> allowed_source;  // anti-spoof
+  std::vector<InboundRule> allow_inbound;  // empty: every new inbound flow
+  uint32_t mtu = 1500;
+  bool allow_host = false;           // may reach the gateway's own host through the TUN
+  pkt::Mac mac{};                    // our MAC on the segment
+};
+
+struct Neighbour {
+  Family family = Family::None;
+  pkt::Addr16 addr{};
+  pkt::Mac mac{};
+  bool resolved = false;
+  Instant confirmed{};  // last time the instance showed it owns addr
+  Instant probed{};     // last solicitation we sent
+};
+
+struct PortStats {
+  uint64_t rx_packets = 0, rx_bytes = 0;  // frames from the instance
+  uint64_t tx_packets = 0, tx_bytes = 0;  // frames to the instance
+  DropCounters drops;
+};
+
+class GatewayOutput {
+ public:
+  virtual ~GatewayOutput() = default;
+  // buf holds the IP packet at buf[data::kHeaderLen], len bytes, and room for padding + tag.
+  virtual void to_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, size_t len) = 0;
+  virtual void to_tun(std::span<const uint8_t> ip) = 0;
+  virtual void to_port(uint32_t port, std::span<const uint8_t> frame) = 0;  // virtio-net hdr + Ethernet
+  // Sends everything queued; the gateway's scratch buffers are reused afterwards.
+  virtual void flush() = 0;
+};
+
+struct GatewayCounters {
+  uint64_t icmp_sent = 0;
+  uint64_t icmp_rate_limited = 0;
+  uint64_t neighbour_solicits = 0;
+};
+
+class Gateway {
+ public:
+  static constexpr size_t kMaxNeighbours = 16;            // per port: one instance, a few addresses
+  static constexpr size_t kScratchBuffers = 128;
+  static constexpr size_t kScratchSize = 2048;
+  static constexpr uint32_t kIcmpPerSecond = 1000;       // like Linux net.ipv4.icmp_msgs_per_sec
+  static constexpr uint32_t kIcmpBurst = 50;
+  static constexpr Duration kNeighbourReprobe = std::chrono::seconds(1);
+  static constexpr Duration kNeighbourStale = std::chrono::seconds(60);
+
+  Gateway(DropCounters& drops, uint64_t seed, size_t flow_capacity = 65536);
+
+  // --- configuration (not while a batch is in flight) ---
+  RouteTable& routes() { return routes_; }
+  const RouteTable& routes() const { return routes_; }
+  // The interface's own addresses: host routes to the TUN, and sources for ICMP errors.
+  void set_host_addresses(const std::vector<HostAddress>& a);
+  void add_unreachable(const Prefix& p);
+  uint32_t add_port(PortSpec spec);  // returns its index; inserts its routes
+  void set_tunnel_mtu(uint32_t mtu) { tunnel_mtu_ = mtu; }
+
+  // --- data path ---
+  void from_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, size_t off, size_t len, GatewayOutput& out);
+  void from_tun(const Env& env, std::span<uint8_t> buf, size_t off, size_t len, GatewayOutput& out);
+  // A frame (virtio-net header + Ethernet) at buf[off, off + len); off + 24 >= kIngressHeadroom.
+  void from_port(const Env& env, uint32_t port, std::span<uint8_t> buf, size_t off, size_t len, GatewayOutput& out);
+  // The output flushed: scratch buffers are free again.
+  void flushed() { scratch_used_ = 0; }
+
+  // --- state for `wgrouter show` ---
+  size_t port_count() const { return ports_.size(); }
+  const PortSpec& port_spec(uint32_t p) const { return ports_[p]->spec; }
+  const PortStats& port_stats(uint32_t p) const { return ports_[p]->stats; }
+  const std::vector<Neighbour>& neighbours(uint32_t p) const { return ports_[p]->neighbours; }
+  const GatewayCounters& counters() const { return counters_; }
+  uint64_t flow_evictions() const { return flows_.evictions(); }
+  size_t flows_live(Instant now) const { return flows_.live(now); }
+
+ private:
+  struct Port {
+    PortSpec spec;
+    PrefixTable<uint8_t> allowed_source;
+    std::vector<Neighbour> neighbours;
+    PortStats stats;
+    std::optional<pkt::Addr16> link_local;  // source of our ND messages
+    std::optional<pkt::Addr16> global6;     // source of ICMPv6 errors towards the instance
+    std::optional<std::array<uint8_t, 4>> v4;
+    // One packet waiting for its next hop's link-layer address.
+    std::vector<uint8_t> pending;
+    size_t pending_len = 0;  // IP length at pending[kIngressHeadroom]; 0 = empty
+    Family pending_family = Family::None;
+    pkt::Addr16 pending_dst{};
+  };
+
+  // Where a packet came from, for the ICMP error it may earn.
+  struct Ingress {
+    enum class Kind : uint8_t { Tunnel, Tun, Port } kind;
+    uint32_t id = 0;  // peer or port
+    pkt::Mac mac{};   // sender's MAC (ports)
+  };
+
+  void count(Drop d, const Ingress& in);
+  void send_frame(uint32_t p, std::span<const uint8_t> frame, GatewayOutput& out);
+  void count_port(Drop d, uint32_t port);
+  void forward_to_port(const Env& env, uint32_t p, std::span<uint8_t> buf, size_t off, const pkt::IpInfo& info,
+                       const Ingress& in, GatewayOutput& out);
+  void forward_from_port(const Env& env, uint32_t p, std::span<uint8_t> buf, size_t off, const pkt::IpInfo& info,
+                         const pkt::VnetHeader& vnet, const Ingress& in, GatewayOutput& out);
+  void send_to_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, size_t off, size_t len,
+                      GatewayOutput& out);
+  bool inbound_allowed(const Port& port, uint32_t p, const pkt::IpInfo& info, Instant now);
+  void note_outbound(const Port& port, uint32_t p, const pkt::IpInfo& info, Instant now);
+  // ICMP(v6) error about the packet at buf[off..] back to where it came from.
+  void icmp_error(const Env& env, std::span<const uint8_t> orig, const pkt::IpInfo& info, uint8_t type, uint8_t code,
+                  uint32_t param, const Ingress& in, GatewayOutput& out);
+  const uint8_t* icmp_source(Family f, const Ingress& in) const;
+  bool icmp_allowed(Instant now);
+  // Local delivery on a port: ND, ARP, echo to our own addresses.
+  void port_local_ip(const Env& env, uint32_t p, std::span<uint8_t> buf, size_t ip_off, const pkt::IpInfo& info,
+                     const pkt::Mac& from, GatewayOutput& out);
+  void port_arp(const Env& env, uint32_t p, const pkt::ArpView& arp, GatewayOutput& out);
+  bool is_own(const Port& port, Family f, const uint8_t* addr) const;
+  // Writes the virtio-net + Ethernet header in front of the IP packet at buf[off] and sends.
+  void emit_ip_to_port(uint32_t p, std::span<uint8_t> buf, size_t off, size_t len, Family f, const pkt::Mac& dst,
+                       GatewayOutput& out);
+  // Resolves the next hop (dst) on port p and sends, or parks the packet and solicits.
+  void deliver_on_port(const Env& env, uint32_t p, std::span<uint8_t> buf, size_t off, size_t len, Family f,
+                       const uint8_t* dst, GatewayOutput& out);
+  Neighbour* find_neighbour(Port& port, Family f, const uint8_t* addr);
+  void learn_neighbour(const Env& env, uint32_t p, Family f, const uint8_t* addr, const pkt::Mac& mac,
+                       GatewayOutput& out);
+  void solicit(const Env& env, uint32_t p, Family f, const uint8_t* addr, GatewayOutput& out);
+  uint8_t* scratch(GatewayOutput& out);
+
+  DropCounters& drops_;
+  RouteTable routes_;
+  std::vector<std::unique_ptr<Port>> ports_;
+  std::vector<HostAddress> host_;
+  FlowTable flows_;
+  uint32_t tunnel_mtu_ = 1420;
+  GatewayCounters counters_;
+  // ICMP token bucket
+  double icmp_tokens_ = kIcmpBurst;
+  Instant icmp_last_{};
+  // Scratch buffers for packets the gateway writes itself (ICMP, ND, ARP, segments).
+  std::vector<std::array<uint8_t, kScratchSize>> scratch_;
+  size_t scratch_used_ = 0;
+};
+
+}  // namespace wg::core
