@@ -76,6 +76,8 @@ topo_cannot_run() {
 # received, and a client with separate connect and I/O timeouts.
 
 topo_write_tcpx() {
+	# the interpreter itself, not a wrapper (a pyenv shim costs a second per start)
+	PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) && [[ -x $PY ]] || PY=python3
 	cat >"$T_DIR/tcpx.py" <<-'PY'
 		import os, selectors, socket, sys, time
 
@@ -155,7 +157,7 @@ tcp_serve() {
 	local n=$1 ports=$2 pid p
 	local -a pre
 	ns_prefix "$n" pre
-	"${pre[@]}" timeout 600 python3 -u "$T_DIR/tcpx.py" serve "$ports" 590 \
+	"${pre[@]}" timeout 600 "$PY" -u "$T_DIR/tcpx.py" serve "$ports" 590 \
 		</dev/null >>"$T_DIR/tcp-serve-$n.log" 2>&1 &
 	pid=$!
 	on_cleanup "stop_pid $pid"
@@ -167,7 +169,7 @@ tcp_serve() {
 # ("peer=ADDR port=P bytes=N echo=ok secs=S"); status 0 when the echo came back intact,
 # 3 on connect timeout, 4 on refusal/unreachable, 5/6 on a broken transfer.
 tcp_connect() {
-	nsx "$1" timeout 60 python3 "$T_DIR/tcpx.py" connect "$2" "$3" "${4:-64}" "${5:-4}" ${6:+"$6"}
+	nsx "$1" timeout 60 "$PY" "$T_DIR/tcpx.py" connect "$2" "$3" "${4:-64}" "${5:-4}" ${6:+"$6"}
 }
 
 # ---------------------------------------------------------------------------------------------
