@@ -270,14 +270,21 @@ void Gateway::forward_to_port(const Env& env, uint32_t p, std::span<uint8_t> buf
     return icmp_error(env, ip, info, v6 ? k.type6 : k.type4, v6 ? k.code6 : k.code4, 0, in, out);
   }
   if (info.len > port.spec.mtu) {
-    count_port(Drop::TooBig, p);
-    // An IPv4 packet without DF would be fragmented by a kernel router; the gateway does not
-    // fragment and drops it (counted) without an error the sender would not act on.
-    if (v6 || info.dont_fragment) {
-      const IcmpKind k = kIcmpTooBig;
-      icmp_error(env, ip, info, v6 ? k.type6 : k.type4, v6 ? k.code6 : k.code4, port.spec.mtu, in, out);
+    if (!v6 && !info.dont_fragment && ipv4_fragments(ip, info, port.spec.mtu) > 0) {
+      // IPv4 without DF: fragmented, as a router must (RFC 1812 4.2.2.7).
+      decrement_ttl(buf.data() + off, info.family);
+      const size_t n = ipv4_fragments(ip, info, port.spec.mtu);
+      for (size_t i = 0; i < n; ++i) {
+        uint8_t* s = scratch(out);
+        const size_t len = ipv4_fragment(ip, info, port.spec.mtu, i, s + kIngressHeadroom, kScratchSize - kIngressHeadroom);
+        if (len == 0) return count_port(Drop::TooBig, p);
+        deliver_on_port(env, p, {s, kScratchSize}, kIngressHeadroom, len, info.family, info.dst, out);
+      }
+      return;
     }
-    return;
+    count_port(Drop::TooBig, p);
+    const IcmpKind k = kIcmpTooBig;
+    return icmp_error(env, ip, info, v6 ? k.type6 : k.type4, v6 ? k.code6 : k.code4, port.spec.mtu, in, out);
   }
   decrement_ttl(buf.data() + off, info.family);
   deliver_on_port(env, p, buf, off, info.len, info.family, info.dst, out);
@@ -472,8 +479,8 @@ void Gateway::forward_from_port(const Env& env, uint32_t p, std::span<uint8_t> b
       icmp_error(env, pkt, pi, v6 ? k.type6 : k.type4, v6 ? k.code6 : k.code4, mtu, in, out);
     }
   };
-  auto emit = [&](std::span<uint8_t> b, size_t o, size_t n) {
-    decrement_ttl(b.data() + o, info.family);
+  auto emit = [&](std::span<uint8_t> b, size_t o, size_t n, bool decrement = true) {
+    if (decrement) decrement_ttl(b.data() + o, info.family);
     if (to_host)
       out.to_tun(b.subspan(o, n));
     else
@@ -481,7 +488,19 @@ void Gateway::forward_from_port(const Env& env, uint32_t p, std::span<uint8_t> b
   };
 
   if (vnet.gso_type == kGsoNone) {
-    if (!to_host && info.len > mtu) return too_big(ip, info);
+    if (!to_host && info.len > mtu) {
+      if (v6 || info.dont_fragment || ipv4_fragments(ip, info, mtu) == 0) return too_big(ip, info);
+      note_outbound(port, p, info, env.now);
+      decrement_ttl(buf.data() + off, info.family);
+      const size_t n = ipv4_fragments(ip, info, mtu);
+      for (size_t i = 0; i < n; ++i) {
+        uint8_t* s = scratch(out);
+        const size_t len = ipv4_fragment(ip, info, mtu, i, s + kIngressHeadroom, kScratchSize - kIngressHeadroom - 64);
+        if (len == 0) return count(Drop::TooBig, in);
+        emit({s, kScratchSize}, kIngressHeadroom, len, false);
+      }
+      return;
+    }
     note_outbound(port, p, info, env.now);
     return emit(buf, off, info.len);
   }

@@ -489,3 +489,43 @@ size_t gso_segment(std::span<const uint8_t> ip, const IpInfo& info, uint8_t gso_
 }
 
 }  // namespace wg::core::pkt
+
+namespace wg::core::pkt {
+
+namespace {
+
+// Data bytes per fragment: what fits after a 20-byte header, rounded down to 8.
+size_t fragment_data(uint32_t mtu) { return mtu > 28 ? ((mtu - 20) & ~size_t{7}) : 0; }
+
+}  // namespace
+
+size_t ipv4_fragments(std::span<const uint8_t> ip, const IpInfo& info, uint32_t mtu) {
+  if (info.family != Family::V4 || info.dont_fragment || ip.size() < 20 || info.len > ip.size()) return 0;
+  const size_t ihl = static_cast<size_t>(ip[0] & 0x0f) * 4;
+  const size_t per = fragment_data(mtu);
+  if (ihl != 20 || per == 0 || info.len <= ihl) return 0;
+  return (info.len - ihl + per - 1) / per;
+}
+
+size_t ipv4_fragment(std::span<const uint8_t> ip, const IpInfo& info, uint32_t mtu, size_t index, uint8_t* out,
+                     size_t cap) {
+  const size_t count = ipv4_fragments(ip, info, mtu);
+  if (index >= count || info.len > ip.size()) return 0;
+  const size_t per = fragment_data(mtu);
+  const size_t data = info.len - 20;
+  const size_t at = index * per;
+  const size_t chunk = std::min(per, data - at);
+  if (20 + chunk > cap) return 0;
+  std::memcpy(out, ip.data(), 20);
+  std::memcpy(out + 20, ip.data() + 20 + at, chunk);
+  const uint16_t orig = load16(ip.data() + 6);
+  const size_t offset = (orig & 0x1fff) + at / 8;  // in 8-byte units
+  const bool more = index + 1 < count || (orig & 0x2000);
+  store16(out + 2, static_cast<uint16_t>(20 + chunk));
+  store16(out + 6, static_cast<uint16_t>((more ? 0x2000 : 0) | (offset & 0x1fff)));
+  store16(out + 10, 0);
+  store16(out + 10, fold(sum_bytes(out, 20)));
+  return 20 + chunk;
+}
+
+}  // namespace wg::core::pkt

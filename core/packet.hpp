@@ -202,3 +202,17 @@ size_t gso_segment(std::span<const uint8_t> ip, const IpInfo& info, uint8_t gso_
                    size_t index, uint8_t* out, size_t cap);
 
 }  // namespace wg::core::pkt
+
+namespace wg::core::pkt {
+
+// --- IPv4 fragmentation (RFC 791, RFC 1812 4.2.2.7) for packets without DF ---
+
+// Fragments needed to send `ip` (a parsed IPv4 packet without DF) over `mtu`; 0 when it
+// cannot be fragmented here (IP options present, or an MTU too small for 8 bytes of data).
+size_t ipv4_fragments(std::span<const uint8_t> ip, const IpInfo& info, uint32_t mtu);
+// Writes fragment `index` to out (header copied, offset/MF/length/checksum fixed); returns its
+// length, 0 when out of range or cap is too small.
+size_t ipv4_fragment(std::span<const uint8_t> ip, const IpInfo& info, uint32_t mtu, size_t index, uint8_t* out,
+                     size_t cap);
+
+}  // namespace wg::core::pkt

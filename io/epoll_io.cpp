@@ -117,6 +117,11 @@ class EpollIo final : public PacketIo {
       uint8_t* buf = tun_rx_.data() + n * kBufferSize;
       const ssize_t r = ::read(ports_[id], buf + kPortReadOffset, kBufferSize - kPortReadOffset - 64);
       ++counters_.syscalls;
+      if (r < 0 && (errno == EBADFD || errno == EBADF)) {  // the TAP was deleted: stop watching it
+        ++counters_.port_read_errors;
+        epoll_ctl(epfd_, EPOLL_CTL_DEL, ports_[id], nullptr);
+        break;
+      }
       if (r <= 0) break;
       tun_batch_[n] = {{buf, kBufferSize}, static_cast<size_t>(r)};
     }

@@ -56,6 +56,7 @@ struct IoCounters {
   uint64_t udp_send_errors = 0;
   uint64_t tun_write_errors = 0;
   uint64_t port_write_errors = 0;
+  uint64_t port_read_errors = 0;  // a port that stopped being readable (device deleted)
   uint64_t syscalls = 0;  // io_uring_enter / recvmmsg / sendmmsg / read / write calls
 };
 

@@ -304,7 +304,12 @@ class UringIo final : public PacketIo {
     const unsigned slot = static_cast<unsigned>(value_of(c.user_data) & 0xff);
     if (id >= ports_.size()) return;
     if (c.res <= 0) {
-      if (c.res != -EBADF) arm_port_read(id, slot);
+      // A deleted TAP answers every read with EBADFD: stop reading it rather than spin.
+      if (c.res == -EBADF || c.res == -EBADFD) {
+        ++counters_.port_read_errors;
+        return;
+      }
+      arm_port_read(id, slot);
       return;
     }
     batch_port_ = id;

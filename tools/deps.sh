@@ -11,7 +11,7 @@ packages=(
   # tests, benchmarks, fuzzing
   doctest-dev nlohmann-json3-dev libbenchmark-dev clang libclang-rt-14-dev
   # peers and tools the tests drive
-  wireguard-tools wireguard-go iperf3 nftables tcpdump iproute2 iputils-ping procps psmisc python3 bc
+  wireguard-tools wireguard-go iperf3 nftables tcpdump iproute2 iputils-ping procps psmisc python3 bc jq conntrack
 )
 
 missing=()

@@ -31,12 +31,27 @@ struct PeerInfo {
   bool psk = false;
 };
 
+struct Neighbour {
+  std::string address, mac;
+};
+
+struct PortInfo {
+  std::string name, mode, mac;
+  uint64_t mtu = 0, rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
+  std::vector<std::string> addresses, routes, allowed_source, allow_inbound;
+  std::vector<Neighbour> neighbours;
+  std::vector<std::pair<std::string, uint64_t>> drops;  // non-zero only
+};
+
 struct IfaceInfo {
   std::string name, public_key;
   uint64_t listen_port = 0, fwmark = 0;
   std::vector<std::pair<std::string, uint64_t>> drops;  // wgrouter extension lines
+  std::vector<std::pair<std::string, uint64_t>> counters;  // gw_* router counters
+  std::vector<PortInfo> ports;
   std::vector<PeerInfo> peers;
 };
+
 
 // Sends one request and reads until the blank line that ends the reply.
 bool ask(const std::string& path, const std::string& request, std::string& reply) {
@@ -66,6 +81,27 @@ uint64_t to_u64(std::string_view v) {
     x = x * 10 + static_cast<uint64_t>(c - '0');
   }
   return x;
+}
+
+// One port_* line of get=wgrouter into the port it belongs to.
+void port_line(PortInfo& p, std::string_view k, std::string_view v) {
+  if (k == "port_mode") p.mode = v;
+  else if (k == "port_mac") p.mac = v;
+  else if (k == "port_mtu") p.mtu = to_u64(v);
+  else if (k == "port_address") p.addresses.emplace_back(v);
+  else if (k == "port_route") p.routes.emplace_back(v);
+  else if (k == "port_allowed_source") p.allowed_source.emplace_back(v);
+  else if (k == "port_allow_inbound") p.allow_inbound.emplace_back(v);
+  else if (k == "port_rx_packets") p.rx_packets = to_u64(v);
+  else if (k == "port_rx_bytes") p.rx_bytes = to_u64(v);
+  else if (k == "port_tx_packets") p.tx_packets = to_u64(v);
+  else if (k == "port_tx_bytes") p.tx_bytes = to_u64(v);
+  else if (k == "port_neighbour") {
+    const size_t sp = v.find(' ');
+    p.neighbours.push_back({std::string(v.substr(0, sp)), sp == std::string_view::npos ? "" : std::string(v.substr(sp + 1))});
+  } else if (k.substr(0, 10) == "port_drop_") {
+    p.drops.emplace_back(std::string(k.substr(10)), to_u64(v));
+  }
 }
 
 std::string b64_of_hex(std::string_view hex) {
@@ -111,6 +147,12 @@ bool load(const std::string& name, IfaceInfo& info) {
         info.fwmark = to_u64(v);
       } else if (k.substr(0, 5) == "drop_") {
         info.drops.emplace_back(std::string(k.substr(5)), to_u64(v));
+      } else if (k.substr(0, 3) == "gw_") {
+        info.counters.emplace_back(std::string(k.substr(3)), to_u64(v));
+      } else if (k == "port") {
+        info.ports.emplace_back().name = v;
+      } else if (k.substr(0, 5) == "port_" && !info.ports.empty()) {
+        port_line(info.ports.back(), k, v);
       }
     } else if (k == "preshared_key") {
       peer->psk = v.find_first_not_of('0') != std::string_view::npos;
@@ -173,6 +215,28 @@ void print_text(const IfaceInfo& i) {
       any = true;
     }
   if (any) std::printf("\n");
+  for (const PortInfo& p : i.ports) {
+    auto list = [](const std::vector<std::string>& l) {
+      std::string o;
+      for (const auto& x : l) o += (o.empty() ? "" : ", ") + x;
+      return o.empty() ? std::string("(none)") : o;
+    };
+    std::printf("\nport: %s (%s, mtu %llu, mac %s)\n", p.name.c_str(), p.mode.c_str(),
+                static_cast<unsigned long long>(p.mtu), p.mac.c_str());
+    std::printf("  addresses: %s\n", list(p.addresses).c_str());
+    std::printf("  routes: %s\n", list(p.routes).c_str());
+    std::printf("  allowed source: %s\n", list(p.allowed_source).c_str());
+    std::printf("  allow inbound: %s\n", p.allow_inbound.empty() ? "(all)" : list(p.allow_inbound).c_str());
+    std::string nb;
+    for (const auto& n : p.neighbours) nb += (nb.empty() ? "" : ", ") + n.address + " at " + n.mac;
+    std::printf("  neighbours: %s\n", nb.empty() ? "(none)" : nb.c_str());
+    std::printf("  from instance: %llu packets, %llu B; to instance: %llu packets, %llu B\n",
+                static_cast<unsigned long long>(p.rx_packets), static_cast<unsigned long long>(p.rx_bytes),
+                static_cast<unsigned long long>(p.tx_packets), static_cast<unsigned long long>(p.tx_bytes));
+    std::string d;
+    for (auto& [reason, n] : p.drops) d += (d.empty() ? "" : ", ") + reason + " " + std::to_string(n);
+    if (!d.empty()) std::printf("  drops: %s\n", d.c_str());
+  }
   for (const PeerInfo& p : i.peers) {
     std::printf("\npeer: %s\n", p.public_key.c_str());
     if (p.psk) std::printf("  preshared key: (hidden)\n");
@@ -197,7 +261,35 @@ void print_json(const std::vector<IfaceInfo>& all) {
     for (size_t k = 0; k < i.drops.size(); ++k)
       std::printf("%s%s:%llu", k ? "," : "", json_str(i.drops[k].first).c_str(),
                   static_cast<unsigned long long>(i.drops[k].second));
-    std::printf("},\"peers\":[");
+    std::printf("},\"counters\":{");
+    for (size_t k = 0; k < i.counters.size(); ++k)
+      std::printf("%s%s:%llu", k ? "," : "", json_str(i.counters[k].first).c_str(),
+                  static_cast<unsigned long long>(i.counters[k].second));
+    std::printf("},\"ports\":[");
+    auto strings = [](const std::vector<std::string>& l) {
+      std::string o = "[";
+      for (size_t a = 0; a < l.size(); ++a) o += (a ? "," : "") + json_str(l[a]);
+      return o + "]";
+    };
+    for (size_t k = 0; k < i.ports.size(); ++k) {
+      const PortInfo& p = i.ports[k];
+      std::printf("%s{\"name\":%s,\"mode\":%s,\"mtu\":%llu,\"mac\":%s,\"addresses\":%s,\"routes\":%s,"
+                  "\"allowed_source\":%s,\"allow_inbound\":%s,\"neighbours\":[",
+                  k ? "," : "", json_str(p.name).c_str(), json_str(p.mode).c_str(),
+                  static_cast<unsigned long long>(p.mtu), json_str(p.mac).c_str(), strings(p.addresses).c_str(),
+                  strings(p.routes).c_str(), strings(p.allowed_source).c_str(), strings(p.allow_inbound).c_str());
+      for (size_t a = 0; a < p.neighbours.size(); ++a)
+        std::printf("%s{\"address\":%s,\"mac\":%s}", a ? "," : "", json_str(p.neighbours[a].address).c_str(),
+                    json_str(p.neighbours[a].mac).c_str());
+      std::printf("],\"rx_packets\":%llu,\"rx_bytes\":%llu,\"tx_packets\":%llu,\"tx_bytes\":%llu,\"drops\":{",
+                  static_cast<unsigned long long>(p.rx_packets), static_cast<unsigned long long>(p.rx_bytes),
+                  static_cast<unsigned long long>(p.tx_packets), static_cast<unsigned long long>(p.tx_bytes));
+      for (size_t a = 0; a < p.drops.size(); ++a)
+        std::printf("%s%s:%llu", a ? "," : "", json_str(p.drops[a].first).c_str(),
+                    static_cast<unsigned long long>(p.drops[a].second));
+      std::printf("}}");
+    }
+    std::printf("],\"peers\":[");
     for (size_t k = 0; k < i.peers.size(); ++k) {
       const PeerInfo& p = i.peers[k];
       std::printf("%s{\"public_key\":%s,\"endpoint\":%s,\"latest_handshake\":%llu,\"rx_bytes\":%llu,"

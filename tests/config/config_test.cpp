@@ -673,6 +673,29 @@ TEST_CASE("config: whole-file errors name their lines") {
   CHECK(ok(kPort + "Route = 10.0.0.0/8, 10.0.0.0/8\n").ports[0].routes.size() == 2);
 }
 
+TEST_CASE("config: ports that overlap or contradict each other are refused, naming both lines") {
+  const std::string port1 = "[Port]\nName = pub1\nMode = veth\n";  // lines 5-7 after a 4-line port
+  check_errors({
+      {kPort + "Route = 2001:db8::/64\n" + port1 + "Route = 2001:db8::2/128\n",
+       "t.conf:8: Route 2001:db8::2/128 of port `pub1' overlaps 2001:db8::/64 of port `pub0' on line 4"},
+      {kPort + "Route = 10.0.0.2/32\n" + port1 + "Route = 10.0.0.0/24\n",
+       "t.conf:8: Route 10.0.0.0/24 of port `pub1' overlaps 10.0.0.2/32 of port `pub0' on line 4"},
+      // One instance allowed to send as the other.
+      {kPort + "Route = 2001:db8::2\n" + port1 + "Route = 2001:db8::3\nAllowedSource = 2001:db8::/120\n",
+       "t.conf:9: AllowedSource 2001:db8::/120 of port `pub1' overlaps 2001:db8::2/128 of port `pub0' on line 4"},
+      {kPort + "Address = 2001:db8:1::1/64\n" + port1 + "Address = 2001:db8:1::1/64\n",
+       "t.conf:8: Address 2001:db8:1::1/64 of port `pub1' is also an address of port `pub0' on line 4"},
+      {kPort + "AllowHost = maybe\n", "t.conf:4: AllowHost is neither true nor false: `maybe'"},
+  });
+  // The gateway's link-local address is the same on every port, as in the seed (fe80::1).
+  const Config c = ok(kPort + "Address = fe80::1/64\nRoute = 2001:db8::2\n" + port1 +
+                      "Address = fe80::1/64\nRoute = 2001:db8::3\nAllowHost = yes\n");
+  REQUIRE(c.ports.size() == 2);
+  CHECK_FALSE(c.ports[0].allow_host);
+  CHECK(c.ports[1].allow_host);
+  CHECK(parse_config(write_config(c), "t.conf") == c);
+}
+
 TEST_CASE("config: two peers with one AllowedIP only warn (wg gives it to the later peer)") {
   const Config c = ok(kPeer + "AllowedIPs = 10.0.0.0/8\n[Peer]\nPublicKey = " + s(kPub2) + "\nAllowedIPs = 10.0.0.0/8\n");
   CHECK(warnings(c) == std::vector<std::string>{
