@@ -20,7 +20,8 @@
 #   f east_west    ct -> vm and vm -> ct dropped (east_west); ct -> gateway host (host_denied)
 #   g unreachable  inet -> an unrouted address of the /56: Destination unreachable from the gateway
 #   h pmtu         inet -> vm (port MTU 1280): Packet too big mtu=1280 from the gateway; then
-#                  a 2 MB TCP transfer inet -> vm completes
+#                  a 2 MB TCP transfer inet -> vm completes; vm -> inet over the tunnel's MTU:
+#                  Packet too big mtu=1420
 #   i ttl          hop limit expiring at the gateway: Time exceeded from its tunnel address
 #   l iperf        iperf3 TCP 3 s ct -> inet and inet -> ct (Mbit/s as INFO)
 #   m show         `wgrouter show` and `show --json` list both ports with counters
@@ -234,11 +235,20 @@ sc_h_pmtu() {
 		fail "inet -> vm 2 MiB TCP transfer (PMTU discovery through the gateway)" "$out" "$(gw_diag)"
 	fi
 	info "too_big $before -> $(gw_drop too_big) during the transfer; inet's route: $(nsx inet ip -6 route get "$VM6" 2>&1)"
-	# optional: an instance sending more than the tunnel MTU (vm's eth0 raised to 1500)
+	# an instance sending more than the tunnel's MTU (vm's eth0 raised to 1500 for this): the
+	# gateway answers Packet Too Big with the tunnel's 1420
 	if nsx vm ip link set eth0 mtu 1500; then
+		before=$(gw_drop too_big)
 		out=$(ping_text vm -c 1 -w 3 -M do -s 1452 "$INET6")
-		info "vm (eth0 MTU 1500) -> inet 1500 bytes DF: $(grep -m1 -E 'From|bytes from|local error' <<<"$out" || echo "no answer")"
 		nsx vm ip link set eth0 mtu 1420
+		if [[ $out == *"From $TUN6_GW "*"Packet too big"*"mtu=1420"* ]]; then
+			pass "vm (eth0 MTU 1500) -> inet, 1500 bytes, DF: $(grep -m1 'From' <<<"$out")"
+		else
+			fail "vm -> inet 1500 bytes: expected Packet too big mtu=1420 (the tunnel) from $TUN6_GW" "$out" "$(gw_diag)"
+		fi
+		grew "oversized for the tunnel" too_big "$before"
+	else
+		fail "vm: raise eth0's MTU to 1500"
 	fi
 }
 
@@ -274,6 +284,9 @@ sc_l_iperf() {
 
 sc_m_show() {
 	local text json l
+	# some traffic through both ports first, so that this scenario also stands on its own
+	ping_ok ct "$INET6" 1 5 >/dev/null 2>&1
+	ping_ok vm "$INET6" 1 5 >/dev/null 2>&1
 	text=$(nsx gw timeout 10 "$WGROUTER_BIN" show "$GW_IF" 2>&1) || { fail "wgrouter show $GW_IF" "$text"; return; }
 	info "wgrouter show $GW_IF:"
 	sed 's/^/      | /' <<<"$text"
