@@ -39,13 +39,13 @@ topo_build || die "build the topology"
 tcp_serve inet 8080 || die "TCP server in inet"
 
 step "The gateway's configuration: the seed's wg0.conf, networkd unit and nftables inventory in one file" \
-	"(examples/route64-gw.conf is the same with the seed's real values)"
+	"(examples/route64-gw.conf is the same gateway with the seed's own values and comments)"
 gw_write_conf
 sed 's/^PrivateKey = .*/PrivateKey = (hidden)/' "$GW_CONF" | show_lines
 "$WGROUTER_BIN" check "$GW_CONF" 2>&1 | grep -v 'world accessible' | show_lines
 
 step "wgrouter up, inside an unprivileged user namespace (no capability on the host, no kernel module)"
-info "inside the gateway: $(nsx gw id -u -n) uid, $(nsx gw grep CapEff /proc/self/status | tr -s '\t' ' '), but mknod refused: $(nsx gw mknod "$T_DIR/probe" c 1 3 2>&1 | sed 's/.*: //')"
+info "inside the gateway: uid $(nsx gw id -u -n), $(nsx gw grep CapEff /proc/self/status | tr -s '\t' ' '), but mknod refused: $(nsx gw mknod "$T_DIR/probe" c 1 3 2>&1 | sed 's/.*: //')"
 gw_start || die "wgrouter up"
 vm_attach || die "attach the TAP to the vm"
 info "wgrouter created TAP pub-vm0; moved into vm as eth0 like a hypervisor would; pub-ct0 is an existing veth"
