@@ -291,7 +291,7 @@ sc_m_show() {
 	info "wgrouter show $GW_IF:"
 	sed 's/^/      | /' <<<"$text"
 	json=$(gw_json 2>&1) || { fail "wgrouter show $GW_IF --json" "$json"; return; }
-	info "wgrouter show --json, interface drops: $(jq -c '.[0].drops' <<<"$json")"
+	info "wgrouter show --json, interface drops (non-zero): $(jq -c '.[0].drops | with_entries(select(.value > 0))' <<<"$json")"
 	while IFS= read -r l; do info "port: $l"; done < <(jq -c '.[0].ports[]?' <<<"$json")
 	for l in pub-ct0 pub-vm0; do
 		if grep -q "$l" <<<"$text"; then pass "show (text) lists port $l"; else fail "show (text) does not list port $l"; fi
