@@ -45,23 +45,62 @@ uint32_t Gateway::add_port(PortSpec spec) {
   const uint32_t id = static_cast<uint32_t>(ports_.size());
   auto port = std::make_unique<Port>();
   port->spec = std::move(spec);
-  for (const Prefix& r : port->spec.routes) routes_.insert(r, RouteTarget::port(id));
-  for (const Prefix& s : port->spec.allowed_source) port->allowed_source.insert(s, 1);
-  for (const HostAddress& a : port->spec.addresses) {
+  ports_.push_back(std::move(port));
+  install_port(id);
+  return id;
+}
+
+void Gateway::update_port(uint32_t p, PortSpec spec) {
+  Port& port = *ports_[p];
+  spec.mac = port.spec.mac;
+  port.spec = std::move(spec);
+  install_port(p);
+}
+
+void Gateway::disable_port(uint32_t p) {
+  Port& port = *ports_[p];
+  routes_.remove_value(RouteTarget::port(p));
+  port.allowed_source.clear();
+  port.disabled = true;
+  port.pending_len = 0;
+}
+
+void Gateway::set_unreachable(const std::vector<Prefix>& prefixes) {
+  routes_.remove_value({RouteTarget::Kind::Unreachable, 0});
+  for (const Prefix& u : prefixes) add_unreachable(u);
+}
+
+std::optional<uint32_t> Gateway::find_port(const std::string& name) const {
+  for (uint32_t i = 0; i < ports_.size(); ++i)
+    if (ports_[i]->spec.name == name) return i;
+  return std::nullopt;
+}
+
+void Gateway::install_port(uint32_t id) {
+  Port& port = *ports_[id];
+  port.disabled = false;
+  routes_.remove_value(RouteTarget::port(id));
+  for (const Prefix& r : port.spec.routes) routes_.insert(r, RouteTarget::port(id));
+  port.allowed_source.clear();
+  for (const Prefix& s : port.spec.allowed_source) port.allowed_source.insert(s, 1);
+  port.link_local.reset();
+  port.global6.reset();
+  port.v4.reset();
+  for (const HostAddress& a : port.spec.addresses) {
     if (a.family == Family::V6 && is_link_local6(a.addr.data())) {
-      if (!port->link_local) port->link_local = a.addr;
+      if (!port.link_local) port.link_local = a.addr;
     } else if (a.family == Family::V6) {
-      if (!port->global6) port->global6 = a.addr;
-    } else if (a.family == Family::V4 && !port->v4) {
-      port->v4.emplace();
-      std::memcpy(port->v4->data(), a.addr.data(), 4);
+      if (!port.global6) port.global6 = a.addr;
+    } else if (a.family == Family::V4 && !port.v4) {
+      port.v4.emplace();
+      std::memcpy(port.v4->data(), a.addr.data(), 4);
     }
   }
-  if (!port->link_local) {
+  if (!port.link_local) {
     // Like a kernel interface: a link-local address from the MAC (modified EUI-64), so ND
     // always has a proper source.
     Addr16 ll{0xfe, 0x80};
-    const Mac& m = port->spec.mac;
+    const Mac& m = port.spec.mac;
     ll[8] = m[0] ^ 0x02;
     ll[9] = m[1];
     ll[10] = m[2];
@@ -70,12 +109,14 @@ uint32_t Gateway::add_port(PortSpec spec) {
     ll[13] = m[3];
     ll[14] = m[4];
     ll[15] = m[5];
-    port->link_local = ll;
-    port->spec.addresses.push_back({Family::V6, ll, 64});
+    port.link_local = ll;
+    port.spec.addresses.push_back({Family::V6, ll, 64});
   }
-  port->pending.resize(kIngressHeadroom + std::max<uint32_t>(port->spec.mtu, 1280) + 64);
-  ports_.push_back(std::move(port));
-  return id;
+  const size_t need = kIngressHeadroom + std::max<uint32_t>(port.spec.mtu, 1280) + 64;
+  if (port.pending.size() < need) {
+    port.pending.resize(need);
+    port.pending_len = 0;
+  }
 }
 
 // --- helpers ---
@@ -403,6 +444,7 @@ void Gateway::from_port(const Env& env, uint32_t p, std::span<uint8_t> buf, size
   ++port.stats.rx_packets;
   port.stats.rx_bytes += len > kVnetLen ? len - kVnetLen : 0;
   Ingress in{Ingress::Kind::Port, p, {}};
+  if (port.disabled) return count(Drop::NotForUs, in);
   if (len < kFrameHeader) return count(Drop::BadFrame, in);
   const VnetHeader vnet = read_vnet(buf.data() + off);
   const auto eth = parse_eth(buf.subspan(off + kVnetLen, len - kVnetLen));

@@ -129,6 +129,14 @@ class Gateway {
   void set_host_addresses(const std::vector<HostAddress>& a);
   void add_unreachable(const Prefix& p);
   uint32_t add_port(PortSpec spec);  // returns its index; inserts its routes
+  // Replaces a port's settings (routes, sources, rules, MTU, addresses; the MAC stays) between
+  // two packets: a reload never stops traffic. Neighbours and flows are kept.
+  void update_port(uint32_t p, PortSpec spec);
+  // Takes a port out of service: its routes go, everything it sends is dropped (not_for_us).
+  void disable_port(uint32_t p);
+  // Replaces every Unreachable prefix.
+  void set_unreachable(const std::vector<Prefix>& prefixes);
+  std::optional<uint32_t> find_port(const std::string& name) const;
   void set_tunnel_mtu(uint32_t mtu) { tunnel_mtu_ = mtu; }
 
   // --- data path ---
@@ -157,6 +165,7 @@ class Gateway {
     std::optional<pkt::Addr16> link_local;  // source of our ND messages
     std::optional<pkt::Addr16> global6;     // source of ICMPv6 errors towards the instance
     std::optional<std::array<uint8_t, 4>> v4;
+    bool disabled = false;
     // One packet waiting for its next hop's link-layer address.
     std::vector<uint8_t> pending;
     size_t pending_len = 0;  // IP length at pending[kIngressHeadroom]; 0 = empty
@@ -171,6 +180,7 @@ class Gateway {
     pkt::Mac mac{};   // sender's MAC (ports)
   };
 
+  void install_port(uint32_t id);  // routes, source table and derived addresses from spec
   void count(Drop d, const Ingress& in);
   void send_frame(uint32_t p, std::span<const uint8_t> frame, GatewayOutput& out);
   void count_port(Drop d, uint32_t port);

@@ -222,7 +222,17 @@ void Interface::on_fd(int fd) {
   refresh_clock();
   if (fd == signal_fd_) {
     signalfd_siginfo si;
-    while (::read(signal_fd_, &si, sizeof(si)) == sizeof(si)) stop_ = true;
+    bool reload = false;
+    while (::read(signal_fd_, &si, sizeof(si)) == sizeof(si)) {
+      if (si.ssi_signo == SIGHUP && on_reload)
+        reload = true;
+      else
+        stop_ = true;
+    }
+    if (reload && !stop_) {
+      on_reload();
+      flush_outbox();
+    }
     return;
   }
   if (fd == links_.fd()) {

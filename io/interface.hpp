@@ -51,6 +51,8 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   // Called when a peer stops answering: every third unanswered initiation (~15 s) and when
   // the handshake is given up. Native mode re-resolves hostname endpoints here.
   std::function<void(core::PeerId)> on_peer_unresponsive;
+  // SIGHUP: native mode re-reads its file here. Without a handler SIGHUP stops the interface.
+  std::function<void()> on_reload;
 
   // PacketSink
   void on_datagrams(std::span<RxDatagram> batch) override;

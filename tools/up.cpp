@@ -17,6 +17,9 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "config/uapi.hpp"
+#include "crypto/encoding.hpp"
+#include "crypto/secure.hpp"
 #include "io/interface.hpp"
 #include "io/uapi_server.hpp"
 #include "tools/commands.hpp"
@@ -202,44 +205,157 @@ core::pkt::Mac port_mac(const std::string& name) {
 
 core::HostAddress host_address(const config::InterfaceAddress& a) { return {a.family, a.addr, a.len}; }
 
+core::PortSpec port_spec(const config::PortConfig& pc, uint32_t default_mtu) {
+  core::PortSpec spec;
+  spec.name = pc.name;
+  spec.tap = pc.mode == config::PortMode::Tap;
+  for (const auto& a : pc.addresses) spec.addresses.push_back(host_address(a));
+  for (const auto& r : pc.routes) spec.routes.push_back(r.prefix);
+  for (const auto& r : pc.effective_allowed_source()) spec.allowed_source.push_back(r.prefix);
+  for (const auto& r : pc.allow_inbound)
+    spec.allow_inbound.push_back({r.proto == config::Proto::Tcp ? core::pkt::kProtoTcp : core::pkt::kProtoUdp, r.first, r.last});
+  spec.mtu = pc.mtu.value_or(default_mtu);
+  spec.allow_host = pc.allow_host;
+  spec.mac = port_mac(pc.name);
+  return spec;
+}
+
+// Opens (tap) or attaches to (veth) the port's device, brings it up and adds the port.
+bool open_port(const config::PortConfig& pc, uint32_t default_mtu, io::Interface& itf, tun::Netlink& nl) {
+  const bool tap = pc.mode == config::PortMode::Tap;
+  auto dev = tap ? tun::PortDevice::open_tap(pc.name) : tun::PortDevice::attach(pc.name);
+  if (!dev) {
+    std::fprintf(stderr, "wgrouter[%s]: port %s: %s\n", itf.name().c_str(), pc.name.c_str(), dev.error().c_str());
+    return false;
+  }
+  if (!dev->warning().empty())
+    std::fprintf(stderr, "wgrouter[%s]: port %s: warning: %s\n", itf.name().c_str(), pc.name.c_str(),
+                 dev->warning().c_str());
+  core::PortSpec spec = port_spec(pc, default_mtu);
+  // A TAP is the instance's NIC: its MTU is the port's. A veth end only changes when asked.
+  const std::optional<uint32_t> link_mtu = tap || pc.mtu ? std::optional<uint32_t>(spec.mtu) : std::nullopt;
+  if (int rc = nl.set_link(dev->ifindex(), true, link_mtu); rc != 0) {
+    std::fprintf(stderr, "wgrouter[%s]: port %s: link up: %s\n", itf.name().c_str(), pc.name.c_str(), std::strerror(-rc));
+    return false;
+  }
+  itf.add_port(std::move(*dev), std::move(spec));
+  return true;
+}
+
+std::vector<core::Prefix> unreachable_of(const config::Config& cfg) {
+  std::vector<core::Prefix> v;
+  for (const auto& u : cfg.iface.unreachable) v.push_back(u.prefix);
+  return v;
+}
+
 // The router part of the file: the host's addresses, Unreachable prefixes and the ports.
 bool apply_gateway(const config::Config& cfg, io::Interface& itf, tun::Netlink& nl) {
   core::Gateway& gw = itf.gateway();
   std::vector<core::HostAddress> host;
   for (const auto& a : cfg.iface.addresses) host.push_back(host_address(a));
   gw.set_host_addresses(host);
-  for (const auto& u : cfg.iface.unreachable) gw.add_unreachable(u.prefix);
+  gw.set_unreachable(unreachable_of(cfg));
   const uint32_t default_mtu = cfg.iface.mtu.value_or(kDefaultMtu);
-  for (const config::PortConfig& pc : cfg.ports) {
-    const bool tap = pc.mode == config::PortMode::Tap;
-    auto dev = tap ? tun::PortDevice::open_tap(pc.name) : tun::PortDevice::attach(pc.name);
-    if (!dev) {
-      std::fprintf(stderr, "wgrouter[%s]: port %s: %s\n", itf.name().c_str(), pc.name.c_str(), dev.error().c_str());
-      return false;
-    }
-    if (!dev->warning().empty())
-      std::fprintf(stderr, "wgrouter[%s]: port %s: warning: %s\n", itf.name().c_str(), pc.name.c_str(),
-                   dev->warning().c_str());
-    core::PortSpec spec;
-    spec.name = pc.name;
-    spec.tap = tap;
-    for (const auto& a : pc.addresses) spec.addresses.push_back(host_address(a));
-    for (const auto& r : pc.routes) spec.routes.push_back(r.prefix);
-    for (const auto& r : pc.effective_allowed_source()) spec.allowed_source.push_back(r.prefix);
-    for (const auto& r : pc.allow_inbound)
-      spec.allow_inbound.push_back({r.proto == config::Proto::Tcp ? core::pkt::kProtoTcp : core::pkt::kProtoUdp, r.first, r.last});
-    spec.mtu = pc.mtu.value_or(default_mtu);
-    spec.allow_host = pc.allow_host;
-    spec.mac = port_mac(pc.name);
-    // A TAP is the instance's NIC: its MTU is the port's. A veth end only changes when asked.
-    const std::optional<uint32_t> link_mtu = tap || pc.mtu ? std::optional<uint32_t>(spec.mtu) : std::nullopt;
-    if (int rc = nl.set_link(dev->ifindex(), true, link_mtu); rc != 0) {
-      std::fprintf(stderr, "wgrouter[%s]: port %s: link up: %s\n", itf.name().c_str(), pc.name.c_str(), std::strerror(-rc));
-      return false;
-    }
-    itf.add_port(std::move(*dev), std::move(spec));
-  }
+  for (const config::PortConfig& pc : cfg.ports)
+    if (!open_port(pc, default_mtu, itf, nl)) return false;
   return true;
+}
+
+// The `set` request that makes the running peers what `cfg` says, as `wg syncconf` does:
+// peers not in the file are removed, the others updated in place (their sessions survive).
+std::string sync_request(const config::Config& cfg, const std::vector<std::optional<core::Endpoint>>& endpoints,
+                         const core::Device& dev) {
+  std::string req = "set=1\n";
+  char hex[crypto::kKeyHexLen + 1];
+  auto key_line = [&](std::string_view k, const uint8_t* key) {
+    crypto::key_to_hex(hex, key);
+    req.append(k).append("=").append(hex, crypto::kKeyHexLen).append("\n");
+  };
+  if (cfg.iface.private_key) key_line("private_key", cfg.iface.private_key->secret.data());
+  dev.for_each_peer([&](core::PeerId, const core::Peer& p) {
+    const bool kept = std::any_of(cfg.peers.begin(), cfg.peers.end(),
+                                  [&](const config::PeerConfig& pc) { return pc.public_key == p.public_key; });
+    if (kept) return;
+    key_line("public_key", p.public_key.data());
+    req += "remove=true\n";
+  });
+  static const uint8_t kZero[32] = {};
+  for (size_t i = 0; i < cfg.peers.size(); ++i) {
+    const config::PeerConfig& pc = cfg.peers[i];
+    key_line("public_key", pc.public_key.data());
+    key_line("preshared_key", pc.preshared_key ? pc.preshared_key->secret.data() : kZero);
+    if (endpoints[i]) req += "endpoint=" + core::to_string(*endpoints[i]) + "\n";
+    req += "persistent_keepalive_interval=" + std::to_string(pc.persistent_keepalive.value_or(0)) + "\n";
+    req += "replace_allowed_ips=true\n";
+    for (const auto& a : pc.allowed_ips) req += "allowed_ip=" + core::to_string(a.prefix) + "\n";
+  }
+  crypto::wipe(hex, sizeof(hex));
+  return req + "\n";
+}
+
+// SIGHUP: re-reads the file and applies what changed without stopping traffic — peers as
+// `wg syncconf` would, Unreachable prefixes, the ports' routes, sources, inbound rules and MTU,
+// and new ports. Address, MTU, Table, DNS and hooks of [Interface] take a restart, and so does
+// taking a port's device away (the port is only disabled). A bad file changes nothing.
+void reload(const std::string& path, config::Config& cfg, io::Interface& itf, tun::Netlink& nl) {
+  const std::string& name = itf.name();
+  auto loaded = config::load_config(path);
+  if (!loaded) {
+    std::fprintf(stderr, "wgrouter[%s]: reload: %s; nothing changed\n", name.c_str(), loaded.error().to_string().c_str());
+    return;
+  }
+  config::Config next = std::move(*loaded);
+  std::vector<std::optional<core::Endpoint>> endpoints(next.peers.size());
+  for (size_t i = 0; i < next.peers.size(); ++i) {
+    const auto& e = next.peers[i].endpoint;
+    if (!e) continue;
+    if (e->numeric) {
+      endpoints[i] = e->numeric;
+    } else if (auto r = config::resolve_endpoint(*e)) {
+      endpoints[i] = *r;
+    } else {
+      std::fprintf(stderr, "wgrouter[%s]: reload: %s (endpoint left as it was)\n", name.c_str(), r.error().message.c_str());
+    }
+  }
+  if (next.iface.addresses != cfg.iface.addresses || next.iface.mtu != cfg.iface.mtu || next.iface.table != cfg.iface.table ||
+      next.iface.dns_servers != cfg.iface.dns_servers)
+    std::fprintf(stderr, "wgrouter[%s]: reload: [Interface] Address, MTU, Table and DNS changes take a restart\n",
+                 name.c_str());
+  // Peers through the UAPI, exactly as `wg syncconf` would send them.
+  config::UapiConnection conn{config::UapiTarget{itf.device(), itf.allowed_ips(), itf, &itf.gateway()}};
+  std::string reply;
+  std::string req = sync_request(next, endpoints, itf.device());
+  conn.feed(req, reply);
+  crypto::wipe(req.data(), req.size());
+  if (reply.find("errno=0\n") == std::string::npos)
+    std::fprintf(stderr, "wgrouter[%s]: reload: peers: %s", name.c_str(), reply.c_str());
+  // The router part.
+  core::Gateway& gw = itf.gateway();
+  gw.set_unreachable(unreachable_of(next));
+  const uint32_t default_mtu = cfg.iface.mtu.value_or(kDefaultMtu);
+  for (const config::PortConfig& pc : next.ports) {
+    if (auto id = gw.find_port(pc.name)) {
+      if (gw.port_spec(*id).tap != (pc.mode == config::PortMode::Tap)) {
+        std::fprintf(stderr, "wgrouter[%s]: reload: port %s changes Mode: takes a restart\n", name.c_str(), pc.name.c_str());
+        continue;
+      }
+      gw.update_port(*id, port_spec(pc, default_mtu));
+    } else if (!open_port(pc, default_mtu, itf, nl)) {
+      std::fprintf(stderr, "wgrouter[%s]: reload: port %s not added\n", name.c_str(), pc.name.c_str());
+    }
+  }
+  for (uint32_t p = 0; p < gw.port_count(); ++p) {
+    const std::string& pn = gw.port_spec(p).name;
+    const bool kept = std::any_of(next.ports.begin(), next.ports.end(), [&](const config::PortConfig& pc) { return pc.name == pn; });
+    if (!kept) {
+      gw.disable_port(p);
+      std::fprintf(stderr, "wgrouter[%s]: reload: port %s is no longer in the file: disabled until restart\n",
+                   name.c_str(), pn.c_str());
+    }
+  }
+  cfg = std::move(next);
+  std::fprintf(stderr, "wgrouter[%s]: reloaded %s: %zu peers, %zu ports\n", name.c_str(), path.c_str(),
+               itf.device().peer_count(), cfg.ports.size());
 }
 
 bool apply_config(const config::Config& cfg, const std::vector<std::optional<core::Endpoint>>& endpoints,
@@ -342,7 +458,7 @@ int cmd_up(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", loaded.error().to_string().c_str());
     return 1;
   }
-  const config::Config& cfg = *loaded;
+  config::Config cfg = std::move(*loaded);
   for (const auto& w : cfg.warnings) std::fprintf(stderr, "%s\n", w.to_string().c_str());
   if (name.empty()) {
     auto n = config::interface_name_from_path(path);
@@ -382,6 +498,7 @@ int cmd_up(int argc, char** argv) {
         }
       }
     };
+    itf.on_reload = [&] { reload(path, cfg, itf, nl); };
     if (ok) {
       set_dns(cfg.iface, name);
       done.dns = true;

@@ -25,6 +25,8 @@
 #   i ttl          hop limit expiring at the gateway: Time exceeded from its tunnel address
 #   l iperf        iperf3 TCP 3 s ct -> inet and inet -> ct (Mbit/s as INFO)
 #   m show         `wgrouter show` and `show --json` list both ports with counters
+#   n reload       SIGHUP re-reads gw0.conf: ct's AllowInbound gains tcp/23 without a new
+#                  handshake; a broken file changes nothing; the old file again closes it
 #   j rebind       the CGNAT changes its mapping (new port range, conntrack flushed): traffic
 #                  recovers and the PoP follows the new port
 #   k restart      SIGTERM: exit 0, TAP gone; start again, re-attach the vm: traffic again
@@ -40,8 +42,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/gateway_topo.sh"
 
 ORDER=(a:handshake b:egress c:inbound d:replies e:spoof f:east_west g:unreachable h:pmtu
-	i:ttl l:iperf m:show j:rebind k:restart)
-NEEDS_PORTS="b c d e f g h i l m"
+	i:ttl l:iperf m:show n:reload j:rebind k:restart)
+NEEDS_PORTS="b c d e f g h i l m n"
 
 selected() { # LETTER
 	[[ -n ${ONLY:-} && " $ONLY " != *" $1 "* ]] && return 1
@@ -329,6 +331,36 @@ sc_j_rebind() {
 		fail "PoP's endpoint for the gateway must be $CGNAT_POP4:40000-40100" "now: $ep (before $ep0)"
 	fi
 	[[ $probe == ct ]] && check "vm -> inet after the rebinding" ping_ok vm "$INET6" 2 10
+}
+
+# reload_gw MARK: SIGHUP to wgrouter, then wait until its log says MARK (bounded).
+reload_gw() {
+	local before
+	before=$(grep -c "$1" "$GW_LOG")
+	kill -HUP "$GW_DPID" 2>/dev/null
+	wait_for 5 eval "(( \$(grep -c '$1' '$GW_LOG') > $before ))"
+}
+
+sc_n_reload() {
+	local hs0 hs1 orig=$T_DIR/gw0.conf.orig out
+	hs0=$(peer_val pop latest-handshakes "$(pub gw)")
+	cp "$GW_CONF" "$orig"
+	sed -i 's|^AllowInbound = tcp/22, tcp/80$|AllowInbound = tcp/22, tcp/80, tcp/23|' "$GW_CONF"
+	check "SIGHUP: wgrouter reloads gw0.conf" reload_gw "reloaded"
+	out=$(tcp_connect inet "$CT6" 23 64 3)
+	if grep -q echo=ok <<<"$out"; then pass "after the reload inet -> ct tcp/23 is allowed: $out"; else fail "tcp/23 still closed after the reload" "$out"; fi
+	check "wgrouter still running after the reload" pid_alive "$GW_DPID"
+	hs1=$(peer_val pop latest-handshakes "$(pub gw)")
+	check_eq "the tunnel session survived the reload (PoP's latest handshake unchanged)" "$hs0" "$hs1"
+	echo "Garbage = here" >>"$GW_CONF"
+	check "a broken file: reload refused, nothing changed" reload_gw "nothing changed"
+	check "ct -> inet still works" ping_ok ct "$INET6" 1 5
+	out=$(tcp_connect inet "$CT6" 23 64 3)
+	if grep -q echo=ok <<<"$out"; then pass "tcp/23 still allowed (the broken file was not applied)"; else fail "tcp/23 closed by a broken file" "$out"; fi
+	cp "$orig" "$GW_CONF"
+	check "the original file again" reload_gw "reloaded"
+	out=$(tcp_connect inet "$CT6" 23 64 3)
+	if grep -q echo=ok <<<"$out"; then fail "tcp/23 still open after restoring the file" "$out"; else pass "tcp/23 denied again"; fi
 }
 
 sc_k_restart() {
