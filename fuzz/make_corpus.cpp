@@ -1,12 +1,15 @@
 // fuzz/make_corpus.cpp — writes the seed corpus for every fuzz target: real messages made by
 // the devices of the fuzz world (fuzz_common.hpp), each checked against a pristine world to
-// get the outcome it is meant to reach. Usage: make_corpus OUT_DIR (e.g. fuzz/corpus).
+// get the outcome it is meant to reach; and, for the packet targets (ethernet, ip, nd, arp),
+// hand-built frames and packets (tests/core/packet_craft.hpp), each checked to get as far into
+// core/packet as it is meant to. Usage: make_corpus OUT_DIR (e.g. fuzz/corpus).
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "fuzz_common.hpp"
+#include "packet_fuzz.hpp"
 
 namespace {
 
@@ -157,6 +160,212 @@ void make_seeds() {
   add("datagram", "replayed_initiation", w->i1, kB, MessageType::Initiation, RxKind::Dropped, Drop::TimestampReplay);
 }
 
+// --- seeds for the packet targets ---
+
+namespace packets = wg::fuzzing::packets;
+namespace pk = wg::core::pkt;
+namespace craft = wg::testing::craft;
+
+struct PacketSeed {
+  std::string target;
+  std::string name;
+  Bytes bytes;
+  bool reaches;      // gets as far as `expect` says (computed when the seed is made)
+  const char* expect;
+};
+
+std::vector<PacketSeed> packet_seeds;
+
+bool ip_ok(std::span<const uint8_t> p, pk::IpInfo& i) { return pk::parse_ip(p, i) == pk::IpError::None; }
+
+// A frame: virtio-net header (flags, gso type, hdr_len, gso_size, csum_start, csum_offset, all
+// little endian), Ethernet header, payload.
+Bytes frame(const pk::VnetHeader& h, const pk::Mac& dst, uint16_t type, const Bytes& payload) {
+  Bytes f(pk::kFrameHeader, 0);
+  f[0] = h.flags;
+  f[1] = h.gso_type;
+  const uint16_t le[4] = {h.hdr_len, h.gso_size, h.csum_start, h.csum_offset};
+  for (int k = 0; k < 4; ++k) {
+    f[2 + 2 * k] = static_cast<uint8_t>(le[k]);
+    f[3 + 2 * k] = static_cast<uint8_t>(le[k] >> 8);
+  }
+  pk::write_eth(f.data() + pk::kVnetLen, dst, pk::Mac{0x02, 0, 0, 0, 0, 0x0a}, type);
+  f.insert(f.end(), payload.begin(), payload.end());
+  return f;
+}
+
+// What a guest leaves in the checksum field with NEEDS_CSUM: the folded pseudo-header sum.
+void leave_partial(Bytes& p, size_t l4, uint8_t proto) {
+  const bool v6 = (p[0] >> 4) == 6;
+  const Bytes ph = craft::pseudo_header(v6, &p[v6 ? 8 : 12], &p[v6 ? 24 : 16], proto, p.size() - l4);
+  craft::put16(&p[l4 + craft::checksum_offset(proto)], static_cast<uint16_t>(~craft::ref_checksum(ph)));
+}
+
+Bytes nd_message(uint8_t type, uint32_t flags, const craft::Ip6& target, const Bytes& options) {
+  Bytes body(target.begin(), target.end());
+  body.insert(body.end(), options.begin(), options.end());
+  return craft::icmp(type, 0, flags, body);
+}
+
+Bytes lladdr_option(uint8_t type, const pk::Mac& mac) {
+  Bytes o{type, 1};
+  o.insert(o.end(), mac.begin(), mac.end());
+  return o;
+}
+
+Bytes arp(uint16_t op, const craft::Ip4& sender, const craft::Ip4& target) {
+  Bytes a(28, 0);
+  craft::put16(&a[0], 1);
+  craft::put16(&a[2], pk::kEtherIpv4);
+  a[4] = 6;
+  a[5] = 4;
+  craft::put16(&a[6], op);
+  const pk::Mac mac{0x02, 0, 0, 0, 0, 0x0a};
+  std::copy(mac.begin(), mac.end(), a.begin() + 8);
+  std::copy(sender.begin(), sender.end(), a.begin() + 14);
+  if (op == 2) std::fill(a.begin() + 18, a.begin() + 24, 0x0b);
+  std::copy(target.begin(), target.end(), a.begin() + 24);
+  return a;
+}
+
+void add_packet(const std::string& target, const std::string& name, Bytes bytes, bool reaches, const char* expect) {
+  packet_seeds.push_back({target, name, std::move(bytes), reaches, expect});
+}
+
+void make_packet_seeds() {
+  using craft::ip4;
+  using craft::ip6;
+  const craft::Ip4 a4 = ip4("10.0.0.1"), b4 = ip4("10.0.0.2");
+  const craft::Ip6 a6 = ip6("2001:db8::a"), b6 = ip6("2001:db8::b"), ll = ip6("fe80::1");
+  const craft::Ip6 target = ip6("2001:db8::1:2:3");
+  craft::Ip6 group;
+  pk::solicited_node(target.data(), group.data());
+  const pk::Mac peer_mac{0x02, 0, 0, 0, 0, 0x0b};
+  const pk::Mac to_us{0x02, 0, 0, 0, 0, 0x01};
+
+  const Bytes syn4 = craft::ipv4(a4, b4, craft::kTcp, craft::tcp(40000, 443, 1, 0, pk::kTcpSyn, {}));
+  const Bytes udp6 = craft::ipv6(a6, b6, craft::kUdp, craft::udp(1000, 53, craft::pattern(30)),
+                                 {.ext = {craft::ext_options(craft::kHopByHop, 8), craft::ext_fragment(0, true, 7)}});
+  const Bytes later6 = craft::ipv6(a6, b6, craft::kUdp, craft::pattern(64),
+                                   {.ext = {craft::ext_fragment(20, false, 7)}, .l4_checksum = false});
+  const Bytes echo4 = craft::ipv4(a4, b4, craft::kIcmp, craft::icmp(8, 0, 0x00010001, craft::pattern(56)));
+  const Bytes echo6 = craft::ipv6(a6, b6, craft::kIcmp6, craft::icmp(128, 0, 0x00010001, craft::pattern(56)));
+  const Bytes big6 = craft::ipv6(a6, b6, craft::kUdp, craft::udp(4500, 4500, craft::pattern(1400)));
+  const Bytes frag4 = craft::ipv4(a4, b4, craft::kUdp, craft::udp(1, 2, craft::pattern(100)),
+                                  {.frag = 0x2000, .options = 8});
+  const Bytes ns = craft::ipv6(ll, group, craft::kIcmp6,
+                               nd_message(pk::kNdNeighborSolicit, 0, target, lladdr_option(1, peer_mac)), {.hops = 255});
+  const Bytes na = craft::ipv6(ll, ip6("ff02::1"), craft::kIcmp6,
+                               nd_message(pk::kNdNeighborAdvert, 0x20000000, target, lladdr_option(2, peer_mac)),
+                               {.hops = 255});
+
+  // TCP and UDP super-packets with their checksums left to the device.
+  Bytes tcp4 = craft::ipv4(a4, b4, craft::kTcp,
+                           craft::tcp(40000, 443, 1000, 1, pk::kTcpAck | pk::kTcpFin | 0x08 | 0x80, craft::pattern(1800)),
+                           {.l4_checksum = false});
+  leave_partial(tcp4, 20, craft::kTcp);
+  Bytes tcp6 = craft::ipv6(a6, b6, craft::kTcp,
+                           craft::tcp(40000, 443, 1000, 1, pk::kTcpAck | 0x08, craft::pattern(1500), Bytes{1, 1, 1, 1}),
+                           {.l4_checksum = false});
+  leave_partial(tcp6, 40, craft::kTcp);
+  Bytes udp6_gso = craft::ipv6(a6, b6, craft::kUdp, craft::udp(4500, 4500, craft::pattern(1500)),
+                               {.l4_checksum = false});
+  leave_partial(udp6_gso, 40, craft::kUdp);
+  const Bytes udp4_gso = craft::ipv4(a4, b4, craft::kUdp, craft::udp(4500, 4500, craft::pattern(1200)));
+
+  auto eth_ip = [&](const Bytes& f, bool want_nd, size_t want_segments) {
+    Bytes copy(f.begin() + pk::kVnetLen, f.end());
+    const auto e = pk::parse_eth(copy);
+    pk::IpInfo i;
+    if (!e || !ip_ok(e->payload, i)) return false;
+    if (want_nd != pk::parse_nd(e->payload, i).has_value()) return false;
+    const pk::VnetHeader h = pk::read_vnet(f.data());
+    return pk::gso_segments(e->payload, i, h.gso_type, h.gso_size) == want_segments;
+  };
+  const pk::VnetHeader plain{};
+  auto add_eth = [&](const std::string& name, const pk::VnetHeader& h, const pk::Mac& dst, const Bytes& ip,
+                     bool want_nd = false, size_t want_segments = 0) {
+    const Bytes f = frame(h, dst, (ip[0] >> 4) == 6 ? pk::kEtherIpv6 : pk::kEtherIpv4, ip);
+    add_packet("ethernet", name, f, eth_ip(f, want_nd, want_segments), "parse_ip, parse_nd and gso_segments as meant");
+  };
+  Bytes padded = syn4;
+  padded.resize(46, 0);
+  add_eth("tcp4_padded", plain, to_us, padded);
+  add_eth("udp6_ext_headers", plain, to_us, udp6);
+  add_eth("echo4", plain, to_us, echo4);
+  add_eth("echo6", plain, to_us, echo6);
+  add_eth("big6_too_big", {.hdr_len = 1}, to_us, big6);
+  add_eth("ns", plain, pk::multicast_mac6(group.data()), ns, true);
+  add_eth("na", plain, pk::multicast_mac6(ip6("ff02::1").data()), na, true);
+  add_eth("gso_tcp4", {pk::kVnetNeedsCsum, pk::kGsoTcpV4, 54, 600, 34, 16}, to_us, tcp4, false, 3);
+  add_eth("gso_tcp6", {pk::kVnetNeedsCsum, pk::kGsoTcpV6, 78, 700, 54, 16}, to_us, tcp6, false, 3);
+  add_eth("gso_udp6", {pk::kVnetNeedsCsum, pk::kGsoUdpL4, 62, 500, 54, 6}, to_us, udp6_gso, false, 3);
+  {
+    const Bytes f = frame(plain, pk::kBroadcast, pk::kEtherArp, arp(1, a4, b4));
+    add_packet("ethernet", "arp_request", f,
+               pk::parse_arp(std::span<const uint8_t>(f).subspan(pk::kFrameHeader)).has_value(), "parse_arp");
+  }
+
+  // ip: GSO type, GSO size (big endian), ICMP selector, packet.
+  auto add_ip = [&](const std::string& name, uint8_t gso_type, uint16_t gso_size, uint8_t sel, const Bytes& ip,
+                    size_t want_segments) {
+    Bytes b{gso_type, static_cast<uint8_t>(gso_size >> 8), static_cast<uint8_t>(gso_size), sel};
+    b.insert(b.end(), ip.begin(), ip.end());
+    pk::IpInfo i;
+    const bool ok = ip_ok(ip, i) && pk::gso_segments(ip, i, gso_type, gso_size) == want_segments;
+    add_packet("ip", name, b, ok, "parse_ip and gso_segments as meant");
+  };
+  add_ip("tcp4_gso", pk::kGsoTcpV4, 536, 0x01, craft::ipv4(a4, b4, craft::kTcp,
+                                                            craft::tcp(1, 2, 3, 4, pk::kTcpAck | pk::kTcpFin,
+                                                                       craft::pattern(1500))),
+         3);
+  add_ip("tcp6_gso", pk::kGsoTcpV6, 1220, 0x01, craft::ipv6(a6, b6, craft::kTcp,
+                                                             craft::tcp(1, 2, 3, 4, pk::kTcpAck | 0x80,
+                                                                        craft::pattern(1500))),
+         2);
+  add_ip("udp4_gso", pk::kGsoUdpL4, 1000, 0x00, udp4_gso, 2);
+  add_ip("echo4", 0, 0, 0x00, echo4, 0);
+  add_ip("echo6", 0, 0, 0x02, echo6, 0);
+  add_ip("udp6_ext_headers", pk::kGsoUdpL4, 10, 0x81, udp6, 0);  // a fragment: not a super-packet
+  add_ip("later_fragment6", 0, 0, 0x01, later6, 0);
+  add_ip("first_fragment4_options", 0, 0, 0x01, frag4, 0);
+  add_ip("ttl1_syn4", 0, 0, 0x00,
+         craft::ipv4(a4, b4, craft::kTcp, craft::tcp(40000, 443, 1, 0, pk::kTcpSyn, {}), {.ttl = 1}), 0);
+
+  // nd: control byte, ICMPv6 message.
+  auto add_nd = [&](const std::string& name, uint8_t ctrl, const Bytes& msg, bool want) {
+    Bytes b{ctrl};
+    b.insert(b.end(), msg.begin(), msg.end());
+    const Bytes p = packets::nd_packet(ctrl, msg);
+    pk::IpInfo i;
+    const bool ok = ip_ok(p, i) && pk::parse_nd(p, i).has_value() == want;
+    add_packet("nd", name, b, ok, want ? "parse_nd accepts" : "parse_nd refuses");
+  };
+  using packets::kNdDstShift;
+  using packets::kNdSrcShift;
+  add_nd("ns_slla", 0, nd_message(pk::kNdNeighborSolicit, 0, target, lladdr_option(1, peer_mac)), true);
+  add_nd("ns_nonce_slla", 0,
+         nd_message(pk::kNdNeighborSolicit, 0, target, craft::concat({Bytes{14, 1, 1, 2, 3, 4, 5, 6},
+                                                                      lladdr_option(1, peer_mac)})),
+         true);
+  add_nd("ns_dad", 1 << kNdSrcShift, nd_message(pk::kNdNeighborSolicit, 0, target, {}), true);
+  add_nd("na_solicited", 2 << kNdSrcShift | 2 << kNdDstShift,
+         nd_message(pk::kNdNeighborAdvert, 0x60000000, target, lladdr_option(2, peer_mac)), true);
+  add_nd("na_unsolicited", 1 << kNdDstShift,
+         nd_message(pk::kNdNeighborAdvert, 0xa0000000, target, lladdr_option(2, peer_mac)), true);
+  add_nd("ns_hop_limit_64", packets::kNdHopLimit64,
+         nd_message(pk::kNdNeighborSolicit, 0, target, lladdr_option(1, peer_mac)), false);
+
+  // arp: the payload after the Ethernet header.
+  for (const uint16_t op : {1, 2}) {
+    Bytes a = arp(op, a4, b4);
+    add_packet("arp", op == 1 ? "request" : "reply", a, pk::parse_arp(a).has_value(), "parse_arp accepts");
+    a.resize(46, 0);
+    add_packet("arp", op == 1 ? "request_padded" : "reply_padded", a, pk::parse_arp(a).has_value(),
+               "parse_arp accepts");
+  }
+}
+
 // Runs a seed the way its target does, against a pristine world.
 void verify(const Seed& s) {
   auto w = make_world();
@@ -172,6 +381,15 @@ void verify(const Seed& s) {
   if (!ok) ++failures;
 }
 
+bool write_seed(const char* out, const std::string& target, const std::string& name, const Bytes& bytes) {
+  const auto dir = std::filesystem::path(out) / target;
+  std::filesystem::create_directories(dir);
+  std::ofstream f(dir / (name + ".bin"), std::ios::binary | std::ios::trunc);
+  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (!f) std::fprintf(stderr, "cannot write %s\n", (dir / name).c_str());
+  return static_cast<bool>(f);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -182,15 +400,15 @@ int main(int argc, char** argv) {
   make_seeds();
   for (const Seed& s : seeds) {
     verify(s);
-    const auto dir = std::filesystem::path(argv[1]) / s.target;
-    std::filesystem::create_directories(dir);
-    std::ofstream f(dir / (s.name + ".bin"), std::ios::binary | std::ios::trunc);
-    f.write(reinterpret_cast<const char*>(s.bytes.data()), static_cast<std::streamsize>(s.bytes.size()));
-    if (!f) {
-      std::fprintf(stderr, "cannot write %s\n", (dir / s.name).c_str());
-      return 1;
-    }
+    if (!write_seed(argv[1], s.target, s.name, s.bytes)) return 1;
   }
-  std::printf("%zu seeds, %d unexpected\n", seeds.size(), failures);
+  make_packet_seeds();
+  for (const PacketSeed& s : packet_seeds) {
+    std::printf("%-13s %-22s %4zu bytes  %-45s %s\n", s.target.c_str(), s.name.c_str(), s.bytes.size(), s.expect,
+                s.reaches ? "ok" : "UNEXPECTED");
+    if (!s.reaches) ++failures;
+    if (!write_seed(argv[1], s.target, s.name, s.bytes)) return 1;
+  }
+  std::printf("%zu seeds, %d unexpected\n", seeds.size() + packet_seeds.size(), failures);
   return failures ? 1 : 0;
 }
