@@ -448,7 +448,7 @@ void Gateway::from_port(const Env& env, uint32_t p, std::span<uint8_t> buf, size
   if (len < kFrameHeader) return count(Drop::BadFrame, in);
   const VnetHeader vnet = read_vnet(buf.data() + off);
   const auto eth = parse_eth(buf.subspan(off + kVnetLen, len - kVnetLen));
-  if (!eth) return count(Drop::BadFrame, in);
+  if (!eth) return count(Drop::NotForUs, in);  // 802.3/LLC (STP, ...) or VLAN-tagged: not ours
   in.mac = eth->src;
   if (eth->dst != port.spec.mac && !is_multicast(eth->dst)) return count(Drop::NotForUs, in);
   if (is_multicast(eth->src)) return count(Drop::BadFrame, in);

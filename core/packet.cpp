@@ -54,6 +54,7 @@ std::optional<EthView> parse_eth(std::span<uint8_t> frame) {
   std::memcpy(v.src.data(), frame.data() + 6, 6);
   v.type = load16(frame.data() + 12);
   if (v.type < 0x0600) return std::nullopt;  // 802.3 length field: not IP
+  if (v.type == 0x8100 || v.type == 0x88a8) return std::nullopt;  // VLAN tags: ports are untagged
   v.payload = frame.subspan(kEthLen);
   return v;
 }

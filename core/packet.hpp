@@ -136,7 +136,8 @@ inline constexpr size_t kIcmpErrorMax = kIcmp6ErrorMax;
 // An ICMP(v6) error about `orig` (an IP packet) from `src` back to orig's source. `param` is
 // the MTU for Packet Too Big / Fragmentation Needed, else 0. Returns the packet's length, or 0
 // when orig must not get an error (RFC 4443 2.4 e / RFC 1812 4.3.2.7: errors, multicast,
-// unspecified sources, later fragments).
+// unspecified sources, and for IPv4 later fragments; IPv6 ones do get errors, so a Packet Too
+// Big always reaches its sender).
 size_t build_icmp_error(uint8_t* out, Family f, const uint8_t* src, std::span<const uint8_t> orig, uint8_t type,
                         uint8_t code, uint32_t param);
 

@@ -158,10 +158,8 @@ TEST_CASE("packet: parse_eth and write_eth") {
   CHECK_FALSE(pkt::is_multicast(src));
 }
 
-// BUG (reported, not fixed here): packet.hpp documents parse_eth as nullopt for VLAN-tagged
-// frames, but core/packet.cpp:56 rejects only ethertypes below 0x0600, so 802.1Q (0x8100) and
-// 802.1ad (0x88a8) come back as an EthView with that type. Drop may_fail once it is fixed.
-TEST_CASE("packet: parse_eth refuses VLAN-tagged frames as documented" * doctest::may_fail()) {
+// Ports carry untagged frames only: 802.1Q (0x8100) and 802.1ad (0x88a8) tags are refused.
+TEST_CASE("packet: parse_eth refuses VLAN-tagged frames as documented") {
   Bytes f(64, 0);
   pkt::write_eth(f.data(), pkt::kBroadcast, pkt::Mac{2, 0, 0, 0, 0, 1}, 0x8100);
   pkt::store16(f.data() + 14, 0x0064);  // VID 100
