@@ -135,6 +135,12 @@ printf '[Port]\nName = p0\nMode = bridge\n' >bad6.conf
 expect "port mode" 1 "" "bad6.conf:3: Mode is neither tap nor veth: \`bridge'" bad6.conf
 expect "missing file" 1 "" "\`nope.conf' does not exist" nope.conf
 
+# The shipped example (the seed's gateway) is a valid file. Copied with mode 0600 so the
+# world-accessible warning (a property of the checkout, not of the file) stays out.
+example=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/examples/route64-gw.conf
+install -m 600 "$example" route64-gw.conf
+expect "examples/route64-gw.conf" 0 "route64-gw.conf: OK (1 peer, 1 port)" "" route64-gw.conf
+
 # --- warnings go to stderr, the verdict stays OK ----------------------------------------------
 printf '[Peer]\nPublicKey = %s\nAllowedIPs = 10.0.0.1/24\n' "$pub1" >warn0.conf
 expect "host bits warn" 0 "warn0.conf: OK (1 peer, 0 ports)" \
