@@ -721,6 +721,32 @@ TEST_CASE("gateway: a flow the instance opened expires: a SYN-only flow after Fl
   CHECK(port_drops(w, 0) == "inbound_denied=1");
 }
 
+// A closed TCP connection (FIN both ways, last ACK from the instance) should not keep its
+// inbound hole open for kTcpEstablished (2 h 4 min): today the last ACK re-arms the long
+// timeout. Marked may_fail: whether a closed flow must shrink to kTcpClosing is a policy call.
+TEST_CASE("gateway: a TCP flow closed with FIN both ways does not stay open for hours" * doctest::may_fail()) {
+  World w;
+  w.resolve6(0, kInst6[0]);
+  auto out_tcp = [&](uint8_t flags) {
+    w.from_port(0, inst_frame(0, ip6(kInst6[0], kRemote6, kProtoTcp, tcp(40000, 443, flags))));
+  };
+  auto in_tcp = [&](uint8_t flags) {
+    w.out.clear();
+    const Bytes p = ip6(kRemote6, kInst6[0], kProtoTcp, tcp(443, 40000, flags));
+    w.from_tunnel(p);
+    return delivered(w, 0, p);
+  };
+  out_tcp(kTcpSyn);
+  REQUIRE(in_tcp(kTcpSyn | kTcpAck));
+  out_tcp(kTcpAck);
+  out_tcp(kTcpFin | kTcpAck);
+  REQUIRE(in_tcp(kTcpFin | kTcpAck));
+  out_tcp(kTcpAck);
+  w.clock.advance(FlowTable::kTcpSynSent + std::chrono::seconds(1));
+  CHECK(w.gw.flows_live(w.clock.now) == 0);
+  CHECK_FALSE(in_tcp(kTcpSyn));
+}
+
 // --- cryptokey routing on the way in ---
 
 TEST_CASE("gateway: a tunnel packet whose source does not route back to its peer is dropped") {
@@ -821,6 +847,18 @@ TEST_CASE("gateway: a checksum left to the device (NEEDS_CSUM, no GSO) is comple
   CHECK(drops_str(w.drops) == "");
 }
 
+// The checksum offload must stay in the transport header: otherwise the gateway itself rewrites
+// an IP header it has already validated (here the IPv4 header checksum) and forwards the result.
+TEST_CASE("gateway: a NEEDS_CSUM frame whose checksum start lies inside the IP header is refused") {
+  World w;
+  const Bytes dgram = ip4(kInst4, kRemote4, kProtoUdp, udp(40000, 53, 30));
+  w.from_port(0, inst_frame(0, dgram, Vnet{.flags = pkt::kVnetNeedsCsum, .csum_start = 14, .csum_offset = 10}));
+  for (const ToTunnel& t : w.out.tunnel) CHECK(ipv4_header_ok(t.ip));
+  CHECK(w.out.total() == 0);
+  CHECK(drops_str(w.drops) == "bad_frame=1");
+  CHECK(port_drops(w, 0) == "bad_frame=1");
+}
+
 TEST_CASE("gateway: GSO super-packets the gateway cannot split are counted") {
   World w;
   const Bytes dgram = ip6(kInst6[0], kRemote6, kProtoUdp, udp(40000, 53, 3000));
@@ -914,6 +952,32 @@ TEST_CASE("gateway: 200 solicitations in one batch: 200 intact advertisements") 
   REQUIRE(w.out.port.size() == 200);
   for (const ToPort& p : w.out.port) check_na(p.frame, kInstMac[0], kInstLl, kPortLl, kNaRouter | kNaSolicited | kNaOverride);
   CHECK(drops_str(w.drops) == "");
+}
+
+// The NA answering a solicitation takes its scratch buffer before learning the sender, and
+// learning can release a parked packet, which takes another buffer and may flush first: the
+// NA then sits in a buffer the gateway hands out again before the next flush.
+TEST_CASE("gateway: an advertisement queued across a flush is not overwritten before it is sent") {
+  World w;
+  w.out.deferred = true;
+  const Bytes syn = ip6(kRemote6, kInst6[0], kProtoTcp, tcp(5555, 22, kTcpSyn));
+  w.from_tunnel(syn);  // parked; the solicitation takes scratch buffer 0
+  for (size_t i = 0; i < Gateway::kScratchBuffers - 2; ++i) w.from_port(0, ns_frame(kInstLl, kPortLl, kInstMac[0]));
+  REQUIRE(w.out.flushes == 0);
+  // From the parked packet's destination: its NA takes the last buffer, the release flushes.
+  w.from_port(0, ns_frame(kInst6[0], kPortLl, kInstMac[0]));
+  CHECK(w.out.flushes == 1);
+  for (size_t i = 0; i < Gateway::kScratchBuffers - 1; ++i) w.from_port(0, ns_frame(kInstLl, kPortLl, kInstMac[0]));
+  w.end_batch();
+  const size_t released = Gateway::kScratchBuffers - 1;
+  REQUIRE(w.out.port.size() == 2 * Gateway::kScratchBuffers);
+  CHECK(w.out.port[released].frame == to_inst(0, with_hop(syn, 63)));
+  check_na(w.out.port[released + 1].frame, kInstMac[0], kInst6[0], kPortLl, kNaRouter | kNaSolicited | kNaOverride);
+  for (size_t i = 1; i < w.out.port.size(); ++i) {
+    if (i == released || i == released + 1) continue;
+    CAPTURE(i);
+    CHECK(dst_of(payload_of(w.out.port[i].frame)) == kInstLl);
+  }
 }
 
 // --- FlowTable on its own ---
