@@ -848,12 +848,20 @@ TEST_CASE("gateway: a checksum left to the device (NEEDS_CSUM, no GSO) is comple
 }
 
 // The checksum offload must stay in the transport header: otherwise the gateway itself rewrites
-// an IP header it has already validated (here the IPv4 header checksum) and forwards the result.
+// an IP header it has already validated (the IPv4 header checksum, the IPv6 payload length) and
+// forwards the result. gateway_fuzz found the IPv6 case.
 TEST_CASE("gateway: a NEEDS_CSUM frame whose checksum start lies inside the IP header is refused") {
   World w;
-  const Bytes dgram = ip4(kInst4, kRemote4, kProtoUdp, udp(40000, 53, 30));
-  w.from_port(0, inst_frame(0, dgram, Vnet{.flags = pkt::kVnetNeedsCsum, .csum_start = 14, .csum_offset = 10}));
-  for (const ToTunnel& t : w.out.tunnel) CHECK(ipv4_header_ok(t.ip));
+  SUBCASE("IPv4: the field written is the header checksum") {
+    const Bytes dgram = ip4(kInst4, kRemote4, kProtoUdp, udp(40000, 53, 30));
+    w.from_port(0, inst_frame(0, dgram, Vnet{.flags = pkt::kVnetNeedsCsum, .csum_start = 14, .csum_offset = 10}));
+    for (const ToTunnel& t : w.out.tunnel) CHECK(ipv4_header_ok(t.ip));
+  }
+  SUBCASE("IPv6: the field written is the payload length") {
+    const Bytes seg = ip6(kInst6[0], kRemote6, kProtoTcp, tcp(40000, 443, kTcpAck, 1, 60));
+    w.from_port(0, inst_frame(0, seg, Vnet{.flags = pkt::kVnetNeedsCsum, .csum_start = 14 + 4, .csum_offset = 0}));
+    for (const ToTunnel& t : w.out.tunnel) CHECK(ip_length_ok(t.ip));
+  }
   CHECK(w.out.total() == 0);
   CHECK(drops_str(w.drops) == "bad_frame=1");
   CHECK(port_drops(w, 0) == "bad_frame=1");
