@@ -144,7 +144,6 @@ TEST_CASE("gateway: tunnel to an unresolved instance parks, solicits, and the ad
   // The Neighbor Solicitation: to the solicited-node group, from our link-local, SLLA = our MAC.
   const Bytes& ns = w.out.port[0].frame;
   const Addr16 group = addr("ff02::1:ff00:2");
-  REQUIRE(solicited_node(kInst6[0]) == group);
   CHECK(Bytes(ns.begin(), ns.begin() + kVnet) == Bytes(kVnet, 0));
   CHECK(dst_mac_of(ns) == Mac{0x33, 0x33, 0xff, 0x00, 0x00, 0x02});
   CHECK(src_mac_of(ns) == kPortMac[0]);
@@ -537,7 +536,6 @@ TEST_CASE("gateway: packets over the egress MTU earn Packet Too Big / Fragmentat
   SUBCASE("tunnel to port 1 (MTU 1280), IPv6 of 1300 bytes") {
     World w;
     const Bytes big = ip6(kRemote6, kInst6[1], kProtoUdp, udp(1000, 2000, 1300 - 48));
-    REQUIRE(big.size() == 1300);
     w.from_tunnel(big);
     REQUIRE(w.out.tunnel.size() == 1);
     const Bytes& e = w.out.tunnel[0].ip;
@@ -557,15 +555,29 @@ TEST_CASE("gateway: packets over the egress MTU earn Packet Too Big / Fragmentat
     CHECK(w.out.port[0].port == 1);
     CHECK(drops_str(w.drops) == "too_big=1");
   }
+  SUBCASE("tunnel to port 0 (MTU 1420), IPv4 of 1421 bytes, with and without DF") {
+    World w;
+    const Bytes df = ip4(kRemote4, kInst4, kProtoUdp, udp(4000, 5005, 1421 - 28), 64, true);
+    w.from_tunnel(df);
+    REQUIRE(w.out.tunnel.size() == 1);
+    const Bytes& e = w.out.tunnel[0].ip;
+    CHECK(e == icmp4_error(kHost4, kRemote4, pkt::kIcmp4DestUnreach, 4, 1420, df));
+    CHECK(ipv4_header_ok(e));
+    CHECK(l4_checksum_ok(e));
+    w.from_tunnel(ip4(kRemote4, kInst4, kProtoUdp, udp(4000, 5005, 1421 - 28), 64, false));
+    CHECK(w.out.total() == 1);
+    CHECK(w.gw.counters().icmp_sent == 1);
+    CHECK(drops_str(w.drops) == "too_big=2");
+    CHECK(port_drops(w, 0) == "too_big=2");
+  }
   SUBCASE("port to tunnel (MTU 1420), IPv6 of 1421 bytes") {
     World w;
     w.gw.set_tunnel_mtu(1420);
     const Bytes big = ip6(kInst6[0], kRemote6, kProtoUdp, udp(40000, 443, 1421 - 48));
     w.from_port(0, inst_frame(0, big));
     REQUIRE(w.out.port.size() == 1);
-    const Bytes want = icmp6_error(kHost6, kInst6[0], pkt::kIcmp6TooBig, 0, 1420, big);
-    CHECK(want.size() == 1280);
-    CHECK(w.out.port[0].frame == to_inst(0, want));
+    CHECK(w.out.port[0].frame == to_inst(0, icmp6_error(kHost6, kInst6[0], pkt::kIcmp6TooBig, 0, 1420, big)));
+    CHECK(payload_of(w.out.port[0].frame).size() == 1280);
     CHECK(w.out.tunnel.empty());
     CHECK(drops_str(w.drops) == "too_big=1");
     CHECK(port_drops(w, 0) == "too_big=1");
@@ -699,7 +711,6 @@ TEST_CASE("gateway: AllowInbound admits listed ports, replies to the instance's 
 TEST_CASE("gateway: a flow the instance opened expires: a SYN-only flow after FlowTable::kTcpSynSent") {
   World w;
   w.resolve6(0, kInst6[0]);
-  const Instant t0 = w.clock.now;
   for (uint16_t sport : {40002, 40003})
     w.from_port(0, inst_frame(0, ip6(kInst6[0], kRemote6, kProtoTcp, tcp(sport, 443, kTcpSyn))));
   REQUIRE(w.out.tunnel.size() == 2);
@@ -713,7 +724,6 @@ TEST_CASE("gateway: a flow the instance opened expires: a SYN-only flow after Fl
   w.clock.advance(FlowTable::kTcpSynSent - std::chrono::seconds(1));
   CHECK(reply(40003));  // answered in time: the flow lives on
   w.clock.advance(std::chrono::seconds(2));
-  CHECK(w.clock.now - t0 > FlowTable::kTcpSynSent);
   CHECK_FALSE(reply(40002));
   CHECK(reply(40003));
   CHECK(w.gw.flows_live(w.clock.now) == 1);
@@ -797,7 +807,6 @@ TEST_CASE("gateway: a GSO TCPv6 super-packet is split into MTU-sized segments wi
   World w;
   const uint32_t seq = 1'000'000;
   Bytes super = ip6(kInst6[0], kRemote6, kProtoTcp, tcp(40000, 443, kTcpAck | kTcpPsh, seq, 3000, 77));
-  REQUIRE(super.size() == 40 + 20 + 3000);
   // As the instance's stack leaves it: the checksum field holds the pseudo-header sum only.
   put16(&super[40 + 16], fold_sum(pseudo_header_sum(Family::V6, &super[8], &super[24], kProtoTcp, 3020)));
   const Vnet v{.flags = pkt::kVnetNeedsCsum, .gso_type = pkt::kGsoTcpV6, .hdr_len = 14 + 40 + 20,
