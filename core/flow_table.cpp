@@ -56,8 +56,10 @@ void FlowTable::note_outbound(const FlowKey& k, uint8_t tcp_flags, Instant now) 
   for (size_t i = 0; i < kProbe; ++i) {
     Slot& s = slots_[(h + i) & mask_];
     if (s.used && s.key == k) {
-      if (s.expires <= now) s.replied = false;  // an expired flow starts over
-      s.expires = now + timeout(k, tcp_flags, s.replied);
+      if (s.expires <= now) s.replied = s.closing = false;  // an expired flow starts over
+      if ((tcp_flags & pkt::kTcpSyn) && !(tcp_flags & pkt::kTcpAck)) s.closing = false;
+      if (tcp_flags & (pkt::kTcpRst | pkt::kTcpFin)) s.closing = true;
+      s.expires = now + (s.closing && k.proto == pkt::kProtoTcp ? kTcpClosing : timeout(k, tcp_flags, s.replied));
       return;
     }
     if (!s.used || s.expires <= now) {
@@ -74,6 +76,7 @@ void FlowTable::note_outbound(const FlowKey& k, uint8_t tcp_flags, Instant now) 
   s->key = k;
   s->used = true;
   s->replied = false;
+  s->closing = (tcp_flags & (pkt::kTcpRst | pkt::kTcpFin)) != 0;
   s->expires = now + timeout(k, tcp_flags, false);
 }
 
@@ -84,9 +87,11 @@ bool FlowTable::match_inbound(const FlowKey& k, uint8_t tcp_flags, Instant now) 
     if (!s.used || !(s.key == k)) continue;
     if (s.expires <= now) return false;
     s.replied = true;
-    // An RST or FIN from the far end shortens the flow; anything else keeps it alive.
-    const Duration t = timeout(k, tcp_flags & (pkt::kTcpRst | pkt::kTcpFin), true);
-    if (now + t > s.expires || (tcp_flags & (pkt::kTcpRst | pkt::kTcpFin))) s.expires = now + t;
+    // An RST or FIN from either end shortens the flow for good; anything else keeps it alive.
+    if (tcp_flags & (pkt::kTcpRst | pkt::kTcpFin)) s.closing = true;
+    const bool closing = s.closing && k.proto == pkt::kProtoTcp;
+    const Duration t = closing ? kTcpClosing : timeout(k, 0, true);
+    if (now + t > s.expires || closing) s.expires = now + t;
     return true;
   }
   return false;

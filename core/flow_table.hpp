@@ -55,6 +55,7 @@ class FlowTable {
     Instant expires{};
     bool used = false;
     bool replied = false;
+    bool closing = false;  // a FIN or RST was seen: the short timeout sticks until a new SYN
   };
   size_t home(const FlowKey& k) const;
   static Duration timeout(const FlowKey& k, uint8_t tcp_flags, bool replied);

@@ -285,7 +285,7 @@ void Gateway::from_tun(const Env& env, std::span<uint8_t> buf, size_t off, size_
   const RouteTarget* d = routes_.lookup(info.family, info.dst);
   const Ingress in{Ingress::Kind::Tun, 0, {}};
   const bool v6 = info.family == Family::V6;
-  if (d && d->kind == RouteTarget::Kind::Peer) return send_to_tunnel(env, d->id, buf, off, len, out);
+  if (d && d->kind == RouteTarget::Kind::Peer) return send_to_tunnel(env, d->id, buf, off, info.len, out);
   if (d && d->kind == RouteTarget::Kind::Port) return forward_to_port(env, d->id, buf, off, info, in, out);
   const IcmpKind k = d && d->kind == RouteTarget::Kind::Unreachable ? kIcmpUnreachableRoute : kIcmpNoAddress;
   drops_.add(d && d->kind == RouteTarget::Kind::Unreachable ? Drop::Unreachable : Drop::NoRoute);
@@ -465,7 +465,10 @@ void Gateway::from_port(const Env& env, uint32_t p, std::span<uint8_t> buf, size
   std::span<uint8_t> ip = buf.subspan(ip_off, len - kFrameHeader);
   IpInfo info;
   if (parse_ip(ip, info) != IpError::None || info.family != want) return count(Drop::BadFrame, in);
-  if ((vnet.flags & kVnetNeedsCsum) && vnet.gso_type == kGsoNone && !complete_checksum(ip.first(info.len), vnet))
+  // A checksum left to the "device" must lie in the transport part: never inside the IP
+  // header that was just validated.
+  if ((vnet.flags & kVnetNeedsCsum) && vnet.gso_type == kGsoNone &&
+      (info.l4 == 0 || vnet.csum_start < kEthLen + info.l4 || !complete_checksum(ip.first(info.len), vnet)))
     return count(Drop::BadFrame, in);
 
   const bool v6 = info.family == Family::V6;
@@ -583,16 +586,19 @@ void Gateway::port_local_ip(const Env& env, uint32_t p, std::span<uint8_t> buf, 
         return learn_neighbour(env, p, Family::V6, nd->target.data(), *nd->lladdr, out);
       }
       if (!is_own(port, Family::V6, nd->target.data())) return count(Drop::NotForUs, in);  // not a proxy
-      uint8_t* s = scratch(out);
+      uint8_t* s = nullptr;
       size_t n = 0;
       if (is_unspecified6(info.src)) {
         // Someone's duplicate address detection hit our address: defend it (RFC 4862 5.4.3).
+        s = scratch(out);
         n = build_neighbor_advert(s, port.spec.mac, kAllNodesMac, nd->target.data(), kAllNodes, nd->target.data(),
                                   false, true);
       } else {
         if (!src_ok) return count(Drop::SpoofedSource, in);
         const Mac to = nd->lladdr ? *nd->lladdr : from;
+        // Learning may release a parked packet (and flush): take the reply's buffer after it.
         learn_neighbour(env, p, Family::V6, info.src, to, out);
+        s = scratch(out);
         n = build_neighbor_advert(s, port.spec.mac, to, nd->target.data(), info.src, nd->target.data(), true, true);
       }
       return send_frame(p, {s, n}, out);

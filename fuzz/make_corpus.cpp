@@ -1,8 +1,10 @@
 // fuzz/make_corpus.cpp — writes the seed corpus for every fuzz target: real messages made by
 // the devices of the fuzz world (fuzz_common.hpp), each checked against a pristine world to
-// get the outcome it is meant to reach; and, for the packet targets (ethernet, ip, nd, arp),
+// get the outcome it is meant to reach; for the packet targets (ethernet, ip, nd, arp),
 // hand-built frames and packets (tests/core/packet_craft.hpp), each checked to get as far into
-// core/packet as it is meant to. Usage: make_corpus OUT_DIR (e.g. fuzz/corpus).
+// core/packet as it is meant to; and for gateway_fuzz, record sequences of real frames and
+// packets (gateway_common.hpp), each run to check what it makes the gateway send.
+// Usage: make_corpus OUT_DIR (e.g. fuzz/corpus).
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +12,7 @@
 
 #include "fuzz_common.hpp"
 #include "packet_fuzz.hpp"
+#include "gateway_common.hpp"
 
 namespace {
 
@@ -381,8 +384,141 @@ void verify(const Seed& s) {
   if (!ok) ++failures;
 }
 
-bool write_seed(const char* out, const std::string& target, const std::string& name, const Bytes& bytes) {
-  const auto dir = std::filesystem::path(out) / target;
+// --- gateway_fuzz: record sequences (gateway_common.hpp) ---
+
+struct GatewaySeed {
+  std::string name;
+  Bytes input;
+  size_t to_port0, to_port1, to_tunnel, to_tun, icmp_errors;
+  std::string drops;  // nonzero counters, "name=n ..."
+};
+std::vector<GatewaySeed> gateway_seeds;
+
+std::string drop_summary(const DropCounters& d) {
+  std::string s;
+  for (size_t i = 1; i < kDropReasonCount; ++i) {
+    if (d.count[i] == 0) continue;
+    if (!s.empty()) s += ' ';
+    s += std::string(drop_name(static_cast<Drop>(i))) + "=" + std::to_string(d.count[i]);
+  }
+  return s;
+}
+
+void make_gateway_seeds() {
+  namespace g = wg::testing::gw;
+  using namespace wg::fuzzing::gateway;
+  using g::kInst4;
+  using g::kInst6;
+  using g::kInstLl;
+  using g::kInstMac;
+  using g::kPort4;
+  using g::kPortLl;
+  using g::kPortMac;
+  using g::kRemote4;
+  using g::kRemote6;
+  constexpr uint8_t syn = pkt::kTcpSyn, ack = pkt::kTcpAck;
+  const auto ns_for = [&](const g::Addr16& src, const g::Addr16& target, std::optional<g::Mac> slla) {
+    const g::Addr16 group = g::solicited_node(target);
+    return g::frame(g::multicast_mac(group), kInstMac[0], pkt::kEtherIpv6, g::neighbor_solicit(src, group, target, slla));
+  };
+  const auto na_from = [&](int i, const g::Addr16& a) {
+    return g::inst_frame(i, g::neighbor_advert(a, kPortLl, a, g::kNaSolicited | g::kNaOverride, kInstMac[i]));
+  };
+  const auto add = [&](std::string name, uint8_t cfg, std::initializer_list<std::tuple<uint8_t, uint8_t, Bytes>> recs,
+                       size_t p0, size_t p1, size_t tunnel, size_t tun, size_t icmp, std::string drops) {
+    Bytes in{cfg};
+    for (const auto& [sel, tick, bytes] : recs) append_record(in, sel, tick, bytes);
+    gateway_seeds.push_back({std::move(name), std::move(in), p0, p1, tunnel, tun, icmp, std::move(drops)});
+  };
+
+  add("ns_link_local", 0, {{kSelPort0, 0, ns_for(kInstLl, kPortLl, kInstMac[0])}}, 1, 0, 0, 0, 0, "");
+  add("dad_defended", 0, {{kSelPort0, 0, ns_for(g::addr("::"), kPortLl, std::nullopt)}}, 1, 0, 0, 0, 0, "");
+  add("echo6", 0,
+      {{kSelPort0, 0,
+        g::inst_frame(0, g::ip6(kInstLl, kPortLl, pkt::kProtoIcmp6, g::icmp(pkt::kIcmp6EchoRequest, 0, g::echo_body(1, 1, 32))))}},
+      1, 0, 0, 0, 0, "");
+  add("echo4", 0,
+      {{kSelPort0, 0,
+        g::inst_frame(0, g::ip4(kInst4, kPort4, pkt::kProtoIcmp, g::icmp(pkt::kIcmp4EchoRequest, 0, g::echo_body(1, 1, 32))))}},
+      1, 0, 0, 0, 0, "");
+  add("arp_request", 0,
+      {{kSelPort0, 0, g::frame(g::kBroadcastMac, kInstMac[0], pkt::kEtherArp, g::arp(1, kInstMac[0], kInst4, g::Mac{}, kPort4))}},
+      1, 0, 0, 0, 0, "");
+  // The instance opens a TCP flow (its MAC is learnt from it); the reply comes back, a packet to
+  // a neighbouring port does not.
+  add("tcp_syn_out_reply_in", 0,
+      {{kSelPort0, 0, g::inst_frame(0, g::ip6(kInst6[0], kRemote6, pkt::kProtoTcp, g::tcp(40000, 443, syn)))},
+       {kSelTunnel, 5, g::ip6(kRemote6, kInst6[0], pkt::kProtoTcp, g::tcp(443, 40000, syn | ack))},
+       {kSelPort0 | kSelEndBatch, 1, na_from(0, kInst6[0])},
+       {kSelTunnel, 1, g::ip6(kRemote6, kInst6[0], pkt::kProtoTcp, g::tcp(443, 40001, syn | ack))}},
+      1, 0, 1, 0, 0, "inbound_denied=1");
+  add("tcp_syn_in_allowed", 0,
+      {{kSelTunnel, 0, g::ip6(kRemote6, kInst6[0], pkt::kProtoTcp, g::tcp(5555, 22, syn))},
+       {kSelPort0, 3, na_from(0, kInst6[0])}},
+      2, 0, 0, 0, 0, "");
+  add("udp4_arp_release", 0,
+      {{kSelTunnel, 0, g::ip4(kRemote4, kInst4, pkt::kProtoUdp, g::udp(4000, 5005, 40))},
+       {kSelPort0, 2, g::frame(kPortMac[0], kInstMac[0], pkt::kEtherArp, g::arp(2, kInstMac[0], kInst4, kPortMac[0], kPort4))}},
+      2, 0, 0, 0, 0, "");
+  add("tun_to_port1", 0,
+      {{kSelTun, 0, g::ip6(g::kHost6, kInst6[1], pkt::kProtoUdp, g::udp(1000, 9999, 64))},
+       {kSelPort1, 1, na_from(1, kInst6[1])},
+       {kSelTun, 1, g::ip6(g::kHost6, kRemote6, pkt::kProtoUdp, g::udp(1000, 53, 20))}},
+      0, 2, 1, 0, 0, "");
+  {
+    Bytes super = g::ip6(kInst6[0], kRemote6, pkt::kProtoTcp, g::tcp(40000, 443, ack, 1, 1200));
+    const g::Vnet v{.flags = pkt::kVnetNeedsCsum, .gso_type = pkt::kGsoTcpV6, .hdr_len = 74, .gso_size = 500,
+                    .csum_start = 54, .csum_offset = 16};
+    add("gso_tcp6", 0, {{kSelPort0, 0, g::inst_frame(0, super, v)}}, 0, 0, 3, 0, 0, "");
+  }
+  // Checksums left to the device (NEEDS_CSUM, no GSO): the field holds the pseudo-header sum.
+  for (const bool v4 : {true, false}) {
+    Bytes ip = v4 ? g::ip4(kInst4, kRemote4, pkt::kProtoUdp, g::udp(40000, 53, 60))
+                  : g::ip6(kInst6[0], kRemote6, pkt::kProtoTcp, g::tcp(40000, 443, ack, 9, 60));
+    const size_t l4 = v4 ? 20 : 40;
+    const size_t at = l4 + (v4 ? 6 : 16);
+    const uint8_t proto = v4 ? pkt::kProtoUdp : pkt::kProtoTcp;
+    const Family f = v4 ? Family::V4 : Family::V6;
+    const uint16_t partial =
+        g::fold_sum(g::pseudo_header_sum(f, &ip[v4 ? 12 : 8], &ip[v4 ? 16 : 24], proto, ip.size() - l4));
+    g::put16(&ip[at], partial);
+    const g::Vnet v{.flags = pkt::kVnetNeedsCsum, .csum_start = static_cast<uint16_t>(14 + l4),
+                    .csum_offset = static_cast<uint16_t>(at - l4)};
+    add(v4 ? "csum_offload_udp4" : "csum_offload_tcp6", 0, {{kSelPort0, 0, g::inst_frame(0, ip, v)}}, 0, 0, 1, 0, 0, "");
+  }
+  add("icmp_errors", 0,
+      {{kSelTunnel, 0, g::ip6(kRemote6, g::addr("2001:db8:64:2003::5"), pkt::kProtoUdp, g::udp(1, 53))},
+       {kSelPort0, 0, g::inst_frame(0, g::ip6(kInst6[0], kRemote6, pkt::kProtoTcp, g::tcp(40000, 443, syn), 1))},
+       {kSelPort0, 0, g::inst_frame(0, g::ip4(kInst4, kRemote4, pkt::kProtoUdp, g::udp(40000, 53), 1))}},
+      2, 0, 1, 0, 3, "unreachable=1 ttl_exceeded=2");
+  add("too_big", 0,
+      {{kSelPort0, 0, g::inst_frame(0, g::ip6(kInst6[0], kRemote6, pkt::kProtoUdp, g::udp(40000, 443, 1421 - 48)))}},
+      1, 0, 0, 0, 1, "too_big=1");
+  add("no_route_v4", kCfgNoV4Default,
+      {{kSelPort0, 0, g::inst_frame(0, g::ip4(kInst4, kRemote4, pkt::kProtoUdp, g::udp(40000, 53)))}}, 1, 0, 0, 0, 1,
+      "no_route=1");
+  add("allow_host", kCfgAllowHost,
+      {{kSelPort0, 0, g::inst_frame(0, g::ip6(kInst6[0], g::kHost6, pkt::kProtoTcp, g::tcp(40000, 22, syn)))}}, 0, 0, 0,
+      1, 0, "");
+  // A SYN-only flow expires (120 s) before the reply comes (128 s later).
+  add("flow_expired", 0,
+      {{kSelPort0, 0, g::inst_frame(0, g::ip6(kInst6[0], kRemote6, pkt::kProtoTcp, g::tcp(40000, 443, syn)))},
+       {kSelTunnel, 255, g::ip6(kRemote6, kInst6[0], pkt::kProtoTcp, g::tcp(443, 40000, syn | ack))}},
+      0, 0, 1, 0, 0, "inbound_denied=1");
+}
+
+bool verify_gateway(const GatewaySeed& s) {
+  const auto t = wg::fuzzing::gateway::run(s.input.data(), s.input.size());
+  const std::string drops = drop_summary(t.drops);
+  const bool ok = t.to_port[0] == s.to_port0 && t.to_port[1] == s.to_port1 && t.to_tunnel == s.to_tunnel &&
+                  t.to_tun == s.to_tun && t.icmp_errors == s.icmp_errors && drops == s.drops;
+  std::printf("%-13s %-22s %4zu bytes  port %zu/%zu tunnel %zu tun %zu icmp %zu drops [%s] %s\n", "gateway",
+              s.name.c_str(), s.input.size(), t.to_port[0], t.to_port[1], t.to_tunnel, t.to_tun, t.icmp_errors,
+              drops.c_str(), ok ? "ok" : "UNEXPECTED");
+  return ok;
+}
+
+bool write_seed(const std::filesystem::path& dir, const std::string& name, const Bytes& bytes) {
   std::filesystem::create_directories(dir);
   std::ofstream f(dir / (name + ".bin"), std::ios::binary | std::ios::trunc);
   f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
@@ -400,15 +536,20 @@ int main(int argc, char** argv) {
   make_seeds();
   for (const Seed& s : seeds) {
     verify(s);
-    if (!write_seed(argv[1], s.target, s.name, s.bytes)) return 1;
+    if (!write_seed(std::filesystem::path(argv[1]) / s.target, s.name, s.bytes)) return 1;
   }
   make_packet_seeds();
   for (const PacketSeed& s : packet_seeds) {
     std::printf("%-13s %-22s %4zu bytes  %-45s %s\n", s.target.c_str(), s.name.c_str(), s.bytes.size(), s.expect,
                 s.reaches ? "ok" : "UNEXPECTED");
     if (!s.reaches) ++failures;
-    if (!write_seed(argv[1], s.target, s.name, s.bytes)) return 1;
+    if (!write_seed(std::filesystem::path(argv[1]) / s.target, s.name, s.bytes)) return 1;
   }
-  std::printf("%zu seeds, %d unexpected\n", seeds.size() + packet_seeds.size(), failures);
+  make_gateway_seeds();
+  for (const GatewaySeed& s : gateway_seeds) {
+    if (!verify_gateway(s)) ++failures;
+    if (!write_seed(std::filesystem::path(argv[1]) / "gateway", s.name, s.input)) return 1;
+  }
+  std::printf("%zu seeds, %d unexpected\n", seeds.size() + packet_seeds.size() + gateway_seeds.size(), failures);
   return failures ? 1 : 0;
 }
