@@ -12,6 +12,20 @@ namespace {
 
 size_t alen(Family f) { return f == Family::V4 ? 4 : 16; }
 
+// The flow a packet belongs to, written from the instance's side: inbound packets are
+// addressed to the instance, outbound ones come from it.
+FlowKey flow_key(const IpInfo& info, uint32_t port, bool inbound) {
+  FlowKey k;
+  std::memcpy(k.inst.data(), inbound ? info.dst : info.src, alen(info.family));
+  std::memcpy(k.remote.data(), inbound ? info.src : info.dst, alen(info.family));
+  k.inst_port = inbound ? info.dport : info.sport;
+  k.remote_port = inbound ? info.sport : info.dport;
+  k.port = port;
+  k.proto = info.proto;
+  k.family = info.family;
+  return k;
+}
+
 bool v4_broadcast_or_multicast(const uint8_t* a) { return (a[0] & 0xf0) == 0xe0 || load32(a) == 0xffffffff; }
 
 // ICMP types and codes the gateway sends, per family.
@@ -221,30 +235,14 @@ bool Gateway::inbound_allowed(const Port& port, uint32_t p, const IpInfo& info, 
     for (const InboundRule& r : port.spec.allow_inbound)
       if (r.proto == info.proto && info.dport >= r.first && info.dport <= r.last) return true;
   if ((info.proto == kProtoTcp || info.proto == kProtoUdp) && !info.has_ports) return false;
-  FlowKey k;
-  std::memcpy(k.inst.data(), info.dst, alen(info.family));
-  std::memcpy(k.remote.data(), info.src, alen(info.family));
-  k.inst_port = info.dport;
-  k.remote_port = info.sport;
-  k.port = p;
-  k.proto = info.proto;
-  k.family = info.family;
-  return flows_.match_inbound(k, info.tcp_flags, now);
+  return flows_.match_inbound(flow_key(info, p, true), info.tcp_flags, now);
 }
 
 void Gateway::note_outbound(const Port& port, uint32_t p, const IpInfo& info, Instant now) {
   if (port.spec.allow_inbound.empty()) return;
   if (info.proto == kProtoIcmp || info.proto == kProtoIcmp6) return;  // ICMP always passes
   if ((info.proto == kProtoTcp || info.proto == kProtoUdp) && !info.has_ports) return;
-  FlowKey k;
-  std::memcpy(k.inst.data(), info.src, alen(info.family));
-  std::memcpy(k.remote.data(), info.dst, alen(info.family));
-  k.inst_port = info.sport;
-  k.remote_port = info.dport;
-  k.port = p;
-  k.proto = info.proto;
-  k.family = info.family;
-  flows_.note_outbound(k, info.tcp_flags, now);
+  flows_.note_outbound(flow_key(info, p, false), info.tcp_flags, now);
 }
 
 // --- tunnel and TUN ingress ---
