@@ -215,6 +215,11 @@ void print_text(const IfaceInfo& i) {
       any = true;
     }
   if (any) std::printf("\n");
+  if (!i.ports.empty() && !i.counters.empty()) {
+    std::string c;
+    for (auto& [name, n] : i.counters) c += (c.empty() ? "" : ", ") + name + " " + std::to_string(n);
+    std::printf("  router: %s\n", c.c_str());
+  }
   for (const PortInfo& p : i.ports) {
     auto list = [](const std::vector<std::string>& l) {
       std::string o;
