@@ -27,6 +27,9 @@
 #   m show         `wgrouter show` and `show --json` list both ports with counters
 #   n reload       SIGHUP re-reads gw0.conf: ct's AllowInbound gains tcp/23 without a new
 #                  handshake; a broken file changes nothing; the old file again closes it
+#   o ipv4         (by reload) ct gets 198.51.100.2 on an IPv4 route of its port and AllowHost:
+#                  the gateway's host pings it through its TUN (ARP resolved by wgrouter, the
+#                  replies allowed to the host); without AllowHost ct's packets are host_denied
 #   j rebind       the CGNAT changes its mapping (new port range, conntrack flushed): traffic
 #                  recovers and the PoP follows the new port
 #   k restart      SIGTERM: exit 0, TAP gone; start again, re-attach the vm: traffic again
@@ -42,8 +45,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/gateway_topo.sh"
 
 ORDER=(a:handshake b:egress c:inbound d:replies e:spoof f:east_west g:unreachable h:pmtu
-	i:ttl l:iperf m:show n:reload j:rebind k:restart)
-NEEDS_PORTS="b c d e f g h i l m n"
+	i:ttl l:iperf m:show n:reload o:ipv4 j:rebind k:restart)
+NEEDS_PORTS="b c d e f g h i l m n o"
 
 selected() { # LETTER
 	[[ -n ${ONLY:-} && " $ONLY " != *" $1 "* ]] && return 1
@@ -361,6 +364,36 @@ sc_n_reload() {
 	check "the original file again" reload_gw "reloaded"
 	out=$(tcp_connect inet "$CT6" 23 64 3)
 	if grep -q echo=ok <<<"$out"; then fail "tcp/23 still open after restoring the file" "$out"; else pass "tcp/23 denied again"; fi
+}
+
+sc_o_ipv4() {
+	local orig=$T_DIR/gw0.conf.v6 before
+	cp "$GW_CONF" "$orig"
+	# ct's port gains an IPv4 address and route, and may talk to the gateway's host.
+	sed -i 's|^Route = '"$CT6"'/128$|Route = '"$CT6"'/128, 198.51.100.2/32\nAddress = 198.51.100.1/24\nAllowHost = true|' "$GW_CONF"
+	check "SIGHUP: IPv4 route and AllowHost on pub-ct0" reload_gw "reloaded"
+	nsx ct ip addr add 198.51.100.2/24 dev eth0 2>/dev/null
+	nsx ct ip route replace default via 198.51.100.1 dev eth0
+	nsx gw ip route replace 198.51.100.2/32 dev "$GW_IF"
+	check "gateway host -> ct over IPv4 (ARP by wgrouter, reply to the host allowed)" ping_ok gw 198.51.100.2 2 5
+	check "ct -> its router 198.51.100.1 (wgrouter answers ARP and ping)" ping_ok ct 198.51.100.1 1 5
+	if jq -e '.[0].ports[] | select(.name == "pub-ct0") | .neighbours | map(.address) | index("198.51.100.2")' \
+		<<<"$(gw_json)" >/dev/null 2>&1; then
+		pass "show: ct's IPv4 address resolved as a neighbour"
+	else
+		fail "show: no IPv4 neighbour on pub-ct0" "$(gw_json | jq -c '.[0].ports[0].neighbours' 2>&1)"
+	fi
+	# Without AllowHost ct's replies to the host (192.0.2.2, its uplink) have no route.
+	sed -i '/^AllowHost = true$/d' "$GW_CONF"
+	check "SIGHUP: AllowHost removed" reload_gw "reloaded"
+	before=$(gw_drop no_route)
+	check "without AllowHost the host gets no reply from ct" ping_none gw 198.51.100.2
+	grew "ct's replies to the host" no_route "$before"
+	cp "$orig" "$GW_CONF"
+	check "SIGHUP: back to the IPv6-only file" reload_gw "reloaded"
+	nsx gw ip route del 198.51.100.2/32 dev "$GW_IF" 2>/dev/null
+	nsx ct ip route del default via 198.51.100.1 dev eth0 2>/dev/null
+	nsx ct ip addr del 198.51.100.2/24 dev eth0 2>/dev/null
 }
 
 sc_k_restart() {
