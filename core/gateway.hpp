@@ -212,6 +212,9 @@ class Gateway {
   void learn_neighbour(const Env& env, uint32_t p, Family f, const uint8_t* addr, const pkt::Mac& mac,
                        GatewayOutput& out);
   void solicit(const Env& env, uint32_t p, Family f, const uint8_t* addr, GatewayOutput& out);
+  // A free scratch buffer (kScratchSize bytes). When all are taken the output is flushed and
+  // they are reused, so take one only right before filling it and handing it to the output:
+  // anything called in between may flush and hand the same buffer out again.
   uint8_t* scratch(GatewayOutput& out);
 
   DropCounters& drops_;
