@@ -11,7 +11,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Bytes frame(data + pkt::kVnetLen, data + size);  // exactly sized, so ASan sees any overread
   const auto eth = pkt::parse_eth(frame);
   if (!eth) {
-    check(frame.size() < pkt::kEthLen || craft::get16(frame.data() + 12) < 0x0600, "parse_eth: refused a frame");
+    const uint16_t type = frame.size() < pkt::kEthLen ? 0 : craft::get16(frame.data() + 12);
+    check(frame.size() < pkt::kEthLen || type < 0x0600 || type == 0x8100 || type == 0x88a8,
+          "parse_eth: refused a frame that is long enough, not 802.3 and not VLAN-tagged");
     return 0;
   }
   check(eth->payload.data() == frame.data() + pkt::kEthLen && eth->payload.size() == frame.size() - pkt::kEthLen,
