@@ -221,6 +221,34 @@ TEST_CASE("uapi: a private key equal to a peer's removes that peer and its allow
   CHECK(u.table.check());
 }
 
+TEST_CASE("uapi: a peer cannot take a port route or an Unreachable prefix; replace_peers leaves them") {
+  Uapi u;
+  // One connection per request: an error ends a connection, as in wireguard-go.
+  auto set = [&u](const std::string& body) {
+    UapiConnection c{UapiTarget{u.dev, u.table, u.hooks}};
+    std::string reply;
+    c.feed("set=1\n" + body + "\n", reply);
+    return reply;
+  };
+  const auto port_route = *core::parse_prefix("2001:db8:64:2001::2/128");
+  const auto unreachable = *core::parse_prefix("2001:db8:64:2000::/56");
+  u.table.insert(port_route, core::RouteTarget::port(0));
+  u.table.insert(unreachable, {core::RouteTarget::Kind::Unreachable, 0});
+  CHECK(set("public_key=" + kB.pub + "\nallowed_ip=2001:db8:64:2001::2/128\n") == "errno=-98\n\n");
+  CHECK(set("public_key=" + kB.pub + "\nallowed_ip=2001:db8:64:2000::/56\n") == "errno=-98\n\n");
+  const core::RouteTarget* t = u.table.lookup(core::Family::V6, port_route.addr.data());
+  REQUIRE(t);
+  CHECK(*t == core::RouteTarget::port(0));
+  // A more specific prefix inside the Unreachable one is the peer's, as LPM intends.
+  CHECK(set("public_key=" + kB.pub + "\nallowed_ip=2001:db8:64:2003::/64\n") == "errno=0\n\n");
+  CHECK(u.owner("2001:db8:64:2003::1") == u.peer_of(kB.pub));
+  // `wg setconf` (replace_peers) removes peers' prefixes only.
+  CHECK(set("replace_peers=true\n") == "errno=0\n\n");
+  CHECK(u.table.size() == 2);
+  CHECK(u.owner("2001:db8:64:2003::1") == std::nullopt);
+  CHECK(u.table.check());
+}
+
 TEST_CASE("uapi: listen_port rebinds every time, 0 means random, failures are -EADDRINUSE") {
   Uapi u;
   CHECK(u.send("set=1\nlisten_port=0\n\n") == "errno=0\n\n");
