@@ -100,10 +100,6 @@ class EpollIo final : public PacketIo {
     core::Endpoint to;
     std::span<const uint8_t> bytes;
   };
-  struct PortWrite {
-    int fd;
-    std::span<const uint8_t> frame;
-  };
 
   int port_of(int fd) const {
     for (size_t i = 0; i < ports_.size(); ++i)

@@ -52,6 +52,12 @@ class PacketSink {
   virtual void on_fd(int fd) = 0;  // a watched control descriptor is readable
 };
 
+// A queued frame write to a port's descriptor (both backends keep a list of these).
+struct PortWrite {
+  int fd;
+  std::span<const uint8_t> frame;
+};
+
 struct IoCounters {
   uint64_t udp_send_errors = 0;
   uint64_t tun_write_errors = 0;

@@ -282,10 +282,6 @@ class UringIo final : public PacketIo {
     core::Endpoint to;
     std::span<const uint8_t> bytes;
   };
-  struct PortWrite {
-    int fd;
-    std::span<const uint8_t> frame;
-  };
   struct PortRx {
     int fd = -1;
     std::vector<uint8_t> rx;  // kPortReads buffers
