@@ -47,6 +47,19 @@ VnetHeader read_vnet(const uint8_t* p) {
 
 void write_vnet_none(uint8_t* p) { std::memset(p, 0, kVnetLen); }
 
+void write_vnet(uint8_t* p, const VnetHeader& h) {
+  auto le16 = [](uint8_t* q, uint16_t v) {
+    q[0] = static_cast<uint8_t>(v);
+    q[1] = static_cast<uint8_t>(v >> 8);
+  };
+  p[0] = h.flags;
+  p[1] = h.gso_type;
+  le16(p + 2, h.hdr_len);
+  le16(p + 4, h.gso_size);
+  le16(p + 6, h.csum_start);
+  le16(p + 8, h.csum_offset);
+}
+
 std::optional<EthView> parse_eth(std::span<uint8_t> frame) {
   if (frame.size() < kEthLen) return std::nullopt;
   EthView v;

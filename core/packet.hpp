@@ -78,6 +78,7 @@ struct VnetHeader {
 // Little-endian fields (the host order of every Linux target this builds for).
 VnetHeader read_vnet(const uint8_t* p);
 void write_vnet_none(uint8_t* p);  // all zero: a complete frame, checksums done
+void write_vnet(uint8_t* p, const VnetHeader& h);
 
 // --- Ethernet ---
 
