@@ -174,6 +174,7 @@ void append_get_reply(UapiTarget& t, std::string& out, bool with_drops) {
       const auto d = static_cast<core::Drop>(i);
       out.append("drop_").append(core::drop_name(d)).append("=").append(std::to_string(dev.drops()[d])).append("\n");
     }
+  if (with_drops) t.hooks.append_status(out);
   if (with_drops && t.gateway) append_ports(*t.gateway, out);
   dev.for_each_peer([&](core::PeerId id, const core::Peer& p) {
     key_line("public_key", p.public_key.data());

@@ -28,6 +28,8 @@ struct UapiHooks {
   virtual int set_listen_port(uint16_t port) = 0;  // rebind (0 = random); 0 or -errno
   virtual uint32_t fwmark() const = 0;
   virtual int set_fwmark(uint32_t mark) = 0;       // 0 or -errno
+  // get=wgrouter: the I/O layer's own key=value lines (offloads in effect, their counters).
+  virtual void append_status(std::string& out) const { (void)out; }
 };
 
 struct UapiTarget {

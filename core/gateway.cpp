@@ -153,7 +153,7 @@ uint8_t* Gateway::scratch(GatewayOutput& out) {
   return scratch_[scratch_used_++].data();
 }
 
-void Gateway::send_frame(uint32_t p, std::span<const uint8_t> frame, GatewayOutput& out) {
+void Gateway::send_frame(uint32_t p, std::span<uint8_t> frame, GatewayOutput& out) {
   PortStats& st = ports_[p]->stats;
   ++st.tx_packets;
   st.tx_bytes += frame.size() - kVnetLen;
@@ -273,21 +273,58 @@ void Gateway::from_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, s
   out.to_tun(ip.first(info.len));  // everything else is the host's to decide, as with plain WireGuard
 }
 
-void Gateway::from_tun(const Env& env, std::span<uint8_t> buf, size_t off, size_t len, GatewayOutput& out) {
+void Gateway::from_tun(const Env& env, std::span<uint8_t> buf, size_t off, size_t len, const VnetHeader* vnet,
+                       GatewayOutput& out) {
   std::span<uint8_t> ip = buf.subspan(off, len);
   IpInfo info;
   if (parse_ip(ip, info) != IpError::None) {
     drops_.add(Drop::NoRoute);
     return;
   }
+  const uint8_t gso = vnet ? static_cast<uint8_t>(vnet->gso_type & ~kGsoEcn) : kGsoNone;
+  if (vnet && (vnet->flags & kVnetNeedsCsum) && gso == kGsoNone) {
+    // The host's stack left the transport checksum to the "device" (TUN_F_CSUM): finish it.
+    VnetHeader h = *vnet;
+    h.csum_start = static_cast<uint16_t>(h.csum_start + kEthLen);  // complete_checksum counts from Ethernet
+    if (info.l4 == 0 || vnet->csum_start < info.l4 || !complete_checksum(ip.first(info.len), h)) {
+      drops_.add(Drop::GsoUnsupported);
+      return;
+    }
+  }
   const RouteTarget* d = routes_.lookup(info.family, info.dst);
   const Ingress in{Ingress::Kind::Tun, 0, {}};
   const bool v6 = info.family == Family::V6;
+  if (gso != kGsoNone && d && (d->kind == RouteTarget::Kind::Peer || d->kind == RouteTarget::Kind::Port))
+    return split_from_tun(env, *d, ip, info, *vnet, out);
   if (d && d->kind == RouteTarget::Kind::Peer) return send_to_tunnel(env, d->id, buf, off, info.len, out);
   if (d && d->kind == RouteTarget::Kind::Port) return forward_to_port(env, d->id, buf, off, info, in, out);
   const IcmpKind k = d && d->kind == RouteTarget::Kind::Unreachable ? kIcmpUnreachableRoute : kIcmpNoAddress;
   drops_.add(d && d->kind == RouteTarget::Kind::Unreachable ? Drop::Unreachable : Drop::NoRoute);
   icmp_error(env, ip, info, v6 ? k.type6 : k.type4, v6 ? k.code6 : k.code4, 0, in, out);
+}
+
+// A TSO/USO super-packet from the host (TUNSETOFFLOAD): segments are cut into scratch buffers,
+// each a complete packet with its checksums, and take the normal path. Towards a peer, the
+// segments of one super-packet leave in one UDP GSO send (io/ joins them again).
+void Gateway::split_from_tun(const Env& env, const RouteTarget& d, std::span<const uint8_t> ip, const IpInfo& info,
+                             const VnetHeader& vnet, GatewayOutput& out) {
+  const Ingress in{Ingress::Kind::Tun, 0, {}};
+  const size_t n = gso_segments(ip, info, vnet.gso_type, vnet.gso_size);
+  if (n == 0) return drops_.add(Drop::GsoUnsupported);
+  for (size_t i = 0; i < n; ++i) {
+    uint8_t* s = scratch(out);
+    const size_t len = gso_segment(ip, info, vnet.gso_type, vnet.gso_size, i, s + kIngressHeadroom,
+                                   kScratchSize - kIngressHeadroom - 64);
+    if (len == 0) return drops_.add(Drop::GsoUnsupported);
+    std::span<uint8_t> seg(s, kScratchSize);
+    if (d.kind == RouteTarget::Kind::Peer) {
+      send_to_tunnel(env, d.id, seg, kIngressHeadroom, len, out);
+      continue;
+    }
+    IpInfo si;
+    if (parse_ip(seg.subspan(kIngressHeadroom, len), si) != IpError::None) return drops_.add(Drop::GsoUnsupported);
+    forward_to_port(env, d.id, seg, kIngressHeadroom, si, in, out);
+  }
 }
 
 void Gateway::forward_to_port(const Env& env, uint32_t p, std::span<uint8_t> buf, size_t off, const IpInfo& info,

@@ -98,8 +98,11 @@ class GatewayOutput {
   virtual ~GatewayOutput() = default;
   // buf holds the IP packet at buf[data::kHeaderLen], len bytes, and room for padding + tag.
   virtual void to_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, size_t len) = 0;
-  virtual void to_tun(std::span<const uint8_t> ip) = 0;
-  virtual void to_port(uint32_t port, std::span<const uint8_t> frame) = 0;  // virtio-net hdr + Ethernet
+  // ip has kVnetLen writable bytes in front (every ingress leaves kIngressHeadroom), so the
+  // output can put a virtio-net header there; it may also rewrite the packet's headers when it
+  // joins segments (core/coalesce).
+  virtual void to_tun(std::span<uint8_t> ip) = 0;
+  virtual void to_port(uint32_t port, std::span<uint8_t> frame) = 0;  // virtio-net hdr + Ethernet
   // Sends everything queued; the gateway's scratch buffers are reused afterwards.
   virtual void flush() = 0;
 };
@@ -113,7 +116,7 @@ struct GatewayCounters {
 class Gateway {
  public:
   static constexpr size_t kMaxNeighbours = 16;            // per port: one instance, a few addresses
-  static constexpr size_t kScratchBuffers = 128;
+  static constexpr size_t kScratchBuffers = 512;  // a 64 KiB super-packet takes ~47
   static constexpr size_t kScratchSize = 2048;
   static constexpr uint32_t kIcmpPerSecond = 1000;       // like Linux net.ipv4.icmp_msgs_per_sec
   static constexpr uint32_t kIcmpBurst = 50;
@@ -141,7 +144,10 @@ class Gateway {
 
   // --- data path ---
   void from_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, size_t off, size_t len, GatewayOutput& out);
-  void from_tun(const Env& env, std::span<uint8_t> buf, size_t off, size_t len, GatewayOutput& out);
+  // vnet: the TUN's virtio-net header when it has one (TSO super-packets are split here,
+  // checksums left to the device completed), else nullptr.
+  void from_tun(const Env& env, std::span<uint8_t> buf, size_t off, size_t len, const pkt::VnetHeader* vnet,
+                GatewayOutput& out);
   // A frame (virtio-net header + Ethernet) at buf[off, off + len); off + 24 >= kIngressHeadroom.
   void from_port(const Env& env, uint32_t port, std::span<uint8_t> buf, size_t off, size_t len, GatewayOutput& out);
   // The output flushed: scratch buffers are free again.
@@ -182,12 +188,14 @@ class Gateway {
 
   void install_port(uint32_t id);  // routes, source table and derived addresses from spec
   void count(Drop d, const Ingress& in);
-  void send_frame(uint32_t p, std::span<const uint8_t> frame, GatewayOutput& out);
+  void send_frame(uint32_t p, std::span<uint8_t> frame, GatewayOutput& out);
   void count_port(Drop d, uint32_t port);
   void forward_to_port(const Env& env, uint32_t p, std::span<uint8_t> buf, size_t off, const pkt::IpInfo& info,
                        const Ingress& in, GatewayOutput& out);
   void forward_from_port(const Env& env, uint32_t p, std::span<uint8_t> buf, size_t off, const pkt::IpInfo& info,
                          const pkt::VnetHeader& vnet, const Ingress& in, GatewayOutput& out);
+  void split_from_tun(const Env& env, const RouteTarget& d, std::span<const uint8_t> ip, const pkt::IpInfo& info,
+                      const pkt::VnetHeader& vnet, GatewayOutput& out);
   void send_to_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, size_t off, size_t len,
                       GatewayOutput& out);
   bool inbound_allowed(const Port& port, uint32_t p, const pkt::IpInfo& info, Instant now);

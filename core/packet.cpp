@@ -3,16 +3,38 @@
 #include "core/packet.hpp"
 
 #include <algorithm>
+#include <bit>
 
 namespace wg::core::pkt {
 
+// Sums native-order 32-bit words into 64 bits and swaps the folded result into network order
+// at the end: the ones' complement sum does not depend on byte order (RFC 1071 2.B) and 32-bit
+// words fold to the same 16-bit sum. Several times faster than 16-bit steps, and it runs over
+// every byte of a segment the data path checksums.
 uint32_t sum_bytes(const uint8_t* p, size_t n, uint32_t sum) {
-  uint64_t s = sum;
-  size_t i = 0;
-  for (; i + 1 < n; i += 2) s += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
-  if (i < n) s += static_cast<uint32_t>(p[i] << 8);
-  while (s >> 32) s = (s & 0xffffffff) + (s >> 32);
-  return static_cast<uint32_t>(s);
+  uint64_t acc = 0;
+  for (; n >= 16; p += 16, n -= 16) {
+    uint32_t w[4];
+    std::memcpy(w, p, sizeof(w));
+    acc += uint64_t{w[0]} + w[1] + w[2] + w[3];
+  }
+  for (; n >= 4; p += 4, n -= 4) {
+    uint32_t w;
+    std::memcpy(&w, p, 4);
+    acc += w;
+  }
+  if (n) {  // the tail, zero-padded as RFC 1071 pads an odd byte
+    uint8_t t[4] = {};
+    std::memcpy(t, p, n);
+    uint32_t w;
+    std::memcpy(&w, t, 4);
+    acc += w;
+  }
+  while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
+  auto v = static_cast<uint16_t>(acc);
+  if constexpr (std::endian::native == std::endian::little) v = static_cast<uint16_t>(v >> 8 | v << 8);
+  const uint64_t s = uint64_t{sum} + v;
+  return static_cast<uint32_t>((s & 0xffffffff) + (s >> 32));
 }
 
 uint16_t fold(uint32_t sum) {

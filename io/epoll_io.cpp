@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <array>
@@ -28,7 +29,8 @@ class EpollIo final : public PacketIo {
       h.msg_control = control_[i].data();
     }
     sends_.reserve(kMaxBatch * 4);
-    tun_writes_.reserve(kMaxBatch * 2);
+    writes_.reserve(kMaxBatch * 2);
+    batch_.reserve(kMaxBatch * kMaxGroSegments);
   }
   ~EpollIo() override { ::close(epfd_); }
 
@@ -40,9 +42,10 @@ class EpollIo final : public PacketIo {
     udp_ = {fd4, fd6};
     for (int fd : udp_) add(fd);
   }
-  void set_tun(int fd) override {
+  void set_tun(int fd, bool vnet) override {
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);  // read until EAGAIN per wake-up
     tun_ = fd;
+    tun_vnet_ = vnet ? kVnetLen : 0;
     add(fd);
   }
   void add_port(uint32_t id, int fd) override {
@@ -76,30 +79,42 @@ class EpollIo final : public PacketIo {
   void send_udp(const core::Endpoint& to, std::span<const uint8_t> bytes) override {
     sends_.push_back({to, bytes});
   }
-  void write_tun(std::span<const uint8_t> bytes) override { tun_writes_.push_back(bytes); }
+  void write_tun(std::span<const uint8_t> bytes) override {
+    const iovec v{const_cast<uint8_t*>(bytes.data()), bytes.size()};
+    write_tun_v({&v, 1});
+  }
   void write_port(uint32_t id, std::span<const uint8_t> frame) override {
-    if (id < ports_.size()) port_writes_.push_back({ports_[id], frame});
+    const iovec v{const_cast<uint8_t*>(frame.data()), frame.size()};
+    write_port_v(id, {&v, 1});
+  }
+  void write_tun_v(std::span<const iovec> parts) override { queue_write(tun_, true, parts); }
+  void write_port_v(uint32_t id, std::span<const iovec> parts) override {
+    if (id < ports_.size()) queue_write(ports_[id], false, parts);
   }
 
   void flush() override {
     flush_udp();
-    for (auto b : tun_writes_) {
+    for (const Write& w : writes_) {
       ++counters_.syscalls;
-      if (::write(tun_, b.data(), b.size()) < 0) ++counters_.tun_write_errors;
+      if (::writev(w.fd, write_iov_.data() + w.first, static_cast<int>(w.count)) < 0)
+        ++(w.tun ? counters_.tun_write_errors : counters_.port_write_errors);
     }
-    tun_writes_.clear();
-    for (const PortWrite& w : port_writes_) {
-      ++counters_.syscalls;
-      if (::write(w.fd, w.frame.data(), w.frame.size()) < 0) ++counters_.port_write_errors;
-    }
-    port_writes_.clear();
+    writes_.clear();
+    write_iov_.clear();
   }
 
  private:
-  struct Send {
-    core::Endpoint to;
-    std::span<const uint8_t> bytes;
+  struct Write {
+    int fd;
+    bool tun;
+    unsigned first, count;  // pieces in write_iov_
   };
+
+  void queue_write(int fd, bool tun, std::span<const iovec> parts) {
+    if (fd < 0 || parts.empty()) return;
+    writes_.push_back({fd, tun, static_cast<unsigned>(write_iov_.size()), static_cast<unsigned>(parts.size())});
+    write_iov_.insert(write_iov_.end(), parts.begin(), parts.end());
+  }
 
   int port_of(int fd) const {
     for (size_t i = 0; i < ports_.size(); ++i)
@@ -136,74 +151,120 @@ class EpollIo final : public PacketIo {
   void read_udp(int fd, PacketSink& sink) {
     for (size_t i = 0; i < kMaxBatch; ++i) {
       msgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
-      msgs_[i].msg_hdr.msg_controllen = kPktinfoSpace;
+      msgs_[i].msg_hdr.msg_controllen = kRecvControlSpace;
     }
     const int n = recvmmsg(fd, msgs_.data(), kMaxBatch, MSG_DONTWAIT, nullptr);
     ++counters_.syscalls;
     if (n <= 0) return;
+    batch_.clear();
     for (int i = 0; i < n; ++i) {
-      batch_[i].bytes = {rx_.data() + i * kBufferSize + kRxHeadroom, msgs_[i].msg_len};
-      batch_[i].headroom = kRxHeadroom;
-      batch_[i].from = from_sockaddr(reinterpret_cast<sockaddr*>(&names_[i]));
-      take_pktinfo(msgs_[i].msg_hdr, batch_[i].from);
+      if (msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) continue;
+      core::Endpoint from = from_sockaddr(reinterpret_cast<sockaddr*>(&names_[i]));
+      take_pktinfo(msgs_[i].msg_hdr, from);
+      const size_t gro = take_gro_size(msgs_[i].msg_hdr);
+      const size_t before = batch_.size();
+      push_datagrams(batch_, {rx_.data() + i * kBufferSize + kRxHeadroom, msgs_[i].msg_len}, gro, from, kRxHeadroom);
+      if (batch_.size() - before > 1) {
+        ++counters_.udp_gro_receives;
+        counters_.udp_gro_datagrams += batch_.size() - before;
+      }
     }
-    sink.on_datagrams(std::span(batch_.data(), static_cast<size_t>(n)));
+    if (!batch_.empty()) sink.on_datagrams(std::span(batch_.data(), batch_.size()));
   }
 
   void read_tun(PacketSink& sink) {
     size_t n = 0;
     for (; n < kMaxBatch; ++n) {
       uint8_t* buf = tun_rx_.data() + n * kBufferSize;
-      const ssize_t r = ::read(tun_, buf + kHeadroom, kBufferSize - kHeadroom - 64);
+      const ssize_t r = ::read(tun_, buf + kHeadroom - tun_vnet_, kBufferSize - kHeadroom - 64);
       ++counters_.syscalls;
-      if (r <= 0) break;
-      tun_batch_[n] = {{buf, kBufferSize}, static_cast<size_t>(r)};
+      if (r <= static_cast<ssize_t>(tun_vnet_)) break;
+      tun_batch_[n] = {{buf, kBufferSize}, static_cast<size_t>(r) - tun_vnet_};
     }
     if (n) sink.on_tun_packets(std::span(tun_batch_.data(), n));
   }
 
+  // Fills message m with sends_[first, first + k): one datagram, or a UDP_SEGMENT run.
+  void build_message(size_t m, size_t first, size_t k) {
+    const UdpSend& s = sends_[first];
+    auto& h = out_[m].msg_hdr;
+    h = {};
+    h.msg_namelen = to_sockaddr(s.to, out_names_[m]);
+    h.msg_name = &out_names_[m];
+    for (size_t j = 0; j < k; ++j)
+      out_iov_[first + j] = {const_cast<uint8_t*>(sends_[first + j].bytes.data()), sends_[first + j].bytes.size()};
+    h.msg_iov = &out_iov_[first];
+    h.msg_iovlen = k;
+    uint8_t* control = out_control_[m].data();
+    size_t cl = put_pktinfo(s.to, control);
+    if (k > 1) {
+      cl += put_udp_segment(control + cl, static_cast<uint16_t>(s.bytes.size()));
+      ++counters_.udp_gso_sends;
+      counters_.udp_gso_datagrams += k;
+    }
+    h.msg_control = cl ? control : nullptr;
+    h.msg_controllen = cl;
+    out_first_[m] = first;
+    out_run_[m] = k;
+  }
+
   void flush_udp() {
+    if (out_iov_.size() < sends_.size()) out_iov_.resize(sends_.size());
     size_t i = 0;
     while (i < sends_.size()) {
-      // One sendmmsg per run of the same family (the two sockets).
+      // One sendmmsg per stretch of the same family (the two sockets), each message one
+      // datagram or a GSO run of them.
       const core::Family fam = sends_[i].to.family;
-      size_t k = 0;
-      for (; i + k < sends_.size() && k < kMaxBatch && sends_[i + k].to.family == fam; ++k) {
-        const Send& s = sends_[i + k];
-        auto& h = out_[k].msg_hdr;
-        h = {};
-        h.msg_namelen = to_sockaddr(s.to, out_names_[k]);
-        h.msg_name = &out_names_[k];
-        out_iov_[k] = {const_cast<uint8_t*>(s.bytes.data()), s.bytes.size()};
-        h.msg_iov = &out_iov_[k];
-        h.msg_iovlen = 1;
-        const size_t cl = put_pktinfo(s.to, out_control_[k].data());
-        h.msg_control = cl ? out_control_[k].data() : nullptr;
-        h.msg_controllen = cl;
+      size_t m = 0, used = 0;
+      while (i + used < sends_.size() && m < kMaxBatch && sends_[i + used].to.family == fam) {
+        const size_t k = gso_ ? gso_run(sends_, i + used) : 1;
+        build_message(m++, i + used, k);
+        used += k;
       }
       const int fd = fam == core::Family::V4 ? udp_[0] : udp_[1];
       size_t done = 0;
-      while (fd >= 0 && done < k) {
-        const int r = sendmmsg(fd, out_.data() + done, static_cast<unsigned>(k - done), MSG_DONTWAIT);
+      while (fd >= 0 && done < m) {
+        const int r = sendmmsg(fd, out_.data() + done, static_cast<unsigned>(m - done), MSG_DONTWAIT);
         ++counters_.syscalls;
         if (r > 0) {
           done += static_cast<size_t>(r);
           continue;
         }
-        if (out_[done].msg_hdr.msg_controllen && errno != EAGAIN) {
+        const int e = errno;
+        if (out_run_[done] > 1) {
+          if (e == EIO || e == EINVAL || e == EMSGSIZE || e == EOPNOTSUPP) {
+            // The kernel cannot segment this send: these go one by one, and GSO stays off.
+            ++counters_.udp_gso_failures;
+            gso_ = false;
+            send_singly(fd, out_first_[done], out_run_[done]);
+          } else {
+            counters_.udp_send_errors += out_run_[done];
+          }
+          ++done;
+          continue;
+        }
+        if (out_[done].msg_hdr.msg_controllen && e != EAGAIN) {
           // The sticky source is gone (address removed, route changed): let routing pick one.
           out_[done].msg_hdr.msg_control = nullptr;
           out_[done].msg_hdr.msg_controllen = 0;
-          stale_sources_.push_back(sends_[i + done].to);
+          stale_sources_.push_back(sends_[out_first_[done]].to);
           continue;
         }
         ++counters_.udp_send_errors;
         ++done;  // drop this one, keep the rest
       }
-      if (fd < 0) counters_.udp_send_errors += k;
-      i += k;
+      if (fd < 0) counters_.udp_send_errors += used;
+      i += used;
     }
     sends_.clear();
+  }
+
+  void send_singly(int fd, size_t first, size_t k) {
+    for (size_t j = 0; j < k; ++j) {
+      build_message(0, first + j, 1);
+      ++counters_.syscalls;
+      if (sendmsg(fd, &out_[0].msg_hdr, MSG_DONTWAIT) < 0) ++counters_.udp_send_errors;
+    }
   }
 
   int epfd_;
@@ -214,17 +275,20 @@ class EpollIo final : public PacketIo {
   std::array<mmsghdr, kMaxBatch> msgs_{};
   std::array<iovec, kMaxBatch> iov_{};
   std::array<sockaddr_storage, kMaxBatch> names_{};
-  std::array<std::array<uint8_t, kPktinfoSpace>, kMaxBatch> control_{};
-  std::array<RxDatagram, kMaxBatch> batch_{};
+  std::array<std::array<uint8_t, kRecvControlSpace>, kMaxBatch> control_{};
+  std::vector<RxDatagram> batch_;  // several per receive with UDP_GRO
   std::array<TunPacket, kMaxBatch> tun_batch_{};
-  std::vector<Send> sends_;
-  std::vector<std::span<const uint8_t>> tun_writes_;
-  std::vector<PortWrite> port_writes_;
+  size_t tun_vnet_ = 0;  // kVnetLen when the TUN has a virtio-net header
+  std::vector<UdpSend> sends_;
+  std::vector<Write> writes_;
+  std::vector<iovec> write_iov_;
   std::vector<int> ports_;
   std::array<mmsghdr, kMaxBatch> out_{};
-  std::array<iovec, kMaxBatch> out_iov_{};
+  std::vector<iovec> out_iov_;  // one per queued send
   std::array<sockaddr_storage, kMaxBatch> out_names_{};
-  std::array<std::array<uint8_t, kPktinfoSpace>, kMaxBatch> out_control_{};
+  std::array<std::array<uint8_t, kSendControlSpace>, kMaxBatch> out_control_{};
+  std::array<size_t, kMaxBatch> out_first_{};  // first send of each message
+  std::array<size_t, kMaxBatch> out_run_{};    // sends in each message
 };
 
 }  // namespace

@@ -49,7 +49,20 @@ Interface::Interface(tun::TunDevice tun, int uapi_listen_fd, std::string uapi_pa
       std::fprintf(stderr, "wgrouter[%s]: io_uring unavailable (%s); using epoll + recvmmsg\n", name().c_str(),
                    why.c_str());
   }
-  io_->set_tun(tun_.fd());
+  // Offloads: each one asked for, then what the kernel accepted is what is used.
+  switches_ = opts.offload;
+  offload_.tun_vnet = tun_.vnet();
+  if (tun_.vnet()) {
+    const tun::TunDevice::Offload o = tun_.set_offload(switches_.tso, switches_.uso);
+    offload_.csum = o.csum;
+    offload_.tso = o.tso;
+    offload_.uso = o.uso;
+  }
+  offload_.gro = switches_.gro;
+  tun_gro_.set_enabled(switches_.gro);
+  tun_sink_.io = io_.get();
+  udp_.want_gro(switches_.udp_gro);
+  io_->set_tun(tun_.fd(), tun_.vnet());
   io_->watch(uapi_.listen_fd());
   if (links_.fd() >= 0) io_->watch(links_.fd());
   signal_fd_ = make_signal_fd();
@@ -66,6 +79,36 @@ Interface::Interface(tun::TunDevice tun, int uapi_listen_fd, std::string uapi_pa
   // A random port until told otherwise, like wireguard-go.
   if (const int rc = set_listen_port(0); rc != 0)
     std::fprintf(stderr, "wgrouter[%s]: cannot bind UDP: %s\n", name().c_str(), std::strerror(-rc));
+  io_->set_udp_gso(switches_.udp_gso && udp_.gso_supported());
+}
+
+OffloadState Interface::offload_state() const {
+  OffloadState s = offload_;
+  s.udp_gso = io_->udp_gso();
+  s.udp_gro = udp_.gro();
+  return s;
+}
+
+void Interface::append_status(std::string& out) const {
+  out += "offload=" + offload_state().describe() + "\n";
+  const IoCounters& c = io_->counters();
+  auto num = [&](const char* k, uint64_t v) { out.append("io_").append(k).append("=").append(std::to_string(v)).append("\n"); };
+  num("syscalls", c.syscalls);
+  num("udp_gso_sends", c.udp_gso_sends);
+  num("udp_gso_datagrams", c.udp_gso_datagrams);
+  num("udp_gso_failures", c.udp_gso_failures);
+  num("udp_gro_receives", c.udp_gro_receives);
+  num("udp_gro_datagrams", c.udp_gro_datagrams);
+  uint64_t supers = tun_gro_.counters().super_packets, joined = tun_gro_.counters().segments_joined;
+  for (const core::TcpCoalescer& g : port_gro_) {
+    supers += g.counters().super_packets;
+    joined += g.counters().segments_joined;
+  }
+  num("gro_super_packets", supers);
+  num("gro_segments", joined);
+  num("udp_send_errors", c.udp_send_errors);
+  num("tun_write_errors", c.tun_write_errors);
+  num("port_write_errors", c.port_write_errors);
 }
 
 Interface::~Interface() {
@@ -114,13 +157,20 @@ void Interface::on_datagrams(std::span<RxDatagram> batch) {
     }
     if (!outbox_.empty()) queue_outbox();
   }
+  drain_coalescers();
   log_events();
 }
 
 void Interface::on_tun_packets(std::span<TunPacket> batch) {
   refresh_clock();
   const core::Env e = env();
-  for (TunPacket& p : batch) gateway_.from_tun(e, p.buf, kHeadroom, p.len, *this);
+  const bool vnet = tun_.vnet();
+  for (TunPacket& p : batch) {
+    core::pkt::VnetHeader h;
+    if (vnet) h = core::pkt::read_vnet(p.buf.data() + kHeadroom - kVnetLen);
+    gateway_.from_tun(e, p.buf, kHeadroom, p.len, vnet ? &h : nullptr, *this);
+  }
+  drain_coalescers();
   log_events();
 }
 
@@ -128,7 +178,13 @@ void Interface::on_port_frames(uint32_t port, std::span<TunPacket> batch) {
   refresh_clock();
   const core::Env e = env();
   for (TunPacket& f : batch) gateway_.from_port(e, port, f.buf, kPortReadOffset, f.len, *this);
+  drain_coalescers();
   log_events();
+}
+
+void Interface::drain_coalescers() {
+  tun_gro_.drain(tun_sink_);
+  for (size_t p = 0; p < port_gro_.size(); ++p) port_gro_[p].drain(port_sinks_[p]);
 }
 
 void Interface::to_tunnel(const core::Env& env, core::PeerId peer, std::span<uint8_t> buf, size_t len) {
@@ -137,15 +193,38 @@ void Interface::to_tunnel(const core::Env& env, core::PeerId peer, std::span<uin
   if (!outbox_.empty()) queue_outbox();
 }
 
-void Interface::to_tun(std::span<const uint8_t> ip) { io_->write_tun(ip); }
+// With a virtio-net header on the TUN every write carries one: the coalescer writes it in
+// front of the packet (kIngressHeadroom leaves the room), joined or not.
+void Interface::to_tun(std::span<uint8_t> ip) {
+  if (tun_.vnet())
+    tun_gro_.add(ip.data(), ip.size(), tun_sink_);
+  else
+    io_->write_tun(ip);
+}
 
-void Interface::to_port(uint32_t port, std::span<const uint8_t> frame) { io_->write_port(port, frame); }
+void Interface::to_port(uint32_t port, std::span<uint8_t> frame) {
+  if (port < port_gro_.size() && frame.size() > core::pkt::kFrameHeader)
+    port_gro_[port].add(frame.data() + core::pkt::kFrameHeader, frame.size() - core::pkt::kFrameHeader,
+                        port_sinks_[port]);
+  else
+    io_->write_port(port, frame);
+}
 
-void Interface::flush() { io_->flush(); }
+void Interface::flush() {
+  drain_coalescers();
+  io_->flush();
+}
 
 uint32_t Interface::add_port(tun::PortDevice dev, core::PortSpec spec) {
   const uint32_t id = gateway_.add_port(std::move(spec));
   io_->add_port(id, dev.fd());
+  if (port_gro_.size() <= id) {
+    port_gro_.resize(id + 1, core::TcpCoalescer(core::pkt::kEthLen));
+    port_sinks_.resize(id + 1);
+  }
+  port_gro_[id].set_enabled(switches_.gro);
+  port_sinks_[id].io = io_.get();
+  port_sinks_[id].id = id;
   ports_.push_back(std::move(dev));
   return id;
 }
@@ -183,6 +262,7 @@ void Interface::forget_stale_sources() {
 
 void Interface::flush_outbox() {
   queue_outbox();
+  drain_coalescers();
   io_->flush();
   control_used_ = 0;
   log_events();

@@ -10,10 +10,12 @@
 #include <vector>
 
 #include "config/uapi.hpp"
+#include "core/coalesce.hpp"
 #include "core/device.hpp"
 #include "core/gateway.hpp"
 #include "core/prefix_table.hpp"
 #include "io/clock.hpp"
+#include "io/offload.hpp"
 #include "io/packet_io.hpp"
 #include "io/udp.hpp"
 #include "io/uapi_server.hpp"
@@ -25,6 +27,7 @@ namespace wg::io {
 
 struct InterfaceOptions {
   bool force_fallback = false;  // epoll + recvmmsg even where io_uring works
+  OffloadSwitches offload;      // what may be used (each is still detected)
 };
 
 class Interface final : public PacketSink, public config::UapiHooks, public core::GatewayOutput {
@@ -46,6 +49,8 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   const std::string& name() const { return tun_.name(); }
   int ifindex() const { return tun_.ifindex(); }
   std::string_view io_name() const { return io_->name(); }
+  // The offloads in effect now (UDP GSO goes off at run time if the kernel refuses it).
+  OffloadState offload_state() const;
   // Sends whatever the Device queued outside a batch (configuration changes, startup).
   void flush_outbox();
   // Called when a peer stops answering: every third unanswered initiation (~15 s) and when
@@ -62,8 +67,8 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
 
   // GatewayOutput
   void to_tunnel(const core::Env& env, core::PeerId peer, std::span<uint8_t> buf, size_t len) override;
-  void to_tun(std::span<const uint8_t> ip) override;
-  void to_port(uint32_t port, std::span<const uint8_t> frame) override;
+  void to_tun(std::span<uint8_t> ip) override;
+  void to_port(uint32_t port, std::span<uint8_t> frame) override;
   void flush() override;
 
   // UapiHooks
@@ -73,6 +78,7 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   int set_listen_port(uint16_t port) override;
   uint32_t fwmark() const override { return udp_.fwmark(); }
   int set_fwmark(uint32_t mark) override;
+  void append_status(std::string& out) const override;
 
  private:
   void refresh_clock();
@@ -82,6 +88,19 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   void forget_stale_sources();
   void forget_all_sources();
   std::string peer_name(core::PeerId id) const;
+  // Sends the super-packets the coalescers hold open; before every flush of the I/O.
+  void drain_coalescers();
+
+  // Where the coalescers' writes go.
+  struct TunSink final : core::GatherSink {
+    PacketIo* io = nullptr;
+    void emit(std::span<const iovec> parts) override { io->write_tun_v(parts); }
+  };
+  struct PortSink final : core::GatherSink {
+    PacketIo* io = nullptr;
+    uint32_t id = 0;
+    void emit(std::span<const iovec> parts) override { io->write_port_v(id, parts); }
+  };
 
   SystemRng rng_;
   core::Instant now_;
@@ -93,6 +112,12 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   tun::TunDevice tun_;
   UdpSockets udp_;
   std::unique_ptr<PacketIo> io_;
+  OffloadSwitches switches_;
+  OffloadState offload_;
+  core::TcpCoalescer tun_gro_;
+  TunSink tun_sink_;
+  std::vector<core::TcpCoalescer> port_gro_;
+  std::vector<PortSink> port_sinks_;
   UapiServer uapi_;
   tun::Netlink netlink_;
   tun::LinkMonitor links_;

@@ -3,6 +3,8 @@
 // submission) and a fallback on epoll + recvmmsg/sendmmsg for hosts that refuse io_uring.
 // Backends own every packet buffer; the data path works in place and never allocates.
 #pragma once
+#include <sys/uio.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -10,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include <cstring>
 
 #include "core/endpoint.hpp"
 #include "core/env.hpp"
@@ -26,21 +29,75 @@ inline constexpr size_t kHeadroom = 32;
 // Port frames (virtio-net header + Ethernet) are read here, which puts their IP packet at
 // kHeadroom as well.
 inline constexpr size_t kPortReadOffset = kHeadroom - 24;
-// Every backend leaves at least this many writable bytes in front of a received datagram.
+// Backends leave this many writable bytes in front of the first datagram of a receive. The
+// second and later datagrams of a UDP_GRO receive have kRxMinHeadroom: the previous
+// datagram's tag, dead once that datagram is decrypted. With the data header in front of the
+// plaintext that still leaves the data path its kIngressHeadroom.
 inline constexpr size_t kRxHeadroom = 48;
+inline constexpr size_t kRxMinHeadroom = 16;
+// The most datagrams one receive can carry with UDP_GRO (the kernel's UDP_GRO_CNT_MAX).
+inline constexpr size_t kMaxGroSegments = 64;
+// UDP GSO sends: at most this many datagrams and bytes per sendmsg (UDP_MAX_SEGMENTS on the
+// oldest kernels that have it; the largest UDP payload with room to spare).
+inline constexpr size_t kMaxGsoSegments = 64;
+inline constexpr size_t kMaxGsoBytes = 65000;
 
 struct RxDatagram {
   std::span<uint8_t> bytes;  // decrypted in place by the data path
   core::Endpoint from;       // includes the local address it arrived on
-  size_t headroom = 0;       // writable bytes in front of bytes.data() (>= kRxHeadroom)
+  size_t headroom = 0;       // writable bytes in front of bytes.data() (>= kRxMinHeadroom)
 };
 
-// A TUN packet at buf[kHeadroom, kHeadroom + len), or a port frame at
+// A TUN packet at buf[kHeadroom, kHeadroom + len) (with a virtio-net header at
+// buf[kHeadroom - kVnetLen] when the TUN has one), or a port frame at
 // buf[kPortReadOffset, kPortReadOffset + len).
 struct TunPacket {
   std::span<uint8_t> buf;  // the whole buffer
   size_t len;
 };
+inline constexpr size_t kVnetLen = 10;
+
+// A queued datagram.
+struct UdpSend {
+  core::Endpoint to;
+  std::span<const uint8_t> bytes;
+};
+
+// Whether two sends take the same path (remote and sticky local source): only those can share
+// one GSO sendmsg.
+inline bool same_path(const core::Endpoint& a, const core::Endpoint& b) {
+  return a.same_remote(b) && a.has_local == b.has_local && a.local_ifindex == b.local_ifindex &&
+         (!a.has_local || std::memcmp(a.local.data(), b.local.data(), a.addr_len()) == 0);
+}
+
+// The number of sends from s[i] on that one UDP_SEGMENT sendmsg can carry: same path, every
+// datagram as long as the first but the last, which may be shorter.
+inline size_t gso_run(std::span<const UdpSend> s, size_t i) {
+  const size_t size = s[i].bytes.size();
+  size_t k = 1, total = size;
+  while (i + k < s.size() && k < kMaxGsoSegments && same_path(s[i].to, s[i + k].to)) {
+    const size_t n = s[i + k].bytes.size();
+    if (n > size || n == 0 || total + n > kMaxGsoBytes) break;
+    total += n;
+    ++k;
+    if (n < size) break;  // a shorter one ends the run
+  }
+  return k;
+}
+
+// Appends the datagrams of one receive: one, or with UDP_GRO (gso_size > 0) a run of
+// gso_size-byte datagrams back to back, the last shorter.
+inline void push_datagrams(std::vector<RxDatagram>& out, std::span<uint8_t> bytes, size_t gso_size,
+                           const core::Endpoint& from, size_t headroom) {
+  if (gso_size == 0 || bytes.size() <= gso_size) {
+    out.push_back({bytes, from, headroom});
+    return;
+  }
+  for (size_t at = 0, i = 0; at < bytes.size() && i < kMaxGroSegments * 2; at += gso_size, ++i) {
+    const size_t n = bytes.size() - at < gso_size ? bytes.size() - at : gso_size;
+    out.push_back({bytes.subspan(at, n), from, at == 0 ? headroom : kRxMinHeadroom});
+  }
+}
 
 // Implemented by the interface: receives batches, queues output on the PacketIo.
 class PacketSink {
@@ -64,6 +121,11 @@ struct IoCounters {
   uint64_t port_write_errors = 0;
   uint64_t port_read_errors = 0;  // a port that stopped being readable (device deleted)
   uint64_t syscalls = 0;  // io_uring_enter / recvmmsg / sendmmsg / read / write calls
+  uint64_t udp_gso_sends = 0;      // sendmsg calls that carried several datagrams (UDP_SEGMENT)
+  uint64_t udp_gso_datagrams = 0;  // datagrams sent that way
+  uint64_t udp_gso_failures = 0;   // GSO sends the kernel refused: resent one by one, GSO off
+  uint64_t udp_gro_receives = 0;   // receives that carried several datagrams (UDP_GRO)
+  uint64_t udp_gro_datagrams = 0;  // datagrams received that way
 };
 
 class PacketIo {
@@ -71,7 +133,13 @@ class PacketIo {
   virtual ~PacketIo() = default;
   virtual std::string_view name() const = 0;
   virtual void set_udp(int fd4, int fd6) = 0;
-  virtual void set_tun(int fd) = 0;
+  // vnet: the TUN has a virtio-net header (IFF_VNET_HDR); reads then put it at
+  // buf[kHeadroom - kVnetLen] and writes must carry it.
+  virtual void set_tun(int fd, bool vnet) = 0;
+  // Joins runs of equal-sized datagrams to one endpoint into UDP_SEGMENT sends. Switched off
+  // for good when the kernel refuses one (the run is then sent one by one).
+  void set_udp_gso(bool on) { gso_ = on; }
+  bool udp_gso() const { return gso_; }
   // A port's descriptor (TAP or packet socket): frames with a virtio-net header. Ids are
   // dense from 0.
   virtual void add_port(uint32_t id, int fd) = 0;
@@ -86,6 +154,9 @@ class PacketIo {
   virtual void send_udp(const core::Endpoint& to, std::span<const uint8_t> bytes) = 0;
   virtual void write_tun(std::span<const uint8_t> bytes) = 0;
   virtual void write_port(uint32_t id, std::span<const uint8_t> frame) = 0;
+  // One packet (or super-packet) as a gather list; each piece must stay valid until the flush.
+  virtual void write_tun_v(std::span<const iovec> parts) = 0;
+  virtual void write_port_v(uint32_t id, std::span<const iovec> parts) = 0;
   virtual void flush() = 0;
 
   const IoCounters& counters() const { return counters_; }
@@ -97,6 +168,7 @@ class PacketIo {
  protected:
   IoCounters counters_;
   std::vector<core::Endpoint> stale_sources_;
+  bool gso_ = false;
 };
 
 std::unique_ptr<PacketIo> make_epoll_io();

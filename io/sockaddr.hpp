@@ -3,6 +3,7 @@
 // replies leave from the address the peer wrote to.
 #pragma once
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -101,5 +102,33 @@ inline size_t put_pktinfo(const core::Endpoint& e, uint8_t* control) {
   std::memcpy(CMSG_DATA(c), &pi, sizeof(pi));
   return CMSG_SPACE(sizeof(in6_pktinfo));
 }
+
+// UDP_GRO: the size of each datagram in a coalesced receive; 0 when the message has none.
+inline size_t take_gro_size(msghdr& msg) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+    if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      int size = 0;
+      std::memcpy(&size, CMSG_DATA(c), sizeof(size));
+      return size > 0 ? static_cast<size_t>(size) : 0;
+    }
+  return 0;
+}
+inline constexpr size_t kGroSpace = CMSG_SPACE(sizeof(int));
+
+// UDP_SEGMENT: the datagram size of a GSO send. Returns the bytes written to control.
+inline constexpr size_t kSegmentSpace = CMSG_SPACE(sizeof(uint16_t));
+inline size_t put_udp_segment(uint8_t* control, uint16_t size) {
+  std::memset(control, 0, kSegmentSpace);
+  auto* c = reinterpret_cast<cmsghdr*>(control);
+  c->cmsg_level = SOL_UDP;
+  c->cmsg_type = UDP_SEGMENT;
+  c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+  std::memcpy(CMSG_DATA(c), &size, sizeof(size));
+  return kSegmentSpace;
+}
+
+// Control space for a receive (PKTINFO + UDP_GRO) and a send (PKTINFO + UDP_SEGMENT).
+inline constexpr size_t kRecvControlSpace = kPktinfoSpace + kGroSpace;
+inline constexpr size_t kSendControlSpace = kPktinfoSpace + kSegmentSpace;
 
 }  // namespace wg::io

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,7 +26,7 @@ void raise_buffers(int fd) {
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 }
 
-int open_socket(int family, uint16_t port, uint32_t mark) {
+int open_socket(int family, uint16_t port, uint32_t mark, bool gro, bool& gro_ok) {
   const int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
   if (fd < 0) return -errno;
   const int on = 1;
@@ -36,6 +37,7 @@ int open_socket(int family, uint16_t port, uint32_t mark) {
     setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
   }
   raise_buffers(fd);
+  gro_ok = gro && setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0;
   if (mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) != 0) {
     const int e = errno;
     ::close(fd);
@@ -93,10 +95,11 @@ int UdpSockets::bind(uint16_t port, uint32_t fwmark) {
 int UdpSockets::bind_fresh(uint16_t port, uint32_t fwmark) {
   // With port 0 the IPv4 socket picks one and IPv6 must get the same; retry on collision.
   for (int attempt = 0; attempt < 100; ++attempt) {
-    const int v4 = open_socket(AF_INET, port, fwmark);
+    bool gro4 = false, gro6 = false;
+    const int v4 = open_socket(AF_INET, port, fwmark, want_gro_, gro4);
     if (v4 < 0) return v4;
     const uint16_t chosen = bound_port(v4);
-    const int v6 = open_socket(AF_INET6, chosen, fwmark);
+    const int v6 = open_socket(AF_INET6, chosen, fwmark, want_gro_, gro6);
     if (v6 == -EADDRINUSE && port == 0) {
       ::close(v4);
       continue;
@@ -110,6 +113,10 @@ int UdpSockets::bind_fresh(uint16_t port, uint32_t fwmark) {
     fd6_ = v6 < 0 ? -1 : v6;
     port_ = chosen;
     fwmark_ = fwmark;
+    gro_ = gro4 && (fd6_ < 0 || gro6);
+    int seg = 0;
+    socklen_t sl = sizeof(seg);
+    gso_supported_ = getsockopt(fd4_, SOL_UDP, UDP_SEGMENT, &seg, &sl) == 0;
     socklen_t l = sizeof(rcvbuf_);
     getsockopt(fd4_, SOL_SOCKET, SO_RCVBUF, &rcvbuf_, &l);
     return 0;

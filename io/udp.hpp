@@ -27,6 +27,11 @@ class UdpSockets {
   uint32_t fwmark() const { return fwmark_; }
   // How much receive buffer the kernel actually granted (for the startup log).
   int rcvbuf() const { return rcvbuf_; }
+  // UDP_GRO on the sockets bound from now on (the kernel then hands over runs of datagrams).
+  void want_gro(bool on) { want_gro_ = on; }
+  bool gro() const { return gro_; }
+  // Whether this kernel knows UDP_SEGMENT (a probe; a send can still be refused later).
+  bool gso_supported() const { return gso_supported_; }
 
  private:
   int bind_fresh(uint16_t port, uint32_t fwmark);
@@ -36,6 +41,9 @@ class UdpSockets {
   uint16_t port_ = 0;
   uint32_t fwmark_ = 0;
   int rcvbuf_ = 0;
+  bool want_gro_ = false;
+  bool gro_ = false;
+  bool gso_supported_ = false;
 };
 
 }  // namespace wg::io

@@ -93,9 +93,10 @@ class UringIo final : public PacketIo {
     io_uring_buf_ring_advance(br_, kRxBuffers);
     // The template for multishot recvmsg: how much room name and control get in each buffer.
     recv_hdr_.msg_namelen = sizeof(sockaddr_storage);
-    recv_hdr_.msg_controllen = kPktinfoSpace;
+    recv_hdr_.msg_controllen = kRecvControlSpace;
     tun_rx_.resize(size_t{kTunReads} * kBufferSize);
     stash_.reserve(kRingEntries);
+    rx_batch_.reserve(size_t{kMaxBatch} * kMaxGroSegments);
     return true;
   }
 
@@ -140,20 +141,29 @@ class UringIo final : public PacketIo {
       if (fd >= 0) arm_recv(fd);
   }
 
-  void set_tun(int fd) override {
+  void set_tun(int fd, bool vnet) override {
     // io_uring hands -EAGAIN straight back for reads on an O_NONBLOCK file instead of waiting
     // for data, which would spin; a blocking descriptor makes it arm a poll internally.
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     tun_ = fd;
+    tun_vnet_ = vnet ? kVnetLen : 0;
     for (unsigned i = 0; i < kTunReads; ++i) arm_tun_read(i);
   }
 
-  void watch(int fd) override { arm_poll(fd); }
+  void watch(int fd) override {
+    if (!is_watched(fd)) watched_.push_back(fd);
+    arm_poll(fd);
+  }
   void unwatch(int fd) override {
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_poll_remove(sqe, tag(kPoll, static_cast<uint64_t>(fd)));
     io_uring_sqe_set_data64(sqe, 0);
-    unwatched_.push_back(fd);
+    for (size_t i = 0; i < watched_.size(); ++i)
+      if (watched_[i] == fd) {
+        watched_[i] = watched_.back();
+        watched_.pop_back();
+        break;
+      }
   }
 
   void poll(core::Duration timeout, PacketSink& sink) override {
@@ -186,11 +196,17 @@ class UringIo final : public PacketIo {
           take_port(c, nport);
           if (nport == kMaxBatch) dispatch_ports(sink, nport);
           break;
-        case kPoll:
-          if (!(c.flags & IORING_CQE_F_MORE) && !is_unwatched(static_cast<int>(value_of(c.user_data))))
-            arm_poll(static_cast<int>(value_of(c.user_data)));
-          if (c.res > 0) polls_ready_.push_back(static_cast<int>(value_of(c.user_data)));
+        case kPoll: {
+          // A poll that ended normally (res is the event mask) is armed again while its
+          // descriptor is watched; one that failed or was cancelled (a closed or unwatched
+          // descriptor, maybe since reused) is not: re-arming it would spin.
+          const int fd = static_cast<int>(value_of(c.user_data));
+          if (c.res > 0 && is_watched(fd)) {
+            if (!(c.flags & IORING_CQE_F_MORE)) arm_poll(fd);
+            polls_ready_.push_back(fd);
+          }
           break;
+        }
         default:
           break;
       }
@@ -204,67 +220,50 @@ class UringIo final : public PacketIo {
     work_.clear();
     ready_fds_.swap(polls_ready_);
     for (int fd : ready_fds_) {
-      if (is_unwatched(fd)) continue;
+      if (!is_watched(fd)) continue;  // an earlier handler closed it
       sink.on_fd(fd);
       flush();
     }
     ready_fds_.clear();
-    unwatched_.clear();
   }
 
   void send_udp(const core::Endpoint& to, std::span<const uint8_t> bytes) override {
     sends_.push_back({to, bytes});
   }
-  void write_tun(std::span<const uint8_t> bytes) override { tun_writes_.push_back(bytes); }
+  void write_tun(std::span<const uint8_t> bytes) override {
+    const iovec v{const_cast<uint8_t*>(bytes.data()), bytes.size()};
+    write_tun_v({&v, 1});
+  }
   void write_port(uint32_t id, std::span<const uint8_t> frame) override {
-    if (id < ports_.size()) port_writes_.push_back({ports_[id].fd, frame});
+    const iovec v{const_cast<uint8_t*>(frame.data()), frame.size()};
+    write_port_v(id, {&v, 1});
+  }
+  void write_tun_v(std::span<const iovec> parts) override { queue_write(tun_, kTunWrite, parts); }
+  void write_port_v(uint32_t id, std::span<const iovec> parts) override {
+    if (id < ports_.size()) queue_write(ports_[id].fd, kPortWrite, parts);
   }
 
-  // Submits every queued send and TUN write at once and waits for them, so the buffers they
-  // point into can be reused when this returns.
+  // Submits every queued send and write at once and waits for them, so the buffers they point
+  // into can be reused when this returns.
   void flush() override {
-    const size_t n = sends_.size() + tun_writes_.size() + port_writes_.size();
-    if (n == 0) return;
+    if (sends_.empty() && writes_.empty()) return;
     if (send_msgs_.size() < sends_.size()) {
       send_msgs_.resize(sends_.size());
       send_iov_.resize(sends_.size());
       send_names_.resize(sends_.size());
       send_control_.resize(sends_.size());
       send_fds_.resize(sends_.size());
+      send_run_.resize(sends_.size());
     }
-    for (size_t i = 0; i < sends_.size(); ++i) {
-      const auto& s = sends_[i];
-      const int fd = s.to.family == core::Family::V4 ? udp_[0] : udp_[1];
-      if (fd < 0) {
-        ++counters_.udp_send_errors;
-        continue;
-      }
-      msghdr& h = send_msgs_[i];
-      h = {};
-      h.msg_namelen = to_sockaddr(s.to, send_names_[i]);
-      h.msg_name = &send_names_[i];
-      send_iov_[i] = {const_cast<uint8_t*>(s.bytes.data()), s.bytes.size()};
-      h.msg_iov = &send_iov_[i];
-      h.msg_iovlen = 1;
-      const size_t cl = put_pktinfo(s.to, send_control_[i].data());
-      h.msg_control = cl ? send_control_[i].data() : nullptr;
-      h.msg_controllen = cl;
-      io_uring_sqe* sqe = get_sqe();
-      send_fds_[i] = fd;
-      io_uring_prep_sendmsg(sqe, fd, &h, 0);
-      io_uring_sqe_set_data64(sqe, tag(kSend, i));
-      ++outstanding_;
+    for (size_t i = 0; i < sends_.size();) {
+      const size_t k = gso_ ? gso_run(sends_, i) : 1;
+      submit_send(i, k);
+      i += k;
     }
-    for (auto b : tun_writes_) {
+    for (const Write& w : writes_) {
       io_uring_sqe* sqe = get_sqe();
-      io_uring_prep_write(sqe, tun_, b.data(), static_cast<unsigned>(b.size()), 0);
-      io_uring_sqe_set_data64(sqe, tag(kTunWrite, 0));
-      ++outstanding_;
-    }
-    for (const PortWrite& w : port_writes_) {
-      io_uring_sqe* sqe = get_sqe();
-      io_uring_prep_write(sqe, w.fd, w.frame.data(), static_cast<unsigned>(w.frame.size()), 0);
-      io_uring_sqe_set_data64(sqe, tag(kPortWrite, 0));
+      io_uring_prep_writev(sqe, w.fd, write_iov_.data() + w.first, w.count, 0);
+      io_uring_sqe_set_data64(sqe, tag(w.kind, 0));
       ++outstanding_;
     }
     while (outstanding_ > 0) {
@@ -273,14 +272,15 @@ class UringIo final : public PacketIo {
       reap_into_stash();
     }
     sends_.clear();
-    tun_writes_.clear();
-    port_writes_.clear();
+    writes_.clear();
+    write_iov_.clear();
   }
 
  private:
-  struct Send {
-    core::Endpoint to;
-    std::span<const uint8_t> bytes;
+  struct Write {
+    int fd;
+    Kind kind;
+    unsigned first, count;  // pieces in write_iov_
   };
   struct PortRx {
     int fd = -1;
@@ -321,6 +321,45 @@ class UringIo final : public PacketIo {
     n = 0;
   }
 
+  void queue_write(int fd, Kind kind, std::span<const iovec> parts) {
+    if (fd < 0 || parts.empty()) return;
+    writes_.push_back({fd, kind, static_cast<unsigned>(write_iov_.size()), static_cast<unsigned>(parts.size())});
+    write_iov_.insert(write_iov_.end(), parts.begin(), parts.end());
+  }
+
+  // sends_[i, i + k) as one sendmsg; with k > 1 a UDP_SEGMENT send of k datagrams.
+  void submit_send(size_t i, size_t k) {
+    const UdpSend& s = sends_[i];
+    const int fd = s.to.family == core::Family::V4 ? udp_[0] : udp_[1];
+    if (fd < 0) {
+      counters_.udp_send_errors += k;
+      return;
+    }
+    msghdr& h = send_msgs_[i];
+    h = {};
+    h.msg_namelen = to_sockaddr(s.to, send_names_[i]);
+    h.msg_name = &send_names_[i];
+    for (size_t j = 0; j < k; ++j)
+      send_iov_[i + j] = {const_cast<uint8_t*>(sends_[i + j].bytes.data()), sends_[i + j].bytes.size()};
+    h.msg_iov = &send_iov_[i];
+    h.msg_iovlen = k;
+    uint8_t* control = send_control_[i].data();
+    size_t cl = put_pktinfo(s.to, control);
+    if (k > 1) {
+      cl += put_udp_segment(control + cl, static_cast<uint16_t>(s.bytes.size()));
+      ++counters_.udp_gso_sends;
+      counters_.udp_gso_datagrams += k;
+    }
+    h.msg_control = cl ? control : nullptr;
+    h.msg_controllen = cl;
+    send_fds_[i] = fd;
+    send_run_[i] = k;
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_sendmsg(sqe, fd, &h, 0);
+    io_uring_sqe_set_data64(sqe, tag(kSend, i));
+    ++outstanding_;
+  }
+
   io_uring_sqe* get_sqe() {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     while (!sqe) {  // submission queue full: hand what we have to the kernel
@@ -342,7 +381,7 @@ class UringIo final : public PacketIo {
   void arm_tun_read(unsigned slot) {
     io_uring_sqe* sqe = get_sqe();
     uint8_t* buf = tun_rx_.data() + size_t{slot} * kBufferSize;
-    io_uring_prep_read(sqe, tun_, buf + kHeadroom, kBufferSize - kHeadroom - 64, 0);
+    io_uring_prep_read(sqe, tun_, buf + kHeadroom - tun_vnet_, kBufferSize - kHeadroom - 64, 0);
     io_uring_sqe_set_data64(sqe, tag(kTunRead, slot));
   }
 
@@ -352,9 +391,9 @@ class UringIo final : public PacketIo {
     io_uring_sqe_set_data64(sqe, tag(kPoll, static_cast<uint64_t>(fd)));
   }
 
-  bool is_unwatched(int fd) const {
-    for (int u : unwatched_)
-      if (u == fd) return true;
+  bool is_watched(int fd) const {
+    for (int w : watched_)
+      if (w == fd) return true;
     return false;
   }
 
@@ -375,6 +414,20 @@ class UringIo final : public PacketIo {
         --outstanding_;
         if (cqe->res >= 0) continue;
         const size_t i = value_of(cqe->user_data);
+        if (k == kSend && i < sends_.size() && send_run_[i] > 1) {
+          const int e = -cqe->res;
+          if (e == EIO || e == EINVAL || e == EMSGSIZE || e == EOPNOTSUPP) {
+            // The kernel cannot segment this send (no checksum offload on the way out, a
+            // datagram above the path MTU...): send the run one by one and stop using GSO.
+            ++counters_.udp_gso_failures;
+            gso_ = false;
+            const size_t run = send_run_[i];
+            for (size_t j = 0; j < run; ++j) submit_send(i + j, 1);
+          } else {
+            counters_.udp_send_errors += send_run_[i];
+          }
+          continue;
+        }
         if (k == kSend && i < sends_.size() && send_msgs_[i].msg_controllen && cqe->res != -EAGAIN) {
           // The sticky source is gone: send again and let routing pick the source.
           send_msgs_[i].msg_control = nullptr;
@@ -404,32 +457,34 @@ class UringIo final : public PacketIo {
     if (c.res < 0 || !(c.flags & IORING_CQE_F_BUFFER)) return;
     const uint16_t bid = static_cast<uint16_t>(c.flags >> IORING_CQE_BUFFER_SHIFT);
     uint8_t* buf = rx_.data() + size_t{bid} * kBufferSize;
-    held_[n] = bid;
+    held_[n++] = bid;  // back to the ring after the batch, whatever it held
     auto* out = io_uring_recvmsg_validate(buf, c.res, &recv_hdr_);
-    if (!out || !current || (out->flags & MSG_TRUNC) || out->namelen > sizeof(sockaddr_storage)) {
-      batch_[n++] = {};  // keeps the buffer accounted; empty datagrams are skipped
-      return;
-    }
+    if (!out || !current || (out->flags & MSG_TRUNC) || out->namelen > sizeof(sockaddr_storage)) return;
     core::Endpoint from = from_sockaddr(static_cast<sockaddr*>(io_uring_recvmsg_name(out)));
+    size_t gro = 0;
     for (cmsghdr* cm = io_uring_recvmsg_cmsg_firsthdr(out, &recv_hdr_); cm;
          cm = io_uring_recvmsg_cmsg_nexthdr(out, &recv_hdr_, cm)) {
       msghdr one{};
       one.msg_control = cm;
       one.msg_controllen = cm->cmsg_len;
       take_pktinfo(one, from);
+      if (const size_t g = take_gro_size(one)) gro = g;
     }
     auto* payload = static_cast<uint8_t*>(io_uring_recvmsg_payload(out, &recv_hdr_));
     const unsigned len = io_uring_recvmsg_payload_length(out, c.res, &recv_hdr_);
-    batch_[n++] = {{payload, len}, from, static_cast<size_t>(payload - buf)};
+    if (len == 0) return;
+    const size_t before = rx_batch_.size();
+    push_datagrams(rx_batch_, {payload, len}, gro, from, static_cast<size_t>(payload - buf));
+    if (rx_batch_.size() - before > 1) {
+      ++counters_.udp_gro_receives;
+      counters_.udp_gro_datagrams += rx_batch_.size() - before;
+    }
   }
 
   void dispatch_udp(PacketSink& sink, size_t& n) {
     if (n == 0) return;
-    // Skip the placeholders of invalid datagrams by compacting.
-    size_t live = 0;
-    for (size_t i = 0; i < n; ++i)
-      if (!batch_[i].bytes.empty()) live_[live++] = batch_[i];
-    if (live) sink.on_datagrams(std::span(live_.data(), live));
+    if (!rx_batch_.empty()) sink.on_datagrams(std::span(rx_batch_.data(), rx_batch_.size()));
+    rx_batch_.clear();
     flush();
     for (size_t i = 0; i < n; ++i)
       io_uring_buf_ring_add(br_, rx_.data() + size_t{held_[i]} * kBufferSize, kBufferSize, held_[i],
@@ -440,12 +495,13 @@ class UringIo final : public PacketIo {
 
   void take_tun(const Cqe& c, size_t& n) {
     const unsigned slot = static_cast<unsigned>(value_of(c.user_data));
-    if (c.res <= 0) {
+    if (c.res <= static_cast<int32_t>(tun_vnet_)) {
       if (c.res != -EBADF) arm_tun_read(slot);  // EAGAIN and friends: try again
       return;
     }
     tun_slots_[n] = slot;
-    tun_batch_[n++] = {{tun_rx_.data() + size_t{slot} * kBufferSize, kBufferSize}, static_cast<size_t>(c.res)};
+    tun_batch_[n++] = {{tun_rx_.data() + size_t{slot} * kBufferSize, kBufferSize},
+                       static_cast<size_t>(c.res) - tun_vnet_};
   }
 
   void dispatch_tun(PacketSink& sink, size_t& n) {
@@ -468,16 +524,16 @@ class UringIo final : public PacketIo {
   std::vector<Cqe> work_;
   std::vector<int> polls_ready_;
   std::vector<int> ready_fds_;
-  std::vector<int> unwatched_;
+  std::vector<int> watched_;  // control descriptors with a poll armed
   std::vector<int> rearm_;
-  std::array<RxDatagram, kMaxBatch> batch_{};
-  std::array<RxDatagram, kMaxBatch> live_{};
-  std::array<uint16_t, kMaxBatch> held_{};
+  std::vector<RxDatagram> rx_batch_;         // the datagrams of held_ (several each with UDP_GRO)
+  std::array<uint16_t, kMaxBatch> held_{};  // provided buffers of this batch's receives
   std::array<TunPacket, kMaxBatch> tun_batch_{};
   std::array<unsigned, kMaxBatch> tun_slots_{};
-  std::vector<Send> sends_;
-  std::vector<std::span<const uint8_t>> tun_writes_;
-  std::vector<PortWrite> port_writes_;
+  size_t tun_vnet_ = 0;  // kVnetLen when the TUN has a virtio-net header
+  std::vector<UdpSend> sends_;
+  std::vector<Write> writes_;
+  std::vector<iovec> write_iov_;
   std::vector<PortRx> ports_;
   std::array<TunPacket, kMaxBatch> port_batch_{};
   std::array<unsigned, kMaxBatch> port_slots_{};
@@ -485,8 +541,9 @@ class UringIo final : public PacketIo {
   std::vector<msghdr> send_msgs_;
   std::vector<iovec> send_iov_;
   std::vector<sockaddr_storage> send_names_;
-  std::vector<std::array<uint8_t, kPktinfoSpace>> send_control_;
+  std::vector<std::array<uint8_t, kSendControlSpace>> send_control_;
   std::vector<int> send_fds_;
+  std::vector<size_t> send_run_;  // datagrams in the sendmsg at this index
   uint64_t gen_ = 0;
   int64_t outstanding_ = 0;
 };

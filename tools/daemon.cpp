@@ -53,7 +53,9 @@ bool daemonize() {
 }  // namespace
 
 std::optional<Launched> launch(const std::string& name, bool foreground) {
-  auto tun = tun::TunDevice::open(name);
+  const auto opts = interface_options_from_env();
+  if (!opts) return std::nullopt;
+  auto tun = tun::TunDevice::open(name, opts->offload.tun);
   if (!tun) {
     std::fprintf(stderr, "wgrouter: %s\n", tun.error().c_str());
     return std::nullopt;
@@ -70,13 +72,22 @@ std::optional<Launched> launch(const std::string& name, bool foreground) {
     close(*listen_fd);
     return std::nullopt;
   }
-  return Launched{std::move(*tun), *listen_fd, std::move(sock)};
+  return Launched{*opts, std::move(*tun), *listen_fd, std::move(sock)};
 }
 
-io::InterfaceOptions interface_options_from_env() {
+std::optional<io::InterfaceOptions> interface_options_from_env() {
   io::InterfaceOptions o;
   // Tests cover both paths; operators can force the fallback too.
   o.force_fallback = env_is("WGROUTER_IO", "epoll");
+  if (const char* v = std::getenv("WGROUTER_OFFLOAD")) {
+    std::string error;
+    const auto s = io::parse_offload_switches(v, error);
+    if (!s) {
+      std::fprintf(stderr, "wgrouter: WGROUTER_OFFLOAD: %s\n", error.c_str());
+      return std::nullopt;
+    }
+    o.offload = *s;
+  }
   return o;
 }
 
@@ -96,9 +107,9 @@ int cmd_daemon(int argc, char** argv) {
 
   auto l = launch(name, foreground);
   if (!l) return 1;
-  io::Interface itf(std::move(l->tun), l->uapi_fd, l->uapi_path, interface_options_from_env());
-  std::fprintf(stderr, "wgrouter[%s]: running (%s), UAPI at %s\n", name.c_str(), std::string(itf.io_name()).c_str(),
-               l->uapi_path.c_str());
+  io::Interface itf(std::move(l->tun), l->uapi_fd, l->uapi_path, l->opts);
+  std::fprintf(stderr, "wgrouter[%s]: running (%s; offloads: %s), UAPI at %s\n", name.c_str(),
+               std::string(itf.io_name()).c_str(), itf.offload_state().describe().c_str(), l->uapi_path.c_str());
   return itf.run();
 }
 

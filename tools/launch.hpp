@@ -11,6 +11,7 @@
 namespace wg::tools {
 
 struct Launched {
+  io::InterfaceOptions opts;
   tun::TunDevice tun;
   int uapi_fd = -1;
   std::string uapi_path;
@@ -20,7 +21,8 @@ struct Launched {
 // here and only the detached child returns (its stdio on /dev/null unless LOG_LEVEL is set).
 std::optional<Launched> launch(const std::string& name, bool foreground);
 
-// WGROUTER_IO=epoll forces the fallback I/O path (tests cover both).
-io::InterfaceOptions interface_options_from_env();
+// WGROUTER_IO=epoll forces the fallback I/O path (tests cover both); WGROUTER_OFFLOAD switches
+// offloads off (io/offload.hpp). nullopt (error printed) for a value it does not understand.
+std::optional<io::InterfaceOptions> interface_options_from_env();
 
 }  // namespace wg::tools

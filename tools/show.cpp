@@ -48,6 +48,8 @@ struct IfaceInfo {
   uint64_t listen_port = 0, fwmark = 0;
   std::vector<std::pair<std::string, uint64_t>> drops;  // wgrouter extension lines
   std::vector<std::pair<std::string, uint64_t>> counters;  // gw_* router counters
+  std::string offload;                                       // offloads in effect
+  std::vector<std::pair<std::string, uint64_t>> io;          // io_* data-path counters
   std::vector<PortInfo> ports;
   std::vector<PeerInfo> peers;
 };
@@ -147,6 +149,10 @@ bool load(const std::string& name, IfaceInfo& info) {
         info.fwmark = to_u64(v);
       } else if (k.substr(0, 5) == "drop_") {
         info.drops.emplace_back(std::string(k.substr(5)), to_u64(v));
+      } else if (k == "offload") {
+        info.offload = v;
+      } else if (k.substr(0, 3) == "io_") {
+        info.io.emplace_back(std::string(k.substr(3)), to_u64(v));
       } else if (k.substr(0, 3) == "gw_") {
         info.counters.emplace_back(std::string(k.substr(3)), to_u64(v));
       } else if (k == "port") {
@@ -215,6 +221,13 @@ void print_text(const IfaceInfo& i) {
       any = true;
     }
   if (any) std::printf("\n");
+  if (!i.offload.empty()) std::printf("  offloads: %s\n", i.offload.c_str());
+  if (!i.io.empty()) {
+    std::string c;
+    for (auto& [name, n] : i.io)
+      if (n) c += (c.empty() ? "" : ", ") + name + " " + std::to_string(n);
+    if (!c.empty()) std::printf("  io: %s\n", c.c_str());
+  }
   if (!i.ports.empty() && !i.counters.empty()) {
     std::string c;
     for (auto& [name, n] : i.counters) c += (c.empty() ? "" : ", ") + name + " " + std::to_string(n);
@@ -270,6 +283,10 @@ void print_json(const std::vector<IfaceInfo>& all) {
     for (size_t k = 0; k < i.counters.size(); ++k)
       std::printf("%s%s:%llu", k ? "," : "", json_str(i.counters[k].first).c_str(),
                   static_cast<unsigned long long>(i.counters[k].second));
+    std::printf("},\"offload\":%s,\"io\":{", json_str(i.offload).c_str());
+    for (size_t k = 0; k < i.io.size(); ++k)
+      std::printf("%s%s:%llu", k ? "," : "", json_str(i.io[k].first).c_str(),
+                  static_cast<unsigned long long>(i.io[k].second));
     std::printf("},\"ports\":[");
     auto strings = [](const std::vector<std::string>& l) {
       std::string o = "[";

@@ -479,7 +479,7 @@ int cmd_up(int argc, char** argv) {
   int status = 1;
   {
     tun::Netlink nl;
-    io::Interface itf(std::move(l->tun), l->uapi_fd, l->uapi_path, interface_options_from_env());
+    io::Interface itf(std::move(l->tun), l->uapi_fd, l->uapi_path, l->opts);
     Applied done;
     ok = apply_config(cfg, endpoints, itf, nl) && apply_routes(cfg, nl, itf, done);
     // Dynamic-DNS peers: look the name up again when the peer stops answering.

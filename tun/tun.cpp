@@ -18,13 +18,14 @@ TunDevice::~TunDevice() {
 }
 
 TunDevice::TunDevice(TunDevice&& o) noexcept
-    : fd_(std::exchange(o.fd_, -1)), ifindex_(o.ifindex_), name_(std::move(o.name_)) {}
+    : fd_(std::exchange(o.fd_, -1)), ifindex_(o.ifindex_), vnet_(o.vnet_), name_(std::move(o.name_)) {}
 
 TunDevice& TunDevice::operator=(TunDevice&& o) noexcept {
   if (this != &o) {
     if (fd_ >= 0) ::close(fd_);
     fd_ = std::exchange(o.fd_, -1);
     ifindex_ = o.ifindex_;
+    vnet_ = o.vnet_;
     name_ = std::move(o.name_);
   }
   return *this;
@@ -32,12 +33,12 @@ TunDevice& TunDevice::operator=(TunDevice&& o) noexcept {
 
 int TunDevice::release() { return std::exchange(fd_, -1); }
 
-Result<TunDevice, std::string> TunDevice::open(const std::string& name) {
+Result<TunDevice, std::string> TunDevice::open(const std::string& name, bool vnet) {
   if (name.empty() || name.size() >= IFNAMSIZ) return Unexpected("interface name `" + name + "' is not valid");
   const int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return Unexpected(std::string("cannot open /dev/net/tun: ") + std::strerror(errno));
   ifreq ifr{};
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  ifr.ifr_flags = static_cast<short>(IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0));
   std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
   if (ioctl(fd, TUNSETIFF, &ifr) != 0) {
     const int e = errno;
@@ -55,9 +56,25 @@ Result<TunDevice, std::string> TunDevice::adopt(int fd) {
   fcntl(fd, F_SETFD, FD_CLOEXEC);
   TunDevice t;
   t.fd_ = fd;
+  t.vnet_ = ifr.ifr_flags & IFF_VNET_HDR;
+  if (t.vnet_) {
+    int size = 10;  // struct virtio_net_hdr: no mergeable-buffer count
+    if (ioctl(fd, TUNSETVNETHDRSZ, &size) != 0) t.vnet_ = false;
+  }
   t.name_ = ifr.ifr_name;
   t.ifindex_ = static_cast<int>(if_nametoindex(ifr.ifr_name));
   return t;
+}
+
+TunDevice::Offload TunDevice::set_offload(bool tso, bool uso) {
+  Offload o;
+  if (!vnet_) return o;
+  // Constants of linux/if_tun.h; the USO ones are missing from older headers.
+  constexpr unsigned kUso4 = 0x20, kUso6 = 0x40;
+  const unsigned base = TUN_F_CSUM | (tso ? TUN_F_TSO4 | TUN_F_TSO6 : 0u);
+  if (uso && ioctl(fd_, TUNSETOFFLOAD, base | kUso4 | kUso6) == 0) return {true, tso, true};
+  if (ioctl(fd_, TUNSETOFFLOAD, base) == 0) return {true, tso, false};
+  return o;
 }
 
 }  // namespace wg::tun

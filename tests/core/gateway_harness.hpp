@@ -383,11 +383,11 @@ class RecordingOutput : public GatewayOutput {
     tunnel.push_back({peer, {}, room});
     hold(Kind::Tunnel, tunnel.size() - 1, buf.data() + data::kHeaderLen, len);
   }
-  void to_tun(std::span<const uint8_t> ip) override {
+  void to_tun(std::span<uint8_t> ip) override {
     tun.emplace_back();
     hold(Kind::Tun, tun.size() - 1, ip.data(), ip.size());
   }
-  void to_port(uint32_t p, std::span<const uint8_t> f) override {
+  void to_port(uint32_t p, std::span<uint8_t> f) override {
     port.push_back({p, {}});
     hold(Kind::Port, port.size() - 1, f.data(), f.size());
   }
@@ -493,9 +493,9 @@ struct World {
     Input& in = inputs.emplace_back(ip_input(ip));
     gw.from_tunnel(env(), peer, in.buf, in.off, in.len, out);
   }
-  void from_tun(const Bytes& ip) {
+  void from_tun(const Bytes& ip, const pkt::VnetHeader* vnet = nullptr) {
     Input& in = inputs.emplace_back(ip_input(ip));
-    gw.from_tun(env(), in.buf, in.off, in.len, out);
+    gw.from_tun(env(), in.buf, in.off, in.len, vnet, out);
   }
   void from_port(uint32_t p, const Bytes& f) {
     Input& in = inputs.emplace_back(frame_input(f));

@@ -966,29 +966,30 @@ TEST_CASE("gateway: malformed or foreign frames are counted and nothing is sent"
 TEST_CASE("gateway: more generated packets than scratch buffers in one batch: flushed in time, all intact") {
   World w;
   w.out.deferred = true;
-  // 150 segments of 20 bytes: more than kScratchBuffers.
+  // 600 segments of 20 bytes: more than kScratchBuffers.
   const uint32_t seq = 7;
-  Bytes super = ip6(kInst6[0], kRemote6, kProtoTcp, tcp(40000, 443, kTcpAck, seq, 3000));
+  Bytes super = ip6(kInst6[0], kRemote6, kProtoTcp, tcp(40000, 443, kTcpAck, seq, 12000));
   const Vnet v{.gso_type = pkt::kGsoTcpV6, .hdr_len = 74, .gso_size = 20};
-  static_assert(3000 / 20 > Gateway::kScratchBuffers);
+  static_assert(12000 / 20 > Gateway::kScratchBuffers);
   w.from_port(0, inst_frame(0, super, v));
   CHECK(w.out.flushes == 1);
   w.end_batch();
-  REQUIRE(w.out.tunnel.size() == 150);
-  for (uint32_t i = 0; i < 150; ++i) {
+  REQUIRE(w.out.tunnel.size() == 600);
+  for (uint32_t i = 0; i < 600; ++i) {
     CAPTURE(i);
     CHECK(w.out.tunnel[i].ip == ip6(kInst6[0], kRemote6, kProtoTcp, tcp(40000, 443, kTcpAck, seq + 20 * i, 20), 63));
   }
   CHECK(drops_str(w.drops) == "");
 }
 
-TEST_CASE("gateway: 200 solicitations in one batch: 200 intact advertisements") {
+TEST_CASE("gateway: 600 solicitations in one batch: 600 intact advertisements") {
   World w;
   w.out.deferred = true;
-  for (int i = 0; i < 200; ++i) w.from_port(0, ns_frame(kInstLl, kPortLl, kInstMac[0]));
+  static_assert(600 > Gateway::kScratchBuffers);
+  for (int i = 0; i < 600; ++i) w.from_port(0, ns_frame(kInstLl, kPortLl, kInstMac[0]));
   CHECK(w.out.flushes == 1);
   w.end_batch();
-  REQUIRE(w.out.port.size() == 200);
+  REQUIRE(w.out.port.size() == 600);
   for (const ToPort& p : w.out.port) check_na(p.frame, kInstMac[0], kInstLl, kPortLl, kNaRouter | kNaSolicited | kNaOverride);
   CHECK(drops_str(w.drops) == "");
 }

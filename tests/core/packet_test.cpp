@@ -75,6 +75,15 @@ TEST_CASE("packet: sum_bytes and fold match the reference on random data of ever
     const size_t k = (n / 2) & ~size_t{1};
     CHECK(pkt::fold(pkt::sum_bytes(b.data() + k, n - k, pkt::sum_bytes(b.data(), k))) == ref_checksum(b));
   }
+  // Super-packet sizes, starting at every alignment.
+  for (size_t off = 0; off < 4; ++off) {
+    Bytes big(65536 + off);
+    for (auto& x : big) x = rng() % 8 ? 0xff : static_cast<uint8_t>(rng());
+    const size_t n = 65535 - rng() % 3;
+    CAPTURE(off);
+    CHECK(pkt::fold(pkt::sum_bytes(big.data() + off, n)) ==
+          ref_checksum(std::span<const uint8_t>(big.data() + off, n)));
+  }
   CHECK(pkt::fold(pkt::sum_bytes(nullptr, 0)) == 0xffff);
   const uint8_t odd[3] = {0x12, 0x34, 0x56};  // 0x1234 + 0x5600 = 0x6834
   CHECK(pkt::fold(pkt::sum_bytes(odd, 3)) == static_cast<uint16_t>(~0x6834));
