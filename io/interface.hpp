@@ -51,6 +51,7 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   std::string_view io_name() const { return io_->name(); }
   // The offloads in effect now (UDP GSO goes off at run time if the kernel refuses it).
   OffloadState offload_state() const;
+  const OffloadSwitches& offload_switches() const { return switches_; }
   // Sends whatever the Device queued outside a batch (configuration changes, startup).
   void flush_outbox();
   // Called when a peer stops answering: every third unanswered initiation (~15 s) and when

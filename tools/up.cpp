@@ -223,7 +223,7 @@ core::PortSpec port_spec(const config::PortConfig& pc, uint32_t default_mtu) {
 // Opens (tap) or attaches to (veth) the port's device, brings it up and adds the port.
 bool open_port(const config::PortConfig& pc, uint32_t default_mtu, io::Interface& itf, tun::Netlink& nl) {
   const bool tap = pc.mode == config::PortMode::Tap;
-  auto dev = tap ? tun::PortDevice::open_tap(pc.name) : tun::PortDevice::attach(pc.name);
+  auto dev = tap ? tun::PortDevice::open_tap(pc.name, itf.offload_switches().tap) : tun::PortDevice::attach(pc.name);
   if (!dev) {
     std::fprintf(stderr, "wgrouter[%s]: port %s: %s\n", itf.name().c_str(), pc.name.c_str(), dev.error().c_str());
     return false;

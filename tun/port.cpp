@@ -39,6 +39,7 @@ PortDevice::PortDevice(PortDevice&& o) noexcept
     : fd_(std::exchange(o.fd_, -1)),
       ifindex_(o.ifindex_),
       tap_(o.tap_),
+      offloads_(o.offloads_),
       name_(std::move(o.name_)),
       warning_(std::move(o.warning_)) {}
 
@@ -48,13 +49,14 @@ PortDevice& PortDevice::operator=(PortDevice&& o) noexcept {
     fd_ = std::exchange(o.fd_, -1);
     ifindex_ = o.ifindex_;
     tap_ = o.tap_;
+    offloads_ = o.offloads_;
     name_ = std::move(o.name_);
     warning_ = std::move(o.warning_);
   }
   return *this;
 }
 
-Result<PortDevice, std::string> PortDevice::open_tap(const std::string& name) {
+Result<PortDevice, std::string> PortDevice::open_tap(const std::string& name, bool offload) {
   PortDevice d;
   d.fd_ = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
   if (d.fd_ < 0) return Unexpected(std::string("cannot open /dev/net/tun: ") + std::strerror(errno));
@@ -70,6 +72,11 @@ Result<PortDevice, std::string> PortDevice::open_tap(const std::string& name) {
   int hdr = 10;  // sizeof(struct virtio_net_hdr)
   if (ioctl(d.fd_, TUNSETVNETHDRSZ, &hdr) != 0)
     return Unexpected("TAP device " + name + ": TUNSETVNETHDRSZ: " + std::strerror(errno));
+  if (offload) {
+    constexpr unsigned kUso4 = 0x20, kUso6 = 0x40;  // TUN_F_USO4/6 (Linux 6.2+), absent from older headers
+    const unsigned base = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+    d.offloads_ = ioctl(d.fd_, TUNSETOFFLOAD, base | kUso4 | kUso6) == 0 || ioctl(d.fd_, TUNSETOFFLOAD, base) == 0;
+  }
   d.name_ = ifr.ifr_name;
   d.ifindex_ = static_cast<int>(if_nametoindex(d.name_.c_str()));
   d.tap_ = true;

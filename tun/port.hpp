@@ -19,7 +19,10 @@ class PortDevice {
   PortDevice(PortDevice&& o) noexcept;
   PortDevice& operator=(PortDevice&& o) noexcept;
 
-  [[nodiscard]] static Result<PortDevice, std::string> open_tap(const std::string& name);
+  // offload: ask the kernel to hand over the instance's super-packets and unfinished checksums
+  // (TUNSETOFFLOAD csum, TSO4/6, USO where the kernel has it); refused offloads are left off.
+  [[nodiscard]] static Result<PortDevice, std::string> open_tap(const std::string& name, bool offload = false);
+  bool offloads() const { return offloads_; }
   [[nodiscard]] static Result<PortDevice, std::string> attach(const std::string& name);
 
   int fd() const { return fd_; }
@@ -33,6 +36,7 @@ class PortDevice {
   int fd_ = -1;
   int ifindex_ = 0;
   bool tap_ = false;
+  bool offloads_ = false;
   std::string name_;
   std::string warning_;
 };

@@ -823,6 +823,78 @@ TEST_CASE("gateway: from the TUN to a peer, a port, an Unreachable prefix and ou
   CHECK(drops_str(w.drops) == "no_route=1 unreachable=1");
 }
 
+// --- offloads from the TUN (virtio-net header, TUNSETOFFLOAD) ---
+
+TEST_CASE("gateway: a TSO super-packet from the TUN leaves for its peer as MTU-sized segments with valid checksums") {
+  World w;
+  const uint32_t seq = 77'000;
+  // 5 * 1368 + 100 bytes: the host's TCP handed one 64 KiB-style skb to the "device".
+  Bytes super = ip6(kHost6, kRemote6, kProtoTcp, tcp(5201, 40000, kTcpAck | kTcpPsh, seq, 5 * 1368 + 100, 9));
+  put16(&super[40 + 16], fold_sum(pseudo_header_sum(Family::V6, &super[8], &super[24], kProtoTcp, 20 + 5 * 1368 + 100)));
+  const pkt::VnetHeader v{pkt::kVnetNeedsCsum, pkt::kGsoTcpV6, 60, 1368, 40, 16};
+  w.from_tun(super, &v);
+  REQUIRE(w.out.tunnel.size() == 6);
+  for (uint32_t i = 0; i < 6; ++i) {
+    CAPTURE(i);
+    const Bytes& seg = w.out.tunnel[i].ip;
+    CHECK(w.out.tunnel[i].peer == 0);
+    CHECK(w.out.tunnel[i].room_ok);
+    CHECK(l4_checksum_ok(seg));  // against the harness's own reference sum
+    const size_t n = i < 5 ? 1368 : 100;
+    const uint8_t flags = i == 5 ? (kTcpAck | kTcpPsh) : kTcpAck;
+    // The host's stack already routed it: no hop-limit change, exactly what it would have sent.
+    CHECK(seg == ip6(kHost6, kRemote6, kProtoTcp, tcp(5201, 40000, flags, seq + 1368 * i, n, 9)));
+  }
+  CHECK(drops_str(w.drops) == "");
+}
+
+TEST_CASE("gateway: from the TUN, a checksum left to the device is completed; a GSO type that does not fit is dropped") {
+  World w;
+  const Bytes good = ip4(kHost4, kRemote4, kProtoUdp, udp(5000, 53, 301));
+  Bytes partial = good;
+  put16(&partial[20 + 6], fold_sum(pseudo_header_sum(Family::V4, &good[12], &good[16], kProtoUdp, 309)));
+  REQUIRE(partial != good);
+  const pkt::VnetHeader csum{pkt::kVnetNeedsCsum, pkt::kGsoNone, 0, 0, 20, 6};
+  w.from_tun(partial, &csum);
+  REQUIRE(w.out.tunnel.size() == 1);
+  CHECK(w.out.tunnel[0].ip == good);
+
+  // A UDP super-packet (USO) to a peer: segments are datagrams of gso_size with their own
+  // lengths and checksums.
+  const Bytes uso = ip6(kHost6, kRemote6, kProtoUdp, udp(5000, 443, 3 * 1200 + 10));
+  const pkt::VnetHeader u{pkt::kVnetNeedsCsum, pkt::kGsoUdpL4, 48, 1200, 40, 6};
+  w.from_tun(uso, &u);
+  REQUIRE(w.out.tunnel.size() == 5);
+  for (size_t i = 1; i < 5; ++i) {
+    CAPTURE(i);
+    const Bytes& d = w.out.tunnel[i].ip;
+    CHECK(d.size() == 40 + 8 + (i < 4 ? 1200 : 10));
+    CHECK(ip_length_ok(d));
+    CHECK(l4_checksum_ok(d));
+  }
+
+  // TCP segmentation asked for a UDP packet: nothing leaves, the drop is counted.
+  const pkt::VnetHeader wrong{pkt::kVnetNeedsCsum, pkt::kGsoTcpV6, 48, 1000, 40, 6};
+  w.from_tun(uso, &wrong);
+  CHECK(w.out.tunnel.size() == 5);
+  CHECK(drops_str(w.drops) == "gso_unsupported=1");
+}
+
+TEST_CASE("gateway: a TSO super-packet from the TUN to a port is split, each segment forwarded") {
+  World w;
+  w.resolve6(0, kInst6[0]);
+  w.out.clear();
+  Bytes super = ip6(kHost6, kInst6[0], kProtoTcp, tcp(50000, 22, kTcpAck, 1, 3 * 1000, 5));
+  put16(&super[40 + 16], fold_sum(pseudo_header_sum(Family::V6, &super[8], &super[24], kProtoTcp, 3020)));
+  const pkt::VnetHeader v{pkt::kVnetNeedsCsum, pkt::kGsoTcpV6, 60, 1000, 40, 16};
+  w.from_tun(super, &v);
+  REQUIRE(w.out.port.size() == 3);
+  for (uint32_t i = 0; i < 3; ++i)
+    CHECK(w.out.port[i].frame ==
+          to_inst(0, ip6(kHost6, kInst6[0], kProtoTcp, tcp(50000, 22, kTcpAck, 1 + 1000 * i, 1000, 5), 63)));
+  CHECK(drops_str(w.drops) == "");
+}
+
 // --- offloads from a veth port ---
 
 TEST_CASE("gateway: a GSO TCPv6 super-packet is split into MTU-sized segments with valid checksums") {

@@ -285,6 +285,14 @@ sc_l_iperf() {
 	else
 		fail "iperf3 TCP inet -> ct (-R)" "$out" "$(gw_diag)"
 	fi
+	# Byte for byte through both port kinds, both ways (split, joined and checksummed on the
+	# way when offloads are on); inet -> ct on a connection ct opens (AllowInbound).
+	local dig spec from to addr mode
+	for spec in "ct inet $INET6 push" "inet ct $INET6 pull" "vm inet $INET6 push" "inet vm $VM6 push"; do
+		read -r from to addr mode <<<"$spec"
+		if dig=$(tcp_integrity "$from" "$to" "$addr" 8 "" "$mode"); then pass "8 MiB $from -> $to arrived intact (sha256 ${dig:0:16}…)"
+		else fail "8 MiB $from -> $to intact" "$dig" "$(gw_diag)"; fi
+	done
 }
 
 sc_m_show() {

@@ -118,6 +118,17 @@ sc_c_iperf() {
 	else
 		fail "iperf3 TCP 3 s B->A (-R)" "$out"
 	fi
+	# Byte-for-byte: 16 MiB each way over inner IPv4 and IPv6 (TSO, GSO, GRO and coalescing
+	# all act on these when they are on).
+	local dig
+	for dst in "$IN4_B" "$IN6_B"; do
+		if dig=$(tcp_integrity A B "$dst"); then pass "16 MiB A->B [$dst] arrived intact (sha256 ${dig:0:16}…)"
+		else fail "16 MiB A->B [$dst] intact" "$dig"; fi
+	done
+	for dst in "$IN4_A" "$IN6_A"; do
+		if dig=$(tcp_integrity B A "$dst"); then pass "16 MiB B->A [$dst] arrived intact (sha256 ${dig:0:16}…)"
+		else fail "16 MiB B->A [$dst] intact" "$dig"; fi
+	done
 }
 
 # ---------------------------------------------------------------------------------------------

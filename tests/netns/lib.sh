@@ -384,6 +384,62 @@ iperf_tcp() {
 	awk -v b="$bps" 'BEGIN { printf "%.1f\n", b / 1e6 }'
 }
 
+# tcp_integrity FROM TO ADDR [MiB] [PORT] [pull]: sends MiB (default 16) of random bytes over one
+# TCP connection from node FROM to node TO and compares SHA-256 at both ends: segments the data
+# path split, joined and checksummed must arrive byte for byte. ADDR is where the listener is:
+# TO's address (TO listens, FROM connects), or with "pull" FROM's address (FROM listens and
+# sends once TO connects: the connection is TO's, e.g. to pass an inbound filter). Prints the
+# digest.
+tcp_integrity() {
+	local from=$1 to=$2 addr=$3 mib=${4:-16} port=${5:-$((5801 + RANDOM % 500))} mode=${6:-push}
+	local blob="$T_DIR/blob-$port" sums="$T_DIR/blob-$port.sha" want got lpid lnode cnode
+	head -c $((mib * 1048576)) /dev/urandom >"$blob"
+	want=$(sha256sum <"$blob" | cut -d' ' -f1)
+	# One script for both ends: listen|connect, send FILE|recv (prints the digest).
+	local py='
+import hashlib, socket, sys
+role, action, addr, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+if role == "listen":
+    l = socket.socket(fam, socket.SOCK_STREAM); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind((addr, port)); l.listen(1); s, _ = l.accept()
+else:
+    s = socket.create_connection((addr, port), timeout=50)
+if action == "send":
+    with open(sys.argv[5], "rb") as f: s.sendfile(f)
+    s.shutdown(socket.SHUT_WR); s.recv(1)
+else:
+    h = hashlib.sha256()
+    while True:
+        b = s.recv(1 << 20)
+        if not b: break
+        h.update(b)
+    print(h.hexdigest())'
+	local -a pre
+	if [[ $mode == pull ]]; then lnode=$from; else lnode=$to; fi
+	ns_prefix "$lnode" pre
+	if [[ $mode == pull ]]; then
+		"${pre[@]}" timeout 60 python3 -c "$py" listen send "$addr" "$port" "$blob" >/dev/null 2>&1 &
+	else
+		"${pre[@]}" timeout 60 python3 -c "$py" listen recv "$addr" "$port" >"$sums" 2>&1 &
+	fi
+	lpid=$!
+	on_cleanup "stop_pid $lpid"
+	if ! wait_for 5 port_listening "$lnode" "$port"; then
+		echo "listener on $lnode did not listen on $addr:$port"; stop_pid "$lpid"; return 1
+	fi
+	if [[ $mode == pull ]]; then
+		nsx "$to" timeout 60 python3 -c "$py" connect recv "$addr" "$port" >"$sums" 2>&1 || { echo "receiver failed: $(tail -n 2 "$sums")"; stop_pid "$lpid"; return 1; }
+	else
+		nsx "$from" timeout 60 python3 -c "$py" connect send "$addr" "$port" "$blob" || { echo "sender failed"; stop_pid "$lpid"; return 1; }
+	fi
+	wait_for 30 eval "! pid_alive $lpid" || { echo "listener did not finish"; stop_pid "$lpid"; return 1; }
+	got=$(tail -n 1 "$sums")
+	rm -f "$blob"
+	[[ $got == "$want" ]] || { echo "sha256 sent $want, received $got"; return 1; }
+	echo "$got"
+}
+
 # ---------------------------------------------------------------------------------------------
 # The two-node topology shared by interop_test.sh and unprivileged_test.sh
 #
