@@ -1,7 +1,10 @@
 // crypto/aead.cpp — the libsodium and OpenSSL libcrypto ChaCha20-Poly1305 backends.
 #include "crypto/aead.hpp"
 
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <sodium.h>
 
 #include <atomic>
@@ -29,10 +32,15 @@ bool sodium_open(uint8_t* out, const uint8_t* in, size_t len, const uint8_t* ad,
 }
 
 // One cipher context per thread and direction, created on first use and then only re-keyed,
-// so the data path does not allocate per packet.
+// so the data path does not allocate per packet. OpenSSL 3 answers every key and parameter
+// call through named-parameter lookups, which cost as much as the cipher on a small packet:
+// the key is set only when it differs from the one the context holds (compared in constant
+// time; the copy is wiped with the context), and the tag goes through prepared parameters.
 struct EvpContexts {
   EVP_CIPHER_CTX* enc = nullptr;
   EVP_CIPHER_CTX* dec = nullptr;
+  uint8_t enc_key[32] = {}, dec_key[32] = {};
+  bool enc_keyed = false, dec_keyed = false;
   EvpContexts() {
     enc = EVP_CIPHER_CTX_new();
     dec = EVP_CIPHER_CTX_new();
@@ -43,6 +51,8 @@ struct EvpContexts {
     }
   }
   ~EvpContexts() {
+    OPENSSL_cleanse(enc_key, sizeof(enc_key));
+    OPENSSL_cleanse(dec_key, sizeof(dec_key));
     EVP_CIPHER_CTX_free(enc);
     EVP_CIPHER_CTX_free(dec);
   }
@@ -59,13 +69,21 @@ bool fits_int(size_t n) { return n <= 0x7fffffff; }
 bool openssl_seal(uint8_t* out, const uint8_t* in, size_t len, const uint8_t* ad, size_t ad_len,
                   const uint8_t nonce[12], const uint8_t key[32]) {
   if (!fits_int(len) || !fits_int(ad_len)) return false;
-  EVP_CIPHER_CTX* c = evp().enc;
+  EvpContexts& x = evp();
+  EVP_CIPHER_CTX* c = x.enc;
   int outl = 0;
-  if (EVP_EncryptInit_ex(c, nullptr, nullptr, key, nonce) != 1) return false;
+  const bool same = x.enc_keyed && CRYPTO_memcmp(x.enc_key, key, 32) == 0;
+  if (EVP_EncryptInit_ex(c, nullptr, nullptr, same ? nullptr : key, nonce) != 1) return false;
+  if (!same) {
+    std::memcpy(x.enc_key, key, 32);
+    x.enc_keyed = true;
+  }
   if (ad_len && EVP_EncryptUpdate(c, nullptr, &outl, ad, static_cast<int>(ad_len)) != 1) return false;
   if (len && EVP_EncryptUpdate(c, out, &outl, in, static_cast<int>(len)) != 1) return false;
   if (EVP_EncryptFinal_ex(c, out + len, &outl) != 1) return false;
-  return EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, kAeadTagLen, out + len) == 1;
+  OSSL_PARAM tag[2] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, out + len, kAeadTagLen),
+                       OSSL_PARAM_construct_end()};
+  return EVP_CIPHER_CTX_get_params(c, tag) == 1;
 }
 
 bool openssl_open(uint8_t* out, const uint8_t* in, size_t len, const uint8_t* ad, size_t ad_len,
@@ -74,12 +92,20 @@ bool openssl_open(uint8_t* out, const uint8_t* in, size_t len, const uint8_t* ad
   const size_t n = len - kAeadTagLen;
   uint8_t tag[kAeadTagLen];
   std::memcpy(tag, in + n, kAeadTagLen);  // in-place decryption may overwrite nothing past n, but be safe
-  EVP_CIPHER_CTX* c = evp().dec;
+  EvpContexts& x = evp();
+  EVP_CIPHER_CTX* c = x.dec;
   int outl = 0;
-  if (EVP_DecryptInit_ex(c, nullptr, nullptr, key, nonce) != 1) return false;
+  const bool same = x.dec_keyed && CRYPTO_memcmp(x.dec_key, key, 32) == 0;
+  if (EVP_DecryptInit_ex(c, nullptr, nullptr, same ? nullptr : key, nonce) != 1) return false;
+  if (!same) {
+    std::memcpy(x.dec_key, key, 32);
+    x.dec_keyed = true;
+  }
   if (ad_len && EVP_DecryptUpdate(c, nullptr, &outl, ad, static_cast<int>(ad_len)) != 1) return false;
   if (n && EVP_DecryptUpdate(c, out, &outl, in, static_cast<int>(n)) != 1) return false;
-  if (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, kAeadTagLen, tag) != 1) return false;
+  OSSL_PARAM set[2] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, kAeadTagLen),
+                       OSSL_PARAM_construct_end()};
+  if (EVP_CIPHER_CTX_set_params(c, set) != 1) return false;
   return EVP_DecryptFinal_ex(c, out + n, &outl) == 1;
 }
 
