@@ -186,24 +186,12 @@ class EpollIo final : public PacketIo {
 
   // Fills message m with sends_[first, first + k): one datagram, or a UDP_SEGMENT run.
   void build_message(size_t m, size_t first, size_t k) {
-    const UdpSend& s = sends_[first];
-    auto& h = out_[m].msg_hdr;
-    h = {};
-    h.msg_namelen = to_sockaddr(s.to, out_names_[m]);
-    h.msg_name = &out_names_[m];
-    for (size_t j = 0; j < k; ++j)
-      out_iov_[first + j] = {const_cast<uint8_t*>(sends_[first + j].bytes.data()), sends_[first + j].bytes.size()};
-    h.msg_iov = &out_iov_[first];
-    h.msg_iovlen = k;
-    uint8_t* control = out_control_[m].data();
-    size_t cl = put_pktinfo(s.to, control);
+    prepare_send(out_[m].msg_hdr, out_names_[m], &out_iov_[first], out_control_[m].data(),
+                 std::span(sends_).subspan(first, k));
     if (k > 1) {
-      cl += put_udp_segment(control + cl, static_cast<uint16_t>(s.bytes.size()));
       ++counters_.udp_gso_sends;
       counters_.udp_gso_datagrams += k;
     }
-    h.msg_control = cl ? control : nullptr;
-    h.msg_controllen = cl;
     out_first_[m] = first;
     out_run_[m] = k;
   }

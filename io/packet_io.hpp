@@ -17,6 +17,7 @@
 #include "core/endpoint.hpp"
 #include "core/env.hpp"
 #include "core/messages.hpp"
+#include "io/sockaddr.hpp"
 
 namespace wg::io {
 
@@ -83,6 +84,23 @@ inline size_t gso_run(std::span<const UdpSend> s, size_t i) {
     if (n < size) break;  // a shorter one ends the run
   }
   return k;
+}
+
+// Fills a sendmsg header for run (all to run[0].to): one datagram, or with several a
+// UDP_SEGMENT send. iov has room for run.size() entries, control for kSendControlSpace bytes.
+inline void prepare_send(msghdr& h, sockaddr_storage& name, iovec* iov, uint8_t* control,
+                         std::span<const UdpSend> run) {
+  const UdpSend& s = run[0];
+  h = {};
+  h.msg_namelen = to_sockaddr(s.to, name);
+  h.msg_name = &name;
+  for (size_t j = 0; j < run.size(); ++j) iov[j] = {const_cast<uint8_t*>(run[j].bytes.data()), run[j].bytes.size()};
+  h.msg_iov = iov;
+  h.msg_iovlen = run.size();
+  size_t cl = put_pktinfo(s.to, control);
+  if (run.size() > 1) cl += put_udp_segment(control + cl, static_cast<uint16_t>(s.bytes.size()));
+  h.msg_control = cl ? control : nullptr;
+  h.msg_controllen = cl;
 }
 
 // Appends the datagrams of one receive: one, or with UDP_GRO (gso_size > 0) a run of

@@ -336,22 +336,11 @@ class UringIo final : public PacketIo {
       return;
     }
     msghdr& h = send_msgs_[i];
-    h = {};
-    h.msg_namelen = to_sockaddr(s.to, send_names_[i]);
-    h.msg_name = &send_names_[i];
-    for (size_t j = 0; j < k; ++j)
-      send_iov_[i + j] = {const_cast<uint8_t*>(sends_[i + j].bytes.data()), sends_[i + j].bytes.size()};
-    h.msg_iov = &send_iov_[i];
-    h.msg_iovlen = k;
-    uint8_t* control = send_control_[i].data();
-    size_t cl = put_pktinfo(s.to, control);
+    prepare_send(h, send_names_[i], &send_iov_[i], send_control_[i].data(), std::span(sends_).subspan(i, k));
     if (k > 1) {
-      cl += put_udp_segment(control + cl, static_cast<uint16_t>(s.bytes.size()));
       ++counters_.udp_gso_sends;
       counters_.udp_gso_datagrams += k;
     }
-    h.msg_control = cl ? control : nullptr;
-    h.msg_controllen = cl;
     send_fds_[i] = fd;
     send_run_[i] = k;
     io_uring_sqe* sqe = get_sqe();
