@@ -1,7 +1,8 @@
 // core/coalesce.hpp — receive-side offload: consecutive TCP segments of one flow that leave
 // towards the same device (the TUN, or one port) in one batch are joined into a GSO super-packet
 // (virtio-net header: gso_type TCPv4/TCPv6, NEEDS_CSUM), so the device takes one write and the
-// kernel's TCP one skb instead of dozens. The mirror of pkt::gso_segment().
+// kernel's TCP one skb instead of dozens. The mirror of pkt::gso_segment(). Optionally UDP
+// datagrams of one flow and one size too (gso_type UDP_L4), which saves a write per datagram.
 //
 // Nothing is copied: the first segment becomes the head (its IP length, IPv4 header checksum,
 // PSH flag, TCP checksum seed and virtio-net header are rewritten in place) and the others give
@@ -39,7 +40,7 @@ struct CoalesceCounters {
   uint64_t segments_joined = 0;  // segments that went into those
 };
 
-class TcpCoalescer {
+class Coalescer {
  public:
   static constexpr size_t kMaxFlows = 8;      // super-packets open at once
   static constexpr size_t kMaxSegments = 64;  // per super-packet (UDP_GRO and TSO use the same bound)
@@ -47,12 +48,15 @@ class TcpCoalescer {
 
   // l2: bytes between the virtio-net header and the IP header (0 for the TUN, 14 for a port's
   // Ethernet header, which must be identical for segments to join).
-  explicit TcpCoalescer(size_t l2 = 0) : l2_(l2) {
+  explicit Coalescer(size_t l2 = 0) : l2_(l2) {
     for (size_t i = 0; i < kMaxFlows; ++i) order_[i] = static_cast<uint8_t>(i);
   }
 
   void set_enabled(bool on) { enabled_ = on; }
   bool enabled() const { return enabled_; }
+  // Also join UDP datagrams of one flow and one size (gso_type UDP_L4): only where the kernel
+  // takes such writes (Linux 6.2+, the same kernels that accept TUN_F_USO).
+  void set_udp(bool on) { udp_ = on; }
 
   // ip: an IP packet of len bytes, with kVnetLen + l2 writable bytes in front (the l2 header
   // already written there).
@@ -71,6 +75,7 @@ class TcpCoalescer {
     size_t mss = 0;           // payload bytes of the first segment
     uint32_t next_seq = 0;
     bool v6 = false;
+    bool udp = false;
     bool psh = false;
     bool closed = false;  // a short or PSH segment ended it: nothing more can join
     size_t count = 0;
@@ -82,10 +87,11 @@ class TcpCoalescer {
     bool ok = false;        // TCP over plain IPv4/IPv6, header complete
     bool joinable = false;  // ACK (PSH) only, has payload
     bool v6 = false;
-    size_t ip_hdr = 0, tcp_hdr = 0, payload = 0;
+    bool udp = false;
+    size_t ip_hdr = 0, tcp_hdr = 0, payload = 0;  // tcp_hdr: the transport header (8 for UDP)
     uint32_t seq = 0;
   };
-  static Seg inspect(const uint8_t* ip, size_t len);
+  Seg inspect(const uint8_t* ip, size_t len) const;
   bool same_flow(const Group& g, const uint8_t* ip, const Seg& s) const;
   bool can_join(const Group& g, const uint8_t* ip, size_t len, const Seg& s) const;
   void start(Group& g, uint8_t* ip, size_t len, const Seg& s);
@@ -95,6 +101,7 @@ class TcpCoalescer {
 
   size_t l2_;
   bool enabled_ = true;
+  bool udp_ = false;
   std::array<Group, kMaxFlows> groups_{};
   std::array<uint8_t, kMaxFlows> order_{};  // order_[0, open_) index open groups, oldest first
   size_t open_ = 0;

@@ -60,6 +60,7 @@ Interface::Interface(tun::TunDevice tun, int uapi_listen_fd, std::string uapi_pa
   }
   offload_.gro = switches_.gro;
   tun_gro_.set_enabled(switches_.gro);
+  tun_gro_.set_udp(offload_.uso);  // a kernel that hands over UDP super-packets also takes them
   tun_sink_.io = io_.get();
   udp_.want_gro(switches_.udp_gro);
   io_->set_tun(tun_.fd(), tun_.vnet());
@@ -100,7 +101,7 @@ void Interface::append_status(std::string& out) const {
   num("udp_gro_receives", c.udp_gro_receives);
   num("udp_gro_datagrams", c.udp_gro_datagrams);
   uint64_t supers = tun_gro_.counters().super_packets, joined = tun_gro_.counters().segments_joined;
-  for (const core::TcpCoalescer& g : port_gro_) {
+  for (const core::Coalescer& g : port_gro_) {
     supers += g.counters().super_packets;
     joined += g.counters().segments_joined;
   }
@@ -219,10 +220,11 @@ uint32_t Interface::add_port(tun::PortDevice dev, core::PortSpec spec) {
   const uint32_t id = gateway_.add_port(std::move(spec));
   io_->add_port(id, dev.fd());
   if (port_gro_.size() <= id) {
-    port_gro_.resize(id + 1, core::TcpCoalescer(core::pkt::kEthLen));
+    port_gro_.resize(id + 1, core::Coalescer(core::pkt::kEthLen));
     port_sinks_.resize(id + 1);
   }
   port_gro_[id].set_enabled(switches_.gro);
+  port_gro_[id].set_udp(offload_.uso);
   port_sinks_[id].io = io_.get();
   port_sinks_[id].id = id;
   ports_.push_back(std::move(dev));

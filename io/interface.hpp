@@ -115,9 +115,9 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   std::unique_ptr<PacketIo> io_;
   OffloadSwitches switches_;
   OffloadState offload_;
-  core::TcpCoalescer tun_gro_;
+  core::Coalescer tun_gro_;
   TunSink tun_sink_;
-  std::vector<core::TcpCoalescer> port_gro_;
+  std::vector<core::Coalescer> port_gro_;
   std::vector<PortSink> port_sinks_;
   UapiServer uapi_;
   tun::Netlink netlink_;

@@ -16,7 +16,7 @@ namespace {
 
 namespace pkt = wg::core::pkt;
 using namespace wg::testing::craft;
-using wg::core::TcpCoalescer;
+using wg::core::Coalescer;
 
 const Ip4 kA4 = ip4("192.0.2.1"), kB4 = ip4("198.51.100.2");
 const Ip6 kA6 = ip6("2001:db8:1::1"), kB6 = ip6("2001:db8:2::2");
@@ -83,7 +83,7 @@ bool tcp_checksum_ok(const Bytes& p) {
   return l4_checksum_ok(v6, &p[v6 ? 8 : 12], &p[v6 ? 24 : 16], kTcp, std::span<const uint8_t>(p).subspan(l4));
 }
 
-Writes run(std::vector<Packet>& in, TcpCoalescer& c) {
+Writes run(std::vector<Packet>& in, Coalescer& c) {
   Writes w;
   for (Packet& p : in) c.add(p.ip(), p.len, w);
   c.drain(w);
@@ -107,7 +107,7 @@ TEST_CASE("coalesce: segments of one flow join back into the super-packet they c
         REQUIRE(tcp_checksum_ok(s));  // each segment against the reference computation
         in.push_back(hold(s));
       }
-      TcpCoalescer c;
+      Coalescer c;
       Writes w = run(in, c);
       REQUIRE(w.out.size() == 1);
       const Bytes& got = w.out[0];
@@ -147,7 +147,7 @@ TEST_CASE("coalesce: PSH on the last segment ends the super-packet and is kept")
   // A next segment of the same flow after the PSH starts a new write.
   Bytes next = ipv4(kA4, kB4, kTcp, tcp(40000, 5201, 6000, 777, pkt::kTcpAck, pattern(1000, 5)));
   in.push_back(hold(next));
-  TcpCoalescer c;
+  Coalescer c;
   Writes w = run(in, c);
   REQUIRE(w.out.size() == 2);
   CHECK(Bytes(w.out[0].begin() + pkt::kVnetLen, w.out[0].end()) == sp);
@@ -189,7 +189,7 @@ TEST_CASE("coalesce: what must not join leaves alone, in order within its flow")
     CAPTURE(k.name);
     std::vector<Packet> in;
     for (const Bytes& b : k.packets) in.push_back(hold(b));
-    TcpCoalescer c;
+    Coalescer c;
     Writes w = run(in, c);
     REQUIRE(w.out.size() == k.writes.size());
     // Reassemble each write's segments and compare with the inputs, in order.
@@ -223,29 +223,29 @@ TEST_CASE("coalesce: interleaved flows each join; a ninth flow pushes the oldest
     in.push_back(hold(a[i]));
     in.push_back(hold(b[i]));
   }
-  TcpCoalescer c;
+  Coalescer c;
   Writes w = run(in, c);
   REQUIRE(w.out.size() == 2);
   CHECK(split(Bytes(w.out[0].begin() + pkt::kVnetLen, w.out[0].end()), pkt::kGsoTcpV6, 500) == a);
   CHECK(split(Bytes(w.out[1].begin() + pkt::kVnetLen, w.out[1].end()), pkt::kGsoTcpV6, 500) == b);
 
   std::vector<Packet> many;
-  for (uint16_t f = 0; f < TcpCoalescer::kMaxFlows + 1; ++f)
+  for (uint16_t f = 0; f < Coalescer::kMaxFlows + 1; ++f)
     many.push_back(hold(ipv4(kA4, kB4, kTcp, tcp(static_cast<uint16_t>(3000 + f), 80, 1, 1, pkt::kTcpAck, pattern(10)))));
-  TcpCoalescer d;
+  Coalescer d;
   Writes w2;
   for (Packet& p : many) d.add(p.ip(), p.len, w2);
   CHECK(w2.out.size() == 1);  // the oldest left when the ninth arrived
   CHECK(get16(&w2.out[0][pkt::kVnetLen + 20]) == 3000);
   d.drain(w2);
-  CHECK(w2.out.size() == TcpCoalescer::kMaxFlows + 1);
+  CHECK(w2.out.size() == Coalescer::kMaxFlows + 1);
 }
 
 TEST_CASE("coalesce: at most 64 segments and 65535 bytes per super-packet") {
   std::vector<Packet> in;
   for (uint32_t i = 0; i < 100; ++i)
     in.push_back(hold(ipv4(kA4, kB4, kTcp, tcp(1, 2, 100 * i, 1, pkt::kTcpAck, pattern(100)))));
-  TcpCoalescer c;
+  Coalescer c;
   Writes w = run(in, c);
   REQUIRE(w.out.size() == 2);
   CHECK(split(Bytes(w.out[0].begin() + pkt::kVnetLen, w.out[0].end()), pkt::kGsoTcpV4, 100).size() == 64);
@@ -254,7 +254,7 @@ TEST_CASE("coalesce: at most 64 segments and 65535 bytes per super-packet") {
   std::vector<Packet> big;
   for (uint32_t i = 0; i < 60; ++i)
     big.push_back(hold(ipv4(kA4, kB4, kTcp, tcp(1, 2, 1400 * i, 1, pkt::kTcpAck, pattern(1400)))));
-  TcpCoalescer d;
+  Coalescer d;
   Writes w2 = run(big, d);
   REQUIRE(w2.out.size() == 2);
   const size_t first_len = w2.out[0].size() - pkt::kVnetLen;
@@ -267,7 +267,7 @@ TEST_CASE("coalesce: port frames join only behind the same Ethernet header") {
   const Bytes s2 = ipv4(kA4, kB4, kTcp, tcp(1, 2, 100, 1, pkt::kTcpAck, pattern(100)));
   const Bytes s3 = ipv4(kA4, kB4, kTcp, tcp(1, 2, 200, 1, pkt::kTcpAck, pattern(100)));
   std::vector<Packet> in = {hold(s1, 14, 1), hold(s2, 14, 1), hold(s3, 14, 9)};
-  TcpCoalescer c(pkt::kEthLen);
+  Coalescer c(pkt::kEthLen);
   Writes w = run(in, c);
   REQUIRE(w.out.size() == 2);
   const pkt::VnetHeader h = pkt::read_vnet(w.out[0].data());
@@ -282,9 +282,55 @@ TEST_CASE("coalesce: port frames join only behind the same Ethernet header") {
 TEST_CASE("coalesce: switched off, every packet leaves alone with a zero header") {
   std::vector<Packet> in;
   for (uint32_t i = 0; i < 3; ++i) in.push_back(hold(ipv4(kA4, kB4, kTcp, tcp(1, 2, 100 * i, 1, pkt::kTcpAck, pattern(100)))));
-  TcpCoalescer c;
+  Coalescer c;
   c.set_enabled(false);
   Writes w = run(in, c);
   REQUIRE(w.out.size() == 3);
   for (const Bytes& b : w.out) CHECK(pkt::read_vnet(b.data()).gso_type == pkt::kGsoNone);
+}
+
+TEST_CASE("coalesce: UDP datagrams of one flow and size join into a UDP_L4 super-packet when enabled") {
+  for (bool v6 : {false, true}) {
+    CAPTURE(v6);
+    const size_t l4 = v6 ? 40 : 20;
+    // The super-packet a sender's USO would hand over: UDP length and checksum seed for the whole.
+    Bytes sp = v6 ? ipv6(kA6, kB6, kUdp, udp(5000, 5201, pattern(10 * 1200 + 33, 7)), {.l4_checksum = false})
+                  : ipv4(kA4, kB4, kUdp, udp(5000, 5201, pattern(10 * 1200 + 33, 7)), {.l4_checksum = false});
+    const Bytes ph = pseudo_header(v6, &sp[v6 ? 8 : 12], &sp[v6 ? 24 : 16], kUdp, sp.size() - l4);
+    put16(&sp[l4 + 6], static_cast<uint16_t>(~ref_checksum(ph)));
+    const std::vector<Bytes> segs = split(sp, pkt::kGsoUdpL4, 1200);
+    REQUIRE(segs.size() == 11);
+    std::vector<Packet> in;
+    for (const Bytes& s : segs) {
+      REQUIRE(l4_checksum_ok(v6, &s[v6 ? 8 : 12], &s[v6 ? 24 : 16], kUdp, std::span<const uint8_t>(s).subspan(l4)));
+      in.push_back(hold(s));
+    }
+    Coalescer c;
+    c.set_udp(true);
+    Writes w = run(in, c);
+    REQUIRE(w.out.size() == 1);
+    const pkt::VnetHeader h = pkt::read_vnet(w.out[0].data());
+    CHECK(h.gso_type == pkt::kGsoUdpL4);
+    CHECK(h.gso_size == 1200);
+    CHECK(h.hdr_len == l4 + 8);
+    CHECK(h.csum_start == l4);
+    CHECK(h.csum_offset == 6);
+    const Bytes ip(w.out[0].begin() + pkt::kVnetLen, w.out[0].end());
+    CHECK(ip == sp);
+    CHECK(split(ip, pkt::kGsoUdpL4, 1200) == segs);
+  }
+  // Without set_udp, or with a size change, datagrams leave alone or the group ends.
+  const Bytes d1 = ipv4(kA4, kB4, kUdp, udp(1, 2, pattern(100)), {.id = 1});
+  const Bytes d2 = ipv4(kA4, kB4, kUdp, udp(1, 2, pattern(100)), {.id = 2});
+  const Bytes big = ipv4(kA4, kB4, kUdp, udp(1, 2, pattern(200)), {.id = 3});
+  std::vector<Packet> in = {hold(d1), hold(d2), hold(big)};
+  Coalescer off;
+  CHECK(run(in, off).out.size() == 3);
+  std::vector<Packet> in2 = {hold(d1), hold(d2), hold(big)};
+  Coalescer on;
+  on.set_udp(true);
+  Writes w = run(in2, on);
+  REQUIRE(w.out.size() == 2);
+  CHECK(split(Bytes(w.out[0].begin() + pkt::kVnetLen, w.out[0].end()), pkt::kGsoUdpL4, 100) == std::vector<Bytes>{d1, d2});
+  CHECK(Bytes(w.out[1].begin() + pkt::kVnetLen, w.out[1].end()) == big);
 }

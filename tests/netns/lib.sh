@@ -440,6 +440,50 @@ else:
 	echo "$got"
 }
 
+# udp_integrity FROM TO ADDR [COUNT] [SIZE]: COUNT (default 20000) datagrams of SIZE bytes (default
+# 1000) from node FROM to ADDR on node TO in bursts of 64; each carries its number and a digest
+# of it, so the receiver sees whether every datagram arrived whole and unchanged (joined and
+# split again on the way when offloads are on). Prints "received N of COUNT, bad 0"; fails on
+# any bad datagram or when fewer than half arrived.
+udp_integrity() {
+	local from=$1 to=$2 addr=$3 count=${4:-20000} size=${5:-1000} port=$((6401 + RANDOM % 500)) lpid out
+	local res="$T_DIR/udp-$port.out"
+	local py='
+import hashlib, socket, struct, sys, time
+mode, addr, port, count, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+def body(i):
+    d = hashlib.sha256(struct.pack("!I", i)).digest()
+    return (struct.pack("!I", i) + d * (size // 32 + 1))[:size]
+s = socket.socket(fam, socket.SOCK_DGRAM)
+if mode == "recv":
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    s.bind((addr, port)); s.settimeout(3); got = bad = 0
+    print("ready", flush=True)
+    try:
+        while got + bad < count:
+            b = s.recv(65536)
+            if len(b) == size and b == body(struct.unpack("!I", b[:4])[0]): got += 1
+            else: bad += 1
+    except socket.timeout: pass
+    print(f"received {got} of {count}, bad {bad}")
+else:
+    for i in range(count):
+        s.sendto(body(i), (addr, port))
+        if i % 64 == 63: time.sleep(0.0005)'
+	local -a pre
+	ns_prefix "$to" pre
+	"${pre[@]}" timeout 60 python3 -c "$py" recv "$addr" "$port" "$count" "$size" >"$res" 2>&1 &
+	lpid=$!
+	on_cleanup "stop_pid $lpid"
+	wait_for 5 grep -q ready "$res" || { echo "receiver did not start"; stop_pid "$lpid"; return 1; }
+	nsx "$from" timeout 60 python3 -c "$py" send "$addr" "$port" "$count" "$size" || { echo "sender failed"; stop_pid "$lpid"; return 1; }
+	wait_for 30 eval "! pid_alive $lpid" || { echo "receiver did not finish"; stop_pid "$lpid"; return 1; }
+	out=$(tail -n 1 "$res")
+	echo "$out"
+	[[ $out =~ ^received\ ([0-9]+)\ of\ [0-9]+,\ bad\ 0$ ]] && ((BASH_REMATCH[1] * 2 >= count))
+}
+
 # ---------------------------------------------------------------------------------------------
 # The two-node topology shared by interop_test.sh and unprivileged_test.sh
 #
