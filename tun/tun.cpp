@@ -6,8 +6,10 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <utility>
 
@@ -33,6 +35,30 @@ TunDevice& TunDevice::operator=(TunDevice&& o) noexcept {
 
 int TunDevice::release() { return std::exchange(fd_, -1); }
 
+namespace {
+
+// The TUN's transmit queue is wgrouter's input queue: the host's packets wait there until the
+// loop reads them. The kernel's default of 500 overflows while the one loop thread is busy with
+// a batch or descheduled (a 64-byte UDP flood fills it in under 3 ms); 4096 took the loss of
+// such a flood from 33 % to 10 % on the 2-vCPU test machine (bench/RESULTS.md). TCP keeps few
+// packets queued (TSQ), so its latency does not grow. Raised only from the default; an
+// operator's `ip link set ... txqueuelen` later wins.
+constexpr int kTxQueueLen = 4096;
+
+void raise_tx_queue(const char* name) {
+  const int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return;
+  ifreq ifr{};
+  std::snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+  if (ioctl(s, SIOCGIFTXQLEN, &ifr) == 0 && ifr.ifr_qlen < kTxQueueLen) {
+    ifr.ifr_qlen = kTxQueueLen;
+    ioctl(s, SIOCSIFTXQLEN, &ifr);  // best effort: without CAP_NET_ADMIN the default stays
+  }
+  ::close(s);
+}
+
+}  // namespace
+
 Result<TunDevice, std::string> TunDevice::open(const std::string& name, bool vnet) {
   if (name.empty() || name.size() >= IFNAMSIZ) return Unexpected("interface name `" + name + "' is not valid");
   const int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -45,6 +71,7 @@ Result<TunDevice, std::string> TunDevice::open(const std::string& name, bool vne
     ::close(fd);
     return Unexpected("cannot create TUN device `" + name + "': " + std::strerror(e));
   }
+  raise_tx_queue(ifr.ifr_name);
   return adopt(fd);
 }
 
