@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "crypto/aead.hpp"
+#include "crypto/secure.hpp"
 #include "crypto/x25519.hpp"
 
 namespace wg::core {
@@ -180,7 +181,38 @@ bool Device::under_load(Instant now) const { return last_under_load_ && now - *l
 
 // --- receive ---
 
+void AeadJob::run() {
+  ok = seal ? crypto::aead_seal(data, data, len, nullptr, 0, counter, key.data())
+            : crypto::aead_open(data, data, len, nullptr, 0, counter, key.data());
+}
+
+void AeadJob::wipe_key() { crypto::wipe(key.data(), key.size()); }
+
 RxResult Device::receive(const Env& env, const Endpoint& from, std::span<uint8_t> datagram, Outbox& out) {
+  return receive(env, from, datagram, out, nullptr);
+}
+
+bool Device::prepare_open(std::span<uint8_t> msg, Instant now, AeadJob& job) const {
+  if (msg.size() < data::kMinLen || message_header(msg.data()) != header_of(MessageType::Data)) return false;
+  const auto it = by_index_.find(load_le32(msg.data() + data::kReceiver));
+  if (it == by_index_.end()) return false;
+  const Peer* p = peer(it->second);
+  if (!p) return false;
+  const Keypair* kp = p->keypairs.find(it->first);
+  if (!kp || !kp->can_receive(now)) return false;
+  const uint64_t counter = load_le64(msg.data() + data::kCounter);
+  if (!kp->replay.check(counter)) return false;
+  job.data = msg.data() + data::kHeaderLen;
+  job.len = msg.size() - data::kHeaderLen;
+  job.counter = counter;
+  std::memcpy(job.key.data(), kp->recv_key.data(), 32);
+  job.seal = false;
+  job.ok = false;
+  return true;
+}
+
+RxResult Device::receive(const Env& env, const Endpoint& from, std::span<uint8_t> datagram, Outbox& out,
+                         const bool* opened) {
   RxResult r;
   if (datagram.size() < 4) {
     r = dropped(Drop::TooShort);
@@ -198,7 +230,8 @@ RxResult Device::receive(const Env& env, const Endpoint& from, std::span<uint8_t
         r = datagram.size() == cookie_reply::kLen ? receive_cookie_reply(env, datagram) : dropped(Drop::BadLength);
         break;
       case header_of(MessageType::Data):
-        r = datagram.size() >= data::kMinLen ? receive_data(env, from, datagram, out) : dropped(Drop::TooShort);
+        r = datagram.size() >= data::kMinLen ? receive_data(env, from, datagram, out, opened)
+                                             : dropped(Drop::TooShort);
         break;
       default:
         r = dropped(Drop::UnknownType);
@@ -294,7 +327,8 @@ RxResult Device::receive_cookie_reply(const Env& env, std::span<uint8_t> msg) {
   return RxResult{RxKind::CookieReply, Drop::None, it->second, {}};
 }
 
-RxResult Device::receive_data(const Env& env, const Endpoint& from, std::span<uint8_t> msg, Outbox& out) {
+RxResult Device::receive_data(const Env& env, const Endpoint& from, std::span<uint8_t> msg, Outbox& out,
+                              const bool* opened) {
   const auto it = by_index_.find(load_le32(msg.data() + data::kReceiver));
   if (it == by_index_.end()) return dropped(Drop::UnknownIndex);
   const PeerId id = it->second;
@@ -309,8 +343,12 @@ RxResult Device::receive_data(const Env& env, const Endpoint& from, std::span<ui
   if (!kp->replay.check(counter)) return dropped(Drop::Replayed);  // cheap reject before the AEAD
 
   std::span<uint8_t> payload = msg.subspan(data::kHeaderLen);
-  if (!crypto::aead_open(payload.data(), payload.data(), payload.size(), nullptr, 0, counter, kp->recv_key.data()))
-    return dropped(Drop::DataDecrypt);
+  // A prepared open (prepare_open) was done with this keypair's key: an index never moves to
+  // another keypair, so finding it again here means the same key.
+  const bool good = opened ? *opened
+                           : crypto::aead_open(payload.data(), payload.data(), payload.size(), nullptr, 0, counter,
+                                               kp->recv_key.data());
+  if (!good) return dropped(Drop::DataDecrypt);
   // Commit to the window only once the tag is good, so forgeries cannot move it.
   if (!kp->replay.update(counter)) return dropped(Drop::Replayed);
 
@@ -345,7 +383,7 @@ void Device::update_endpoint(PeerId id, Peer& p, const Endpoint& from, Outbox& o
 // --- send ---
 
 bool Device::encrypt(const Env& env, PeerId, Peer& p, std::span<uint8_t> buf, size_t len,
-                     std::span<uint8_t>& datagram) {
+                     std::span<uint8_t>& datagram, std::vector<AeadJob>* defer) {
   Keypair* kp = p.keypairs.current.get();
   if (!kp || !kp->can_send(env.now)) return false;
   const size_t padded = padded_length(len, mtu_);
@@ -356,12 +394,22 @@ bool Device::encrypt(const Env& env, PeerId, Peer& p, std::span<uint8_t> buf, si
   store_le32(hdr + data::kReceiver, kp->remote_index);
   store_le64(hdr + data::kCounter, counter);
   uint8_t* payload = hdr + data::kHeaderLen;
-  if (!crypto::aead_seal(payload, payload, padded, nullptr, 0, counter, kp->send_key.data())) return false;
+  if (defer) {
+    AeadJob& j = defer->emplace_back();
+    j.data = payload;
+    j.len = padded;
+    j.counter = counter;
+    std::memcpy(j.key.data(), kp->send_key.data(), 32);
+    j.seal = true;
+  } else if (!crypto::aead_seal(payload, payload, padded, nullptr, 0, counter, kp->send_key.data())) {
+    return false;
+  }
   datagram = buf.first(data::kHeaderLen + padded + kTagLen);
   return true;
 }
 
-TxResult Device::send(const Env& env, PeerId id, std::span<uint8_t> buf, size_t len, Outbox& out) {
+TxResult Device::send(const Env& env, PeerId id, std::span<uint8_t> buf, size_t len, Outbox& out,
+                      std::vector<AeadJob>* defer) {
   TxResult r;
   Peer* p = peer(id);
   if (!p) {
@@ -370,7 +418,7 @@ TxResult Device::send(const Env& env, PeerId id, std::span<uint8_t> buf, size_t 
     r.drop = Drop::NoBufferRoom;
   } else if (!p->endpoint.valid()) {
     r.drop = Drop::NoEndpoint;
-  } else if (p->staged.empty() && encrypt(env, id, *p, buf, len, r.datagram)) {
+  } else if (p->staged.empty() && encrypt(env, id, *p, buf, len, r.datagram, defer)) {
     timers_any_authenticated_packet_traversal(env, *p);
     timers_any_authenticated_packet_sent(*p);
     if (len) timers_data_sent(env, *p);

@@ -6,6 +6,7 @@
 // data::kHeaderLen and has room after it for padding and the tag (see send_capacity()), so
 // the header is written and the payload encrypted in place.
 #pragma once
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -45,6 +46,20 @@ struct TxResult {
 };
 
 enum class PeerError : uint8_t { OwnKey, TooManyPeers };
+
+// One ChaCha20-Poly1305 operation taken out of the Device so that several threads can run a
+// batch of them (io/crypto_pool): a data packet's payload sealed or opened in place under its
+// counter and a copy of its key (wiped by whoever runs the job).
+struct AeadJob {
+  uint8_t* data = nullptr;  // payload (seal: plaintext + room for the tag; open: ciphertext + tag)
+  size_t len = 0;           // seal: plaintext length; open: ciphertext + tag
+  uint64_t counter = 0;
+  std::array<uint8_t, 32> key{};
+  bool seal = false;
+  bool ok = false;  // the result, written by the runner
+  void run();       // seals or opens; sets ok
+  void wipe_key();
+};
 
 // Bytes a send buffer needs for an inner packet of len bytes.
 constexpr size_t send_capacity(size_t len) { return data::kHeaderLen + len + kPaddingMultiple - 1 + kTagLen; }
@@ -105,7 +120,19 @@ class Device {
   // One inner packet for a peer: buf holds it at data::kHeaderLen, len bytes, with
   // buf.size() >= send_capacity(len). Without a usable session it is staged and a handshake
   // started.
-  TxResult send(const Env& env, PeerId id, std::span<uint8_t> buf, size_t len, Outbox& out);
+  // With `defer`, this packet's sealing is appended there instead of done (header, padding,
+  // counter and timers are done): the caller runs the jobs before the datagram leaves.
+  // Staged packets and keepalives are always sealed at once.
+  TxResult send(const Env& env, PeerId id, std::span<uint8_t> buf, size_t len, Outbox& out,
+                std::vector<AeadJob>* defer = nullptr);
+  // For a batch opened on several threads: if `datagram` is a data message whose keypair and
+  // counter would be accepted now, fills `job` to open it (nothing changes here) and returns
+  // true. The result goes back through receive(..., &job.ok).
+  bool prepare_open(std::span<uint8_t> datagram, Instant now, AeadJob& job) const;
+  // `opened`: the result of the prepared AEAD open of this datagram (already decrypted in
+  // place); nullptr opens here.
+  RxResult receive(const Env& env, const Endpoint& from, std::span<uint8_t> datagram, Outbox& out,
+                   const bool* opened);
   // Sends a keepalive now (or stages one and starts a handshake).
   void send_keepalive(const Env& env, PeerId id, Outbox& out);
   // Runs every timer that is due. Call at least every 100 ms or at next_deadline().
@@ -139,13 +166,15 @@ class Device {
   RxResult receive_initiation(const Env& env, const Endpoint& from, std::span<uint8_t> msg, Outbox& out);
   RxResult receive_response(const Env& env, const Endpoint& from, std::span<uint8_t> msg, Outbox& out);
   RxResult receive_cookie_reply(const Env& env, std::span<uint8_t> msg);
-  RxResult receive_data(const Env& env, const Endpoint& from, std::span<uint8_t> msg, Outbox& out);
+  RxResult receive_data(const Env& env, const Endpoint& from, std::span<uint8_t> msg, Outbox& out,
+                        const bool* opened);
   void update_endpoint(PeerId id, Peer& p, const Endpoint& from, Outbox& out);
 
   // Initiations are rate limited to one per Rekey-Timeout per peer.
   void send_initiation(const Env& env, PeerId id, bool is_retry, Outbox& out);
   // Encrypts len plaintext bytes at buf[kHeaderLen] with the current keypair; false if none usable.
-  bool encrypt(const Env& env, PeerId id, Peer& p, std::span<uint8_t> buf, size_t len, std::span<uint8_t>& datagram);
+  bool encrypt(const Env& env, PeerId id, Peer& p, std::span<uint8_t> buf, size_t len, std::span<uint8_t>& datagram,
+               std::vector<AeadJob>* defer = nullptr);
   void flush_staged(const Env& env, PeerId id, Outbox& out);
   void keep_key_fresh_after_send(const Env& env, PeerId id, Peer& p, Outbox& out);
   void keep_key_fresh_after_receive(const Env& env, PeerId id, Peer& p, Outbox& out);

@@ -38,6 +38,7 @@ namespace wg::core {
   X(NoPeer, "no_peer")                                                                     \
   X(StagedOverflow, "staged_overflow")   /* oldest staged packet pushed out */             \
   X(NoBufferRoom, "no_buffer_room")      /* caller's buffer too small to encrypt into */ \
+  X(SealFailed, "seal_failed")           /* a deferred seal failed: payload zeroed */     \
   /* routing around the protocol (io/ and the router stages) */                           \
   X(NoRoute, "no_route")                 /* no peer (or port) for the destination */       \
   X(SourceNotAllowed, "source_not_allowed") /* inner source not in the peer's AllowedIPs */ \

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "crypto/encoding.hpp"
+#include "crypto/secure.hpp"
 
 namespace wg::io {
 
@@ -63,6 +64,12 @@ Interface::Interface(tun::TunDevice tun, int uapi_listen_fd, std::string uapi_pa
   tun_gro_.set_udp(offload_.uso);  // a kernel that hands over UDP super-packets also takes them
   tun_sink_.io = io_.get();
   udp_.want_gro(switches_.udp_gro);
+  if (opts.threads > 1) {
+    pool_ = std::make_unique<CryptoPool>(opts.threads);
+    seal_jobs_.reserve(1024);
+    open_jobs_.reserve(size_t{kMaxBatch} * kMaxGroSegments);
+    open_result_.reserve(size_t{kMaxBatch} * kMaxGroSegments);
+  }
   io_->set_tun(tun_.fd(), tun_.vnet());
   io_->watch(uapi_.listen_fd());
   if (links_.fd() >= 0) io_->watch(links_.fd());
@@ -94,6 +101,7 @@ void Interface::append_status(std::string& out) const {
   out += "offload=" + offload_state().describe() + "\n";
   const IoCounters& c = io_->counters();
   auto num = [&](const char* k, uint64_t v) { out.append("io_").append(k).append("=").append(std::to_string(v)).append("\n"); };
+  num("threads", pool_ ? pool_->threads() : 1);
   num("syscalls", c.syscalls);
   num("udp_gso_sends", c.udp_gso_sends);
   num("udp_gso_datagrams", c.udp_gso_datagrams);
@@ -145,11 +153,30 @@ void Interface::forget_all_sources() {
 static_assert(kHeadroom == core::kIngressHeadroom);
 static_assert(kRxHeadroom + core::data::kHeaderLen >= core::kIngressHeadroom);
 
+void Interface::open_batch(std::span<RxDatagram> batch) {
+  open_jobs_.clear();
+  open_result_.assign(batch.size(), nullptr);
+  if (!pool_ || batch.size() < CryptoPool::kInlineBelow) return;
+  std::vector<size_t>& at = open_at_;
+  at.clear();
+  for (size_t i = 0; i < batch.size(); ++i) {
+    core::AeadJob j;
+    if (!device_.prepare_open(batch[i].bytes, now_, j)) continue;
+    at.push_back(i);
+    open_jobs_.push_back(j);
+    crypto::wipe(j.key.data(), j.key.size());
+  }
+  pool_->run(open_jobs_);
+  for (size_t k = 0; k < at.size(); ++k) open_result_[at[k]] = &open_jobs_[k].ok;
+}
+
 void Interface::on_datagrams(std::span<RxDatagram> batch) {
   refresh_clock();
   const core::Env e = env();
-  for (RxDatagram& d : batch) {
-    core::RxResult r = device_.receive(e, d.from, d.bytes, outbox_);
+  open_batch(batch);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    RxDatagram& d = batch[i];
+    core::RxResult r = device_.receive(e, d.from, d.bytes, outbox_, open_result_[i]);
     if (r.kind == core::RxKind::Data) {
       // The plaintext sits inside the datagram; the buffer's headroom lies in front of both.
       std::span<uint8_t> buf(d.bytes.data() - d.headroom, d.headroom + d.bytes.size());
@@ -183,13 +210,26 @@ void Interface::on_port_frames(uint32_t port, std::span<TunPacket> batch) {
   log_events();
 }
 
+void Interface::run_seals() {
+  if (seal_jobs_.empty()) return;
+  pool_->run(seal_jobs_);
+  for (const core::AeadJob& j : seal_jobs_)
+    if (!j.ok) {
+      // Never let a plaintext leave: the datagram goes out as zeros the peer drops.
+      std::memset(j.data, 0, j.len + core::kTagLen);
+      device_.count_drop(core::Drop::SealFailed);
+    }
+  seal_jobs_.clear();
+}
+
 void Interface::drain_coalescers() {
+  run_seals();
   tun_gro_.drain(tun_sink_);
   for (size_t p = 0; p < port_gro_.size(); ++p) port_gro_[p].drain(port_sinks_[p]);
 }
 
 void Interface::to_tunnel(const core::Env& env, core::PeerId peer, std::span<uint8_t> buf, size_t len) {
-  core::TxResult t = device_.send(env, peer, buf, len, outbox_);
+  core::TxResult t = device_.send(env, peer, buf, len, outbox_, pool_ ? &seal_jobs_ : nullptr);
   if (t.status == core::TxStatus::Sent) io_->send_udp(t.to, t.datagram);
   if (!outbox_.empty()) queue_outbox();
 }
@@ -243,8 +283,10 @@ void Interface::queue_outbox() {
       std::memcpy(slot.data(), item.bytes.data(), item.bytes.size());
       io_->send_udp(item.to, {slot.data(), item.bytes.size()});
     } else {
-      // A flushed staged data packet: rare (only right after a handshake), so sent at once.
+      // A flushed staged data packet: rare (only right after a handshake), so sent at once
+      // (with whatever the batch has queued, sealed first).
       io_->send_udp(item.to, item.bytes);
+      run_seals();
       io_->flush();
     }
   }

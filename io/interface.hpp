@@ -15,6 +15,7 @@
 #include "core/gateway.hpp"
 #include "core/prefix_table.hpp"
 #include "io/clock.hpp"
+#include "io/crypto_pool.hpp"
 #include "io/offload.hpp"
 #include "io/packet_io.hpp"
 #include "io/udp.hpp"
@@ -28,6 +29,7 @@ namespace wg::io {
 struct InterfaceOptions {
   bool force_fallback = false;  // epoll + recvmmsg even where io_uring works
   OffloadSwitches offload;      // what may be used (each is still detected)
+  unsigned threads = 1;         // threads doing AEAD work for a batch (io/crypto_pool.hpp)
 };
 
 class Interface final : public PacketSink, public config::UapiHooks, public core::GatewayOutput {
@@ -89,8 +91,13 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   void forget_stale_sources();
   void forget_all_sources();
   std::string peer_name(core::PeerId id) const;
-  // Sends the super-packets the coalescers hold open; before every flush of the I/O.
+  // Seals what the batch deferred, then sends the super-packets the coalescers hold open:
+  // before every flush of the I/O.
   void drain_coalescers();
+  void run_seals();
+  // Opens the batch's data messages on the pool; open_result_[i] then points at datagram i's
+  // result (nullptr: receive() opens it itself).
+  void open_batch(std::span<RxDatagram> batch);
 
   // Where the coalescers' writes go.
   struct TunSink final : core::GatherSink {
@@ -118,6 +125,11 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   core::Coalescer tun_gro_;
   TunSink tun_sink_;
   std::vector<core::Coalescer> port_gro_;
+  std::unique_ptr<CryptoPool> pool_;  // nullptr: one thread, AEAD inline
+  std::vector<core::AeadJob> seal_jobs_;
+  std::vector<core::AeadJob> open_jobs_;
+  std::vector<const bool*> open_result_;
+  std::vector<size_t> open_at_;
   std::vector<PortSink> port_sinks_;
   UapiServer uapi_;
   tun::Netlink netlink_;

@@ -79,6 +79,16 @@ std::optional<io::InterfaceOptions> interface_options_from_env() {
   io::InterfaceOptions o;
   // Tests cover both paths; operators can force the fallback too.
   o.force_fallback = env_is("WGROUTER_IO", "epoll");
+  if (const char* v = std::getenv("WGROUTER_THREADS")) {
+    // Threads doing a batch's AEAD work, the loop thread included (io/crypto_pool.hpp).
+    char* end = nullptr;
+    const long n = std::strtol(v, &end, 10);
+    if (!*v || *end || n < 1 || n > 64) {
+      std::fprintf(stderr, "wgrouter: WGROUTER_THREADS: `%s' is not a number from 1 to 64\n", v);
+      return std::nullopt;
+    }
+    o.threads = static_cast<unsigned>(n);
+  }
   if (const char* v = std::getenv("WGROUTER_OFFLOAD")) {
     std::string error;
     const auto s = io::parse_offload_switches(v, error);

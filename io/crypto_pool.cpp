@@ -1,0 +1,74 @@
+// io/crypto_pool.cpp — see crypto_pool.hpp.
+#include "io/crypto_pool.hpp"
+
+namespace wg::io {
+
+CryptoPool::CryptoPool(unsigned threads) {
+  for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this] { worker(); });
+}
+
+CryptoPool::~CryptoPool() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  start_cv_.notify_all();
+  for (std::thread& t : workers_) t.join();
+}
+
+void CryptoPool::work(std::span<core::AeadJob> jobs) {
+  for (;;) {
+    const size_t at = next_.fetch_add(kChunk, std::memory_order_relaxed);
+    if (at >= jobs.size()) return;
+    const size_t end = at + kChunk < jobs.size() ? at + kChunk : jobs.size();
+    for (size_t i = at; i < end; ++i) {
+      jobs[i].run();
+      jobs[i].wipe_key();
+    }
+  }
+}
+
+void CryptoPool::run(std::span<core::AeadJob> jobs) {
+  if (jobs.empty()) return;
+  if (workers_.empty() || jobs.size() < kInlineBelow) {
+    for (core::AeadJob& j : jobs) {
+      j.run();
+      j.wipe_key();
+    }
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    jobs_ = jobs;
+    next_.store(0, std::memory_order_relaxed);
+    busy_ = workers_.size();
+    ++generation_;
+  }
+  start_cv_.notify_all();
+  work(jobs);
+  std::unique_lock<std::mutex> l(mu_);
+  done_cv_.wait(l, [this] { return busy_ == 0; });
+  jobs_ = {};
+}
+
+void CryptoPool::worker() {
+  uint64_t seen = 0;
+  for (;;) {
+    std::span<core::AeadJob> jobs;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      start_cv_.wait(l, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      jobs = jobs_;
+    }
+    work(jobs);
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      --busy_;
+    }
+    done_cv_.notify_one();
+  }
+}
+
+}  // namespace wg::io
