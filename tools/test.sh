@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tools/test.sh — the whole test suite from a fresh Debian 12 machine: installs what is
 # missing, builds with -Werror, runs ctest, runs it again under ASan+UBSan, then runs each
-# libFuzzer target for a bounded time. WG_FUZZ_SECONDS (default 12) sets the fuzz time.
+# libFuzzer target for a bounded time. WG_FUZZ_SECONDS (default 10) sets the fuzz time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +21,7 @@ echo "== tests under sanitizers (the netns interop suite runs once, above, on th
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --output-on-failure -j"$jobs" --timeout 900 -LE netns)
 
-echo "== fuzzing (${WG_FUZZ_SECONDS:-12} s per target)"
-bash fuzz/run.sh "${WG_FUZZ_SECONDS:-12}"
+echo "== fuzzing (${WG_FUZZ_SECONDS:-10} s per target)"
+bash fuzz/run.sh "${WG_FUZZ_SECONDS:-10}"
 
 echo "== all tests passed"
