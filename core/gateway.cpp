@@ -303,6 +303,13 @@ void Gateway::from_tun(const Env& env, std::span<uint8_t> buf, size_t off, size_
   icmp_error(env, ip, info, v6 ? k.type6 : k.type4, v6 ? k.code6 : k.code4, 0, in, out);
 }
 
+size_t Gateway::cut_segment(std::span<const uint8_t> ip, const IpInfo& info, const VnetHeader& vnet, size_t i,
+                            uint8_t*& s, GatewayOutput& out) {
+  s = scratch(out);
+  return gso_segment(ip, info, vnet.gso_type, vnet.gso_size, i, s + kIngressHeadroom,
+                     kScratchSize - kIngressHeadroom - 64);
+}
+
 // A TSO/USO super-packet from the host (TUNSETOFFLOAD): segments are cut into scratch buffers,
 // each a complete packet with its checksums, and take the normal path. Towards a peer, the
 // segments of one super-packet leave in one UDP GSO send (io/ joins them again).
@@ -312,9 +319,8 @@ void Gateway::split_from_tun(const Env& env, const RouteTarget& d, std::span<con
   const size_t n = gso_segments(ip, info, vnet.gso_type, vnet.gso_size);
   if (n == 0) return drops_.add(Drop::GsoUnsupported);
   for (size_t i = 0; i < n; ++i) {
-    uint8_t* s = scratch(out);
-    const size_t len = gso_segment(ip, info, vnet.gso_type, vnet.gso_size, i, s + kIngressHeadroom,
-                                   kScratchSize - kIngressHeadroom - 64);
+    uint8_t* s = nullptr;
+    const size_t len = cut_segment(ip, info, vnet, i, s, out);
     if (len == 0) return drops_.add(Drop::GsoUnsupported);
     std::span<uint8_t> seg(s, kScratchSize);
     if (d.kind == RouteTarget::Kind::Peer) {
@@ -590,9 +596,8 @@ void Gateway::forward_from_port(const Env& env, uint32_t p, std::span<uint8_t> b
   if (count_segments == 0) return count(Drop::GsoUnsupported, in);
   note_outbound(port, p, info, env.now);
   for (size_t i = 0; i < count_segments; ++i) {
-    uint8_t* s = scratch(out);
-    const size_t n = gso_segment(ip, info, vnet.gso_type, vnet.gso_size, i, s + kIngressHeadroom,
-                                 kScratchSize - kIngressHeadroom - 64);
+    uint8_t* s = nullptr;
+    const size_t n = cut_segment(ip, info, vnet, i, s, out);
     if (n == 0) return count(Drop::GsoUnsupported, in);
     std::span<uint8_t> seg(s, kScratchSize);
     if (!to_host && n > mtu) {

@@ -194,6 +194,10 @@ class Gateway {
                        const Ingress& in, GatewayOutput& out);
   void forward_from_port(const Env& env, uint32_t p, std::span<uint8_t> buf, size_t off, const pkt::IpInfo& info,
                          const pkt::VnetHeader& vnet, const Ingress& in, GatewayOutput& out);
+  // Segment i of a super-packet, cut into a fresh scratch buffer `s` at kIngressHeadroom with
+  // its headers fixed; returns its length, 0 when it cannot be cut.
+  size_t cut_segment(std::span<const uint8_t> ip, const pkt::IpInfo& info, const pkt::VnetHeader& vnet, size_t i,
+                     uint8_t*& s, GatewayOutput& out);
   void split_from_tun(const Env& env, const RouteTarget& d, std::span<const uint8_t> ip, const pkt::IpInfo& info,
                       const pkt::VnetHeader& vnet, GatewayOutput& out);
   void send_to_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, size_t off, size_t len,

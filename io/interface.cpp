@@ -54,7 +54,7 @@ Interface::Interface(tun::TunDevice tun, int uapi_listen_fd, std::string uapi_pa
   switches_ = opts.offload;
   offload_.tun_vnet = tun_.vnet();
   if (tun_.vnet()) {
-    const tun::TunDevice::Offload o = tun_.set_offload(switches_.tso, switches_.uso);
+    const tun::Offload o = tun_.set_offload(switches_.tso, switches_.uso);
     offload_.csum = o.csum;
     offload_.tso = o.tso;
     offload_.uso = o.uso;
@@ -156,7 +156,7 @@ static_assert(kRxHeadroom + core::data::kHeaderLen >= core::kIngressHeadroom);
 void Interface::open_batch(std::span<RxDatagram> batch) {
   open_jobs_.clear();
   open_result_.assign(batch.size(), nullptr);
-  if (!pool_ || batch.size() < CryptoPool::kInlineBelow) return;
+  if (batch.size() < CryptoPool::kInlineBelow) return;
   std::vector<size_t>& at = open_at_;
   at.clear();
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -173,10 +173,10 @@ void Interface::open_batch(std::span<RxDatagram> batch) {
 void Interface::on_datagrams(std::span<RxDatagram> batch) {
   refresh_clock();
   const core::Env e = env();
-  open_batch(batch);
+  if (pool_) open_batch(batch);  // one thread: receive() opens each datagram itself
   for (size_t i = 0; i < batch.size(); ++i) {
     RxDatagram& d = batch[i];
-    core::RxResult r = device_.receive(e, d.from, d.bytes, outbox_, open_result_[i]);
+    core::RxResult r = device_.receive(e, d.from, d.bytes, outbox_, pool_ ? open_result_[i] : nullptr);
     if (r.kind == core::RxKind::Data) {
       // The plaintext sits inside the datagram; the buffer's headroom lies in front of both.
       std::span<uint8_t> buf(d.bytes.data() - d.headroom, d.headroom + d.bytes.size());

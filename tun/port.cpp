@@ -1,6 +1,8 @@
 // tun/port.cpp — see port.hpp.
 #include "tun/port.hpp"
 
+#include "tun/tun.hpp"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -72,11 +74,7 @@ Result<PortDevice, std::string> PortDevice::open_tap(const std::string& name, bo
   int hdr = 10;  // sizeof(struct virtio_net_hdr)
   if (ioctl(d.fd_, TUNSETVNETHDRSZ, &hdr) != 0)
     return Unexpected("TAP device " + name + ": TUNSETVNETHDRSZ: " + std::strerror(errno));
-  if (offload) {
-    constexpr unsigned kUso4 = 0x20, kUso6 = 0x40;  // TUN_F_USO4/6 (Linux 6.2+), absent from older headers
-    const unsigned base = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
-    d.offloads_ = ioctl(d.fd_, TUNSETOFFLOAD, base | kUso4 | kUso6) == 0 || ioctl(d.fd_, TUNSETOFFLOAD, base) == 0;
-  }
+  if (offload) d.offloads_ = negotiate_offload(d.fd_, true, true).csum;
   d.name_ = ifr.ifr_name;
   d.ifindex_ = static_cast<int>(if_nametoindex(d.name_.c_str()));
   d.tap_ = true;

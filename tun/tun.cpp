@@ -93,15 +93,13 @@ Result<TunDevice, std::string> TunDevice::adopt(int fd) {
   return t;
 }
 
-TunDevice::Offload TunDevice::set_offload(bool tso, bool uso) {
-  Offload o;
-  if (!vnet_) return o;
+Offload negotiate_offload(int fd, bool tso, bool uso) {
   // Constants of linux/if_tun.h; the USO ones are missing from older headers.
   constexpr unsigned kUso4 = 0x20, kUso6 = 0x40;
   const unsigned base = TUN_F_CSUM | (tso ? TUN_F_TSO4 | TUN_F_TSO6 : 0u);
-  if (uso && ioctl(fd_, TUNSETOFFLOAD, base | kUso4 | kUso6) == 0) return {true, tso, true};
-  if (ioctl(fd_, TUNSETOFFLOAD, base) == 0) return {true, tso, false};
-  return o;
+  if (uso && ioctl(fd, TUNSETOFFLOAD, base | kUso4 | kUso6) == 0) return {true, tso, true};
+  if (ioctl(fd, TUNSETOFFLOAD, base) == 0) return {true, tso, false};
+  return {};
 }
 
 }  // namespace wg::tun

@@ -9,6 +9,14 @@
 
 namespace wg::tun {
 
+// Asks a TUN/TAP descriptor (with a virtio-net header) to hand over unfinished checksums and,
+// as asked, TCP (TSO4/6) and UDP (USO4/6, Linux 6.2+) super-packets; USO falls back to
+// without. What was accepted, or all false when even checksum offload was refused.
+struct Offload {
+  bool csum = false, tso = false, uso = false;
+};
+Offload negotiate_offload(int fd, bool tso, bool uso);
+
 class TunDevice {
  public:
   TunDevice() = default;
@@ -24,13 +32,8 @@ class TunDevice {
 
   int fd() const { return fd_; }
   bool vnet() const { return vnet_; }
-  // Asks the kernel to hand over super-packets (TUNSETOFFLOAD): checksum offload always with a
-  // virtio-net header, TSO4/6 and USO4/6 as asked; USO falls back to without on kernels before
-  // 6.2. Returns what was accepted.
-  struct Offload {
-    bool csum = false, tso = false, uso = false;
-  };
-  Offload set_offload(bool tso, bool uso);
+  // negotiate_offload() on this TUN; nothing without a virtio-net header.
+  Offload set_offload(bool tso, bool uso) { return vnet_ ? negotiate_offload(fd_, tso, uso) : Offload{}; }
   const std::string& name() const { return name_; }
   int ifindex() const { return ifindex_; }
   // Gives the descriptor away (to a child process); this object no longer owns it.
