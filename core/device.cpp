@@ -63,6 +63,7 @@ void Device::set_private_key(const Env& env, const uint8_t key[32], Outbox& out)
     recompute_static_static(*p);
     clear_handshake(*p);
     p->keypairs.expire_sending();
+    p->last_sent_handshake.reset();  // the next packet starts a handshake with the new key at once
   }
   if (first_key && identity_.has_key && up_)
     for (PeerId id = 0; id < peers_.size(); ++id)

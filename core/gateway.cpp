@@ -44,7 +44,18 @@ constexpr uint8_t kAllNodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 
 }  // namespace
 
 Gateway::Gateway(DropCounters& drops, uint64_t seed, size_t flow_capacity)
-    : drops_(drops), flows_(flow_capacity, seed), icmp_seed_(seed ^ 0x9e3779b97f4a7c15ull), scratch_(kScratchBuffers) {}
+    : drops_(drops), flows_(flow_capacity, seed), icmp_seed_(seed ^ 0x9e3779b97f4a7c15ull),
+      scratch_(kScratchBuffers * kScratchSize) {}
+
+void Gateway::fit_scratch(uint32_t mtu) {
+  // A segment or fragment at kIngressHeadroom, with room behind it for padding and the tag.
+  const size_t need = (kIngressHeadroom + size_t{mtu} + 128 + 63) & ~size_t{63};
+  if (need <= scratch_size_) return;
+  scratch_size_ = need;
+  const size_t count = std::clamp(kScratchBytesMax / need, kScratchBuffersMin, kScratchBuffers);
+  scratch_.assign(count * need, 0);
+  scratch_used_ = 0;
+}
 
 void Gateway::set_host_addresses(const std::vector<HostAddress>& a) {
   for (const HostAddress& h : host_) routes_.remove_if(Prefix::make(h.family, h.addr.data(), h.family == Family::V4 ? 32 : 128), {RouteTarget::Kind::Host, 0});
@@ -93,6 +104,7 @@ std::optional<uint32_t> Gateway::find_port(const std::string& name) const {
 void Gateway::install_port(uint32_t id) {
   Port& port = *ports_[id];
   port.disabled = false;
+  fit_scratch(port.spec.mtu);
   routes_.remove_value(RouteTarget::port(id));
   for (const Prefix& r : port.spec.routes) routes_.insert(r, RouteTarget::port(id));
   port.allowed_source.clear();
@@ -146,11 +158,11 @@ void Gateway::count_port(Drop d, uint32_t p) {
 }
 
 uint8_t* Gateway::scratch(GatewayOutput& out) {
-  if (scratch_used_ == scratch_.size()) {
+  if (scratch_used_ == scratch_.size() / scratch_size_) {
     out.flush();
     scratch_used_ = 0;
   }
-  return scratch_[scratch_used_++].data();
+  return scratch_.data() + scratch_size_ * scratch_used_++;
 }
 
 void Gateway::send_frame(uint32_t p, std::span<uint8_t> frame, GatewayOutput& out) {
@@ -229,7 +241,7 @@ void Gateway::icmp_error(const Env& env, std::span<const uint8_t> orig, const Ip
   const size_t n = build_icmp_error(s + kIngressHeadroom, info.family, src, orig.first(info.len), type, code, param);
   if (n == 0) return;
   ++counters_.icmp_sent;
-  std::span<uint8_t> buf(s, kScratchSize);
+  std::span<uint8_t> buf(s, scratch_size_);
   switch (in.kind) {
     case Ingress::Kind::Tunnel: send_to_tunnel(env, in.id, buf, kIngressHeadroom, n, out); break;
     case Ingress::Kind::Tun: out.to_tun(buf.subspan(kIngressHeadroom, n)); break;
@@ -328,7 +340,7 @@ size_t Gateway::cut_segment(std::span<const uint8_t> ip, const IpInfo& info, con
                             uint8_t*& s, GatewayOutput& out) {
   s = scratch(out);
   return gso_segment(ip, info, vnet.gso_type, vnet.gso_size, i, s + kIngressHeadroom,
-                     kScratchSize - kIngressHeadroom - 64);
+                     scratch_size_ - kIngressHeadroom - 64);
 }
 
 // A TSO/USO super-packet from the host (TUNSETOFFLOAD): segments are cut into scratch buffers,
@@ -343,7 +355,7 @@ void Gateway::split_from_tun(const Env& env, const RouteTarget& d, std::span<con
     uint8_t* s = nullptr;
     const size_t len = cut_segment(ip, info, vnet, i, s, out);
     if (len == 0) return drops_.add(Drop::GsoUnsupported);
-    std::span<uint8_t> seg(s, kScratchSize);
+    std::span<uint8_t> seg(s, scratch_size_);
     if (d.kind == RouteTarget::Kind::Peer) {
       send_to_tunnel(env, d.id, seg, kIngressHeadroom, len, out, &in);
       continue;
@@ -379,9 +391,9 @@ void Gateway::forward_to_port(const Env& env, uint32_t p, std::span<uint8_t> buf
       const size_t n = ipv4_fragments(ip, info, port.spec.mtu);
       for (size_t i = 0; i < n; ++i) {
         uint8_t* s = scratch(out);
-        const size_t len = ipv4_fragment(ip, info, port.spec.mtu, i, s + kIngressHeadroom, kScratchSize - kIngressHeadroom);
+        const size_t len = ipv4_fragment(ip, info, port.spec.mtu, i, s + kIngressHeadroom, scratch_size_ - kIngressHeadroom);
         if (len == 0) return count_port(Drop::TooBig, p);
-        deliver_on_port(env, p, {s, kScratchSize}, kIngressHeadroom, len, info.family, info.dst, out);
+        deliver_on_port(env, p, {s, scratch_size_}, kIngressHeadroom, len, info.family, info.dst, out);
       }
       return;
     }
@@ -488,9 +500,9 @@ void Gateway::learn_neighbour(const Env& env, uint32_t p, Family f, const uint8_
   if (port.pending_len && port.pending_family == f && std::memcmp(port.pending_dst.data(), addr, alen(f)) == 0) {
     // The parked packet's buffer is reused by the next one to park: send a copy.
     uint8_t* s = scratch(out);
-    if (kIngressHeadroom + port.pending_len <= kScratchSize) {
+    if (kIngressHeadroom + port.pending_len <= scratch_size_) {
       std::memcpy(s + kIngressHeadroom, port.pending.data() + kIngressHeadroom, port.pending_len);
-      emit_ip_to_port(p, {s, kScratchSize}, kIngressHeadroom, port.pending_len, f, mac, out);
+      emit_ip_to_port(p, {s, scratch_size_}, kIngressHeadroom, port.pending_len, f, mac, out);
     } else {
       count_port(Drop::NeighbourUnresolved, p);
     }
@@ -602,9 +614,9 @@ void Gateway::forward_from_port(const Env& env, uint32_t p, std::span<uint8_t> b
       const size_t n = ipv4_fragments(ip, info, mtu);
       for (size_t i = 0; i < n; ++i) {
         uint8_t* s = scratch(out);
-        const size_t len = ipv4_fragment(ip, info, mtu, i, s + kIngressHeadroom, kScratchSize - kIngressHeadroom - 64);
+        const size_t len = ipv4_fragment(ip, info, mtu, i, s + kIngressHeadroom, scratch_size_ - kIngressHeadroom - 64);
         if (len == 0) return count(Drop::TooBig, in);
-        emit({s, kScratchSize}, kIngressHeadroom, len, false);
+        emit({s, scratch_size_}, kIngressHeadroom, len, false);
       }
       return;
     }
@@ -620,7 +632,7 @@ void Gateway::forward_from_port(const Env& env, uint32_t p, std::span<uint8_t> b
     uint8_t* s = nullptr;
     const size_t n = cut_segment(ip, info, vnet, i, s, out);
     if (n == 0) return count(Drop::GsoUnsupported, in);
-    std::span<uint8_t> seg(s, kScratchSize);
+    std::span<uint8_t> seg(s, scratch_size_);
     if (!to_host && n > mtu) {
       IpInfo si;
       if (parse_ip(seg.subspan(kIngressHeadroom, n), si) != IpError::None) return count(Drop::GsoUnsupported, in);

@@ -119,7 +119,11 @@ class Gateway {
  public:
   static constexpr size_t kMaxNeighbours = 16;            // per port: one instance, a few addresses
   static constexpr size_t kScratchBuffers = 512;  // a 64 KiB super-packet takes ~47
+  // Scratch buffers start at this size (an MTU up to ~1900); a larger tunnel or port MTU
+  // grows them at configuration time (fewer of them then: a super-packet makes fewer segments).
   static constexpr size_t kScratchSize = 2048;
+  static constexpr size_t kScratchBytesMax = size_t{4} << 20;
+  static constexpr size_t kScratchBuffersMin = 64;
   static constexpr uint32_t kIcmpPerSecond = 1000;       // like Linux net.ipv4.icmp_msgs_per_sec
   static constexpr uint32_t kIcmpBurst = 50;
   // Per source of the offending packet (the ICMP's destination): a host pinging an address
@@ -148,7 +152,11 @@ class Gateway {
   // Replaces every Unreachable prefix.
   void set_unreachable(const std::vector<Prefix>& prefixes);
   std::optional<uint32_t> find_port(const std::string& name) const;
-  void set_tunnel_mtu(uint32_t mtu) { tunnel_mtu_ = mtu; }
+  void set_tunnel_mtu(uint32_t mtu) {
+    tunnel_mtu_ = mtu;
+    fit_scratch(mtu);
+  }
+  size_t scratch_size() const { return scratch_size_; }
 
   // --- data path ---
   void from_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, size_t off, size_t len, GatewayOutput& out);
@@ -256,7 +264,10 @@ class Gateway {
   std::array<IcmpBucket, kIcmpSourceBuckets> icmp_sources_{};
   uint64_t icmp_seed_ = 0;
   // Scratch buffers for packets the gateway writes itself (ICMP, ND, ARP, segments).
-  std::vector<std::array<uint8_t, kScratchSize>> scratch_;
+  // Buffers of scratch_size_ bytes, back to back. Resized only between batches.
+  void fit_scratch(uint32_t mtu);
+  std::vector<uint8_t> scratch_;
+  size_t scratch_size_ = kScratchSize;
   size_t scratch_used_ = 0;
 };
 

@@ -854,6 +854,26 @@ TEST_CASE("gateway: a TSO super-packet from the TUN leaves for its peer as MTU-s
   CHECK(drops_str(w.drops) == "");
 }
 
+TEST_CASE("gateway: at a tunnel MTU of 9000, TSO super-packets are cut into jumbo segments (scratch buffers grow)") {
+  World w;
+  w.gw.set_tunnel_mtu(9000);
+  CHECK(w.gw.scratch_size() >= 9000 + kIngressHeadroom);
+  const uint32_t seq = 5'000;
+  const size_t mss = 9000 - 60;
+  Bytes super = ip6(kHost6, kRemote6, kProtoTcp, tcp(5201, 40000, kTcpAck, seq, 6 * mss + 7, 9));
+  put16(&super[40 + 16], fold_sum(pseudo_header_sum(Family::V6, &super[8], &super[24], kProtoTcp, 20 + 6 * mss + 7)));
+  const pkt::VnetHeader v{pkt::kVnetNeedsCsum, pkt::kGsoTcpV6, 60, static_cast<uint16_t>(mss), 40, 16};
+  w.from_tun(super, &v);
+  REQUIRE(w.out.tunnel.size() == 7);
+  for (uint32_t i = 0; i < 7; ++i) {
+    CAPTURE(i);
+    CHECK(w.out.tunnel[i].room_ok);
+    CHECK(l4_checksum_ok(w.out.tunnel[i].ip));
+    CHECK(w.out.tunnel[i].ip.size() == 60 + (i < 6 ? mss : 7));
+  }
+  CHECK(drops_str(w.drops) == "");
+}
+
 TEST_CASE("gateway: from the TUN, a checksum left to the device is completed; a GSO type that does not fit is dropped") {
   World w;
   const Bytes good = ip4(kHost4, kRemote4, kProtoUdp, udp(5000, 53, 301));
