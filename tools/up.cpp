@@ -244,6 +244,8 @@ bool add_firewall(const config::Config& cfg, core::Family f, uint32_t mark, io::
                  f == core::Family::V4 ? "ip" : "ip6", tun::firewall_table_name(itf.name()).c_str(), r.error().c_str());
     return false;
   }
+  std::fprintf(stderr, "wgrouter[%s]: nftables table %s %s added\n", itf.name().c_str(), f == core::Family::V4 ? "ip" : "ip6",
+               tun::firewall_table_name(itf.name()).c_str());
   return true;
 }
 

@@ -33,13 +33,13 @@ bool firewall_table_name_ok(std::string_view iface) {
 }
 
 std::string firewall_ruleset(std::string_view iface, core::Family f, const std::vector<std::array<uint8_t, 16>>& addrs,
-                             uint32_t fwmark) {
+                             uint32_t fwmark, bool owner) {
   const std::string fam = nft_family(f);
   const std::string table = fam + " " + firewall_table_name(iface);
   std::string out;
   out += "add table " + table + "\n";
   out += "delete table " + table + "\n";
-  out += "add table " + table + " { flags owner; }\n";
+  out += "add table " + table + (owner ? " { flags owner; }\n" : "\n");
   // Priorities as iptables' raw (-300) and mangle (-150) tables, where wg-quick's iptables
   // variant puts the same rules.
   out += "add chain " + table + " preraw { type filter hook prerouting priority -300; }\n";
@@ -84,7 +84,9 @@ Result<void, std::string> DefaultRouteFirewall::add(core::Family f, const std::v
   if (!firewall_table_name_ok(iface_))
     return Unexpected("the interface name cannot name an nftables table (letters, digits and / - _ . only): " +
                       firewall_table_name(iface_));
-  auto r = run(firewall_ruleset(iface_, f, addrs, fwmark));
+  auto r = run(firewall_ruleset(iface_, f, addrs, fwmark, true));
+  // Kernels before 5.12 refuse the owner flag (EOPNOTSUPP); remove() is then all the cleanup.
+  if (!r && r.error().find("not supported") != std::string::npos) r = run(firewall_ruleset(iface_, f, addrs, fwmark, false));
   if (r && std::find(added_.begin(), added_.end(), f) == added_.end()) added_.push_back(f);
   return r;
 }

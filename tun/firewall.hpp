@@ -26,11 +26,11 @@ bool firewall_table_name_ok(std::string_view iface);
 
 // The nft commands for one family (V4: `ip`, V6: `ip6`). The table is created, deleted and
 // created again in the same transaction, so one left by a crashed run is replaced, not extended.
-// It is flagged `owner`: the kernel deletes it when the netlink socket that made it closes, so
-// even a killed wgrouter leaves nothing behind. addrs are the interface's addresses of family f
-// (first 4 bytes for IPv4).
+// With owner, it is flagged `owner` (Linux 5.12+): the kernel deletes it when the netlink socket
+// that made it closes, so even a killed wgrouter leaves nothing behind. addrs are the interface's
+// addresses of family f (first 4 bytes for IPv4).
 std::string firewall_ruleset(std::string_view iface, core::Family f, const std::vector<std::array<uint8_t, 16>>& addrs,
-                             uint32_t fwmark);
+                             uint32_t fwmark, bool owner = true);
 
 // The tables of one interface, deleted again by remove() or the destructor. Keeps the libnftables
 // context (and so the netlink socket that owns the tables) for its whole life. Startup only: not
@@ -42,7 +42,8 @@ class DefaultRouteFirewall {
   DefaultRouteFirewall(const DefaultRouteFirewall&) = delete;
   DefaultRouteFirewall& operator=(const DefaultRouteFirewall&) = delete;
 
-  // Installs family f's table; the error is nft's own text (e.g. "Operation not permitted").
+  // Installs family f's table, owned by this object's socket where the kernel knows table
+  // owners (else a plain table); the error is nft's own text (e.g. "Operation not permitted").
   [[nodiscard]] Result<void, std::string> add(core::Family f, const std::vector<std::array<uint8_t, 16>>& addrs,
                                               uint32_t fwmark);
   // Deletes every table add() created. Safe to call twice.
