@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <climits>
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 

@@ -185,9 +185,14 @@ uint32_t automatic_mtu(const std::vector<std::optional<core::Endpoint>>& endpoin
     path = kPathMtuFallback;
     why = "no route found; assuming 1500";
   }
-  // A path MTU of a loopback or jumbo device can exceed what the file's MTU key allows; the
-  // kernel bounds the TUN's MTU, so only the lower end needs care.
-  const uint32_t mtu = path > kTunnelOverhead + config::kMinMtu ? path - kTunnelOverhead : config::kMinMtu;
+  // An mtu metric below 148 leaves less than IPv4's minimum; wg-quick's `ip link set mtu` would
+  // then fail, here the interface gets the minimum.
+  if (path < kTunnelOverhead + config::kMinMtu) {
+    std::fprintf(stderr, "wgrouter[%s]: MTU %u (%s; less %u is below the minimum)\n", iface.c_str(), config::kMinMtu,
+                 why.c_str(), kTunnelOverhead);
+    return config::kMinMtu;
+  }
+  const uint32_t mtu = path - kTunnelOverhead;
   std::fprintf(stderr, "wgrouter[%s]: MTU %u (%s, less %u)\n", iface.c_str(), mtu, why.c_str(), kTunnelOverhead);
   return mtu;
 }

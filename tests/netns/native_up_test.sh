@@ -47,6 +47,9 @@ ip link add ${P}m netns $A mtu 1400 type veth peer name ${P}n netns $B mtu 1400
 ip -n $A addr add 203.0.113.1/25 dev ${P}m && ip -n $B addr add 203.0.113.2/25 dev ${P}n
 ip -n $A link set ${P}m up && ip -n $B link set ${P}n up
 ip -n $A route add 203.0.113.128/25 dev ${P}m mtu 1300
+ip -n $A route add 203.0.113.96/28 dev ${P}m mtu 120
+ip -n $A addr add 2001:db8:3::1/64 dev ${P}m nodad
+ip -n $A -6 route add 2001:db8:4::/64 dev ${P}m mtu 1290
 mtu_case() {  # mtu_case WHAT WANT_MTU WANT_LOG ENDPOINT...
   local what=$1 want=$2 said=$3
   shift 3
@@ -62,6 +65,17 @@ mtu_case "endpoint behind the 1400-byte link" 1320 "the route to 203.0.113.2:518
 mtu_case "endpoint behind a route with mtu 1300" 1220 "the route to 203.0.113.130:51830 has MTU 1300" 203.0.113.130:51830
 mtu_case "two endpoints: the larger path wins" 1320 "the route to 203.0.113.2:51830 has MTU 1400" \
   203.0.113.130:51830 203.0.113.2:51830 -
+mtu_case "IPv6 endpoint behind the 1400-byte link" 1320 "the route to [2001:db8:3::2]:51830 has MTU 1400" \
+  "[2001:db8:3::2]:51830"
+mtu_case "IPv6 endpoint behind a route with mtu 1290" 1210 "the route to [2001:db8:4::2]:51830 has MTU 1290" \
+  "[2001:db8:4::2]:51830"
+mtu_conf "$DIR/mtu.conf" 203.0.113.100:51830
+run_briefly ${P}d "$DIR/mtu.conf"
+if [[ $RB_MTU == 68 ]] && grep -qF "MTU 68 (the route to 203.0.113.100:51830 has MTU 120; less 80 is below the minimum)" "$DIR/${P}d.log"; then
+  pass "automatic MTU, route with mtu 120: the minimum, 68, and says so"
+else
+  fail "automatic MTU, route with mtu 120: got $RB_MTU; log: $(cat "$DIR/${P}d.log")"
+fi
 mtu_case "endpoint on the 1500-byte veth" 1420 "the route to 192.0.2.2:51830 has MTU 1500" 192.0.2.2:51830
 ip -n $A route add default dev ${P}m mtu 1360
 mtu_case "unroutable endpoint, default route with mtu 1360" 1280 \
