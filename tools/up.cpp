@@ -242,7 +242,7 @@ std::vector<std::array<uint8_t, 16>> addresses_of(const config::Config& cfg, cor
 // tunnel's addresses reachable by forged packets from any other link, with nothing said.
 // Without /0 routes or with Table = off or a number, no rules are needed.
 bool add_firewall(const config::Config& cfg, core::Family f, uint32_t mark, io::Interface& itf, Applied& done) {
-  if (!done.firewall) done.firewall = std::make_unique<tun::DefaultRouteFirewall>(itf.name());
+  if (!done.firewall) done.firewall = std::make_unique<tun::DefaultRouteFirewall>(itf.name(), g_target_ns);
   auto r = done.firewall->add(f, addresses_of(cfg, f), mark);
   if (!r) {
     std::fprintf(stderr, "wgrouter[%s]: nftables rules for the default route (table %s %s): %s\n", itf.name().c_str(),
@@ -299,6 +299,7 @@ bool apply_routes(const config::Config& cfg, tun::Netlink& nl, io::Interface& it
 void undo_routes(tun::Netlink& nl, Applied& done) {
   for (auto [f, table] : done.fwmark_rules) nl.add_fwmark_rule(f, table, table, false);
   for (core::Family f : done.suppress_rules) nl.add_suppress_rule(f, false);
+  if (done.firewall) done.firewall->remove(g_target_ns);  // the namespace undo runs in
   done.firewall.reset();
 }
 

@@ -6,6 +6,9 @@
 #include <nftables/libnftables.h>
 
 #include <algorithm>
+#include <cstring>
+
+#include "tun/netns.hpp"
 
 namespace wg::tun {
 
@@ -57,26 +60,50 @@ std::string firewall_ruleset(std::string_view iface, core::Family f, const std::
   return out;
 }
 
-DefaultRouteFirewall::DefaultRouteFirewall(std::string iface) : iface_(std::move(iface)) {
-  ctx_ = nft_ctx_new(NFT_CTX_DEFAULT);
-  if (!ctx_) return;
-  nft_ctx_buffer_output(ctx_);
-  nft_ctx_buffer_error(ctx_);
+namespace {
+
+nft_ctx* new_context() {
+  nft_ctx* ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+  if (!ctx) return nullptr;
+  nft_ctx_buffer_output(ctx);
+  nft_ctx_buffer_error(ctx);
+  return ctx;
 }
 
-DefaultRouteFirewall::~DefaultRouteFirewall() {
-  remove();
-  if (ctx_) nft_ctx_free(ctx_);
-}
-
-Result<void, std::string> DefaultRouteFirewall::run(const std::string& commands) {
-  if (!ctx_) return Unexpected(std::string("cannot create an nftables context"));
-  if (nft_run_cmd_from_buffer(ctx_, commands.c_str()) == 0) return {};
-  // nft's message quotes each failing command; the first line says why.
-  std::string err = nft_ctx_get_error_buffer(ctx_);
+// Runs commands in ctx; nft's message quotes each failing command, its first line says why.
+Result<void, std::string> run_in(nft_ctx* ctx, const std::string& commands) {
+  if (!ctx) return Unexpected(std::string("cannot create an nftables context"));
+  if (nft_run_cmd_from_buffer(ctx, commands.c_str()) == 0) return {};
+  std::string err = nft_ctx_get_error_buffer(ctx);
   if (const size_t nl = err.find('\n'); nl != std::string::npos) err.resize(nl);
   if (const size_t e = err.find("Error: "); e != std::string::npos) err.erase(0, e + 7);
   return Unexpected(err.empty() ? std::string("nftables refused the rules") : err);
+}
+
+}  // namespace
+
+DefaultRouteFirewall::DefaultRouteFirewall(std::string iface, int netns_fd)
+    : iface_(std::move(iface)), netns_fd_(netns_fd) {
+  if (netns_fd_ < 0) kept_ = new_context();
+}
+
+DefaultRouteFirewall::~DefaultRouteFirewall() {
+  if (kept_) {
+    remove();
+    nft_ctx_free(kept_);
+  }
+}
+
+Result<void, std::string> DefaultRouteFirewall::run(const std::string& commands, int netns_fd) {
+  if (kept_) return run_in(kept_, commands);
+  Result<void, std::string> r = Unexpected(std::string());
+  const int rc = tun::in_netns(netns_fd, [&] {
+    nft_ctx* ctx = new_context();
+    r = run_in(ctx, commands);
+    if (ctx) nft_ctx_free(ctx);
+  });
+  if (rc != 0) return Unexpected("cannot enter the interface's network namespace: " + std::string(std::strerror(-rc)));
+  return r;
 }
 
 Result<void, std::string> DefaultRouteFirewall::add(core::Family f, const std::vector<std::array<uint8_t, 16>>& addrs,
@@ -84,15 +111,18 @@ Result<void, std::string> DefaultRouteFirewall::add(core::Family f, const std::v
   if (!firewall_table_name_ok(iface_))
     return Unexpected("the interface name cannot name an nftables table (letters, digits and / - _ . only): " +
                       firewall_table_name(iface_));
-  auto r = run(firewall_ruleset(iface_, f, addrs, fwmark, true));
+  // An owner table made through a context closed at once would vanish at once: owned only when kept.
+  auto r = run(firewall_ruleset(iface_, f, addrs, fwmark, kept_ != nullptr), netns_fd_);
   // Kernels before 5.12 refuse the owner flag (EOPNOTSUPP); remove() is then all the cleanup.
-  if (!r && r.error().find("not supported") != std::string::npos) r = run(firewall_ruleset(iface_, f, addrs, fwmark, false));
+  if (!r && kept_ && r.error().find("not supported") != std::string::npos)
+    r = run(firewall_ruleset(iface_, f, addrs, fwmark, false), netns_fd_);
   if (r && std::find(added_.begin(), added_.end(), f) == added_.end()) added_.push_back(f);
   return r;
 }
 
-void DefaultRouteFirewall::remove() {
-  for (core::Family f : added_) (void)run(std::string("delete table ") + nft_family(f) + " " + firewall_table_name(iface_) + "\n");
+void DefaultRouteFirewall::remove(int netns_fd) {
+  for (core::Family f : added_)
+    (void)run(std::string("delete table ") + nft_family(f) + " " + firewall_table_name(iface_) + "\n", netns_fd);
   added_.clear();
 }
 

@@ -32,28 +32,35 @@ bool firewall_table_name_ok(std::string_view iface);
 std::string firewall_ruleset(std::string_view iface, core::Family f, const std::vector<std::array<uint8_t, 16>>& addrs,
                              uint32_t fwmark, bool owner = true);
 
-// The tables of one interface, deleted again by remove() or the destructor. Keeps the libnftables
-// context (and so the netlink socket that owns the tables) for its whole life. Startup only: not
-// for the data path or the event loop.
+// The tables of one interface. Startup and teardown only: not for the data path or the loop.
+//
+// In the calling thread's namespace (netns_fd -1) the libnftables context, and so the netlink
+// socket that owns the tables, is kept for this object's life: the tables go with it, or with
+// the process however it ends. In another namespace (`up --netns`) a socket kept there would
+// keep that namespace alive after its container stopped, so each call opens a context inside
+// it and closes it again; the tables are plain ones there and only remove() deletes them.
 class DefaultRouteFirewall {
  public:
-  explicit DefaultRouteFirewall(std::string iface);
+  // netns_fd: where the interface lives while add() is called (-1: here). Not kept past add().
+  DefaultRouteFirewall(std::string iface, int netns_fd);
   ~DefaultRouteFirewall();
   DefaultRouteFirewall(const DefaultRouteFirewall&) = delete;
   DefaultRouteFirewall& operator=(const DefaultRouteFirewall&) = delete;
 
-  // Installs family f's table, owned by this object's socket where the kernel knows table
-  // owners (else a plain table); the error is nft's own text (e.g. "Operation not permitted").
+  // Installs family f's table, owned where the kernel knows table owners (Linux 5.12+) and the
+  // context is kept; the error is nft's own text (e.g. "Operation not permitted").
   [[nodiscard]] Result<void, std::string> add(core::Family f, const std::vector<std::array<uint8_t, 16>>& addrs,
                                               uint32_t fwmark);
-  // Deletes every table add() created. Safe to call twice.
-  void remove();
+  // Deletes every table add() created, in the namespace netns_fd names now (-1: here; ignored
+  // when the context was kept: its socket's namespace is where they are). Safe to call twice.
+  void remove(int netns_fd = -1);
 
  private:
-  [[nodiscard]] Result<void, std::string> run(const std::string& commands);
+  [[nodiscard]] Result<void, std::string> run(const std::string& commands, int netns_fd);
 
-  nft_ctx* ctx_ = nullptr;
+  nft_ctx* kept_ = nullptr;  // only for tables in the calling thread's namespace
   std::string iface_;
+  int netns_fd_ = -1;
   std::vector<core::Family> added_;
 };
 

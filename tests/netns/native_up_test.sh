@@ -281,4 +281,42 @@ if wait_for 10 bash -c "ip netns exec $A nft list tables | grep -q 'table ip6 wg
 else
   fail "SIGKILL case: ${P}k did not come up: $(cat "$DIR/k.log")"
 fi
+# --netns: the interface lives in B, so do its routes, rules and nftables tables. They are plain
+# tables there (a socket kept in B would keep B alive after its container stopped) and SIGTERM
+# deletes them.
+cat >"$DIR/${P}e.conf" <<CONF
+[Interface]
+PrivateKey = $KA
+ListenPort = 51831
+Address = 203.0.113.201/32, 2001:db8:5::1/128
+MTU = 1400
+
+[Peer]
+PublicKey = $PB
+AllowedIPs = 0.0.0.0/0, ::/0
+Endpoint = 192.0.2.2:51821
+CONF
+chmod 600 "$DIR/${P}e.conf"
+ip netns exec $A "$BIN" up "$DIR/${P}e.conf" --netns $B --foreground >"$DIR/e.log" 2>&1 &
+EPID=$!
+EXTRA_CLEANUP+=(/var/run/wireguard/${P}e.sock)
+if wait_for 10 is_up $B ${P}e; then
+  for fam in ip ip6; do
+    listing=$(ip netns exec $B nft list table $fam wg-quick-${P}e 2>&1)
+    [[ $fam == ip ]] && addr=203.0.113.201 || addr=2001:db8:5::1
+    if [[ $listing == *"iifname != \"${P}e\" $fam daddr $addr fib saddr type != local drop"* &&
+          $listing == *"meta l4proto udp meta mark set ct mark"* && $listing != *"flags owner"* ]]; then
+      pass "--netns: table $fam wg-quick-${P}e in the target namespace, anti-spoof rule for $addr, not owned"
+    else
+      fail "--netns: table $fam wg-quick-${P}e in B: $listing; log: $(cat "$DIR/e.log")"
+    fi
+  done
+  check "--netns: no table in the namespace wgrouter runs in" bash -c "! ip netns exec $A nft list tables | grep -q 'wg-quick-${P}e'"
+  kill -TERM $EPID
+  check "--netns: exits on SIGTERM" wait_for 10 bash -c "! kill -0 $EPID"
+  check "--netns: tables deleted in the target namespace" bash -c "! ip netns exec $B nft list tables | grep -q 'wg-quick-${P}e'"
+  check "--netns: fwmark rules deleted there" bash -c "! ip -n $B rule | grep -q 51820 && ! ip -n $B -6 rule | grep -q 51820"
+else
+  fail "--netns: ${P}e did not come up in B: $(cat "$DIR/e.log")"
+fi
 finish "native up"
