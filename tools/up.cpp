@@ -254,6 +254,14 @@ bool add_firewall(const config::Config& cfg, core::Family f, uint32_t mark, io::
   return true;
 }
 
+// The kernel turns IPv6 off on a link whose MTU is below 1280 and then answers an IPv6 route
+// through it with only ENODEV; an automatic MTU from a small path can get there.
+void report_route_error(io::Interface& itf, const core::Prefix& p, int rc) {
+  const bool small = rc == -ENODEV && p.family == core::Family::V6 && itf.device().mtu() < 1280;
+  std::fprintf(stderr, "wgrouter[%s]: route %s: %s%s\n", itf.name().c_str(), core::to_string(p).c_str(),
+               std::strerror(-rc), small ? " (IPv6 needs an interface MTU of 1280 or more)" : "");
+}
+
 bool apply_routes(const config::Config& cfg, tun::Netlink& nl, io::Interface& itf, Applied& done) {
   const auto& t = cfg.iface.table;
   if (t.mode == config::TableMode::Off) return true;
@@ -280,16 +288,14 @@ bool apply_routes(const config::Config& cfg, tun::Netlink& nl, io::Interface& it
         tun::in_netns(g_target_ns, [] { std::ofstream("/proc/sys/net/ipv4/conf/all/src_valid_mark") << "1\n"; });
       }
       if (int rc = nl.add_route(itf.ifindex(), p, mark); rc != 0) {
-        std::fprintf(stderr, "wgrouter[%s]: route %s: %s\n", itf.name().c_str(), core::to_string(p).c_str(),
-                     std::strerror(-rc));
+        report_route_error(itf, p, rc);
         return false;
       }
       if (!add_firewall(cfg, p.family, mark, itf, done)) return false;
       continue;
     }
     if (int rc = nl.add_route(itf.ifindex(), p, table); rc != 0 && rc != -EEXIST) {
-      std::fprintf(stderr, "wgrouter[%s]: route %s: %s\n", itf.name().c_str(), core::to_string(p).c_str(),
-                   std::strerror(-rc));
+      report_route_error(itf, p, rc);
       return false;
     }
   }

@@ -83,6 +83,18 @@ mtu_case "unroutable endpoint, default route with mtu 1360" 1280 \
 ip -n $A route del default dev ${P}m mtu 1360
 mtu_case "no route at all" 1420 "no route found; assuming 1500" "[2001:db8:ffff::1]:51830"
 check "no interface left behind by the MTU runs" bash -c "! ip -n $A link show ${P}d"
+# An automatic MTU below 1280 turns IPv6 off on the interface, so ::/0 cannot be routed through
+# it (wg-quick stops there too): a clear error, after the IPv4 table was made, and nothing left.
+printf '[Interface]\nPrivateKey = %s\nAddress = 198.51.100.1/24\n\n[Peer]\nPublicKey = %s\nAllowedIPs = 0.0.0.0/0, ::/0\nEndpoint = 203.0.113.130:51830\n' \
+  "$KA" "$PB" >"$DIR/small.conf"
+chmod 600 "$DIR/small.conf"
+out=$(ip netns exec $A "$BIN" up "$DIR/small.conf" --name ${P}d --foreground 2>&1); rc=$?
+if ((rc != 0)) && [[ $out == *"MTU 1220"* && $out == *"route ::/0: No such device (IPv6 needs an interface MTU of 1280 or more)"* ]]; then
+  pass "automatic MTU 1220 with ::/0: refused with the reason: $(grep 'route ::/0' <<<"$out")"
+else
+  fail "automatic MTU 1220 with ::/0: rc=$rc out=$out"
+fi
+check "... and left no interface, rule or nft table" bash -c "! ip -n $A link show ${P}d && ! ip -n $A rule | grep -q 51820 && ! ip -n $A -6 rule | grep -q 51820 && ! ip netns exec $A nft list tables | grep -q wg-quick-${P}d"
 
 # --- Table = NAME, from an rt_tables.d file of this test (hex, as iproute2 allows).
 printf '# native_up_test.sh, removed on exit\n0x1092 %s\n' "${P}tab" >"$RT_FILE"
