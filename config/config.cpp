@@ -22,6 +22,7 @@
 #include <map>
 #include <tuple>
 
+#include "config/rt_tables.hpp"
 #include "crypto/encoding.hpp"
 
 namespace wg::config {
@@ -561,6 +562,7 @@ class Parser {
     RouteTable t;
     if (value.empty()) return t;
     t.text = value;
+    t.line.n = line_;
     if (value == "auto") return t;
     if (value == "off") {
       t.mode = TableMode::Off;
@@ -837,6 +839,7 @@ Result<Config, Diagnostic> load_config(const std::string& path) {
   auto config = parse_config(text, path);
   crypto::wipe(text.data(), text.size());
   if (!config) return config;
+  if (auto named = resolve_table(*config, path); !named) return Unexpected(named.error());
 
   // wg-quick warns when the file and its directory both let others in (0%#a & 0%#a & 0007).
   if (char* real = realpath(path.c_str(), nullptr)) {

@@ -72,8 +72,9 @@ std::string to_string(const InterfaceAddress& a);  // "10.0.0.5/24"
 enum class TableMode : uint8_t { Auto, Off, Id, Name };
 struct RouteTable {
   TableMode mode = TableMode::Auto;
-  uint32_t id = 0;     // TableMode::Id
+  uint32_t id = 0;     // TableMode::Id, or TableMode::Name once resolved (load_config, rt_tables.hpp)
   std::string text;    // as written; empty when the key was absent (wg-quick saves it only then)
+  SourceLine line;
   friend bool operator==(const RouteTable&, const RouteTable&) = default;
 };
 
@@ -161,7 +162,8 @@ inline constexpr uint32_t kMaxMtu = 65535;
 [[nodiscard]] Result<Config, Diagnostic> parse_config(std::string_view text, std::string_view file_name);
 
 // Reads path and parses it; diagnostics name path as given. Adds wg-quick's world-accessible
-// warning when the file and its directory are both readable by others.
+// warning when the file and its directory are both readable by others. A Table name is looked
+// up in iproute2's rt_tables files (config/rt_tables.hpp): unknown, it is an error.
 [[nodiscard]] Result<Config, Diagnostic> load_config(const std::string& path);
 
 // The config as a wg-quick file: [Interface], then [Peer]s, then [Port]s. Contains the private

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -29,6 +30,7 @@
 #include "io/uapi_server.hpp"
 #include "tools/commands.hpp"
 #include "tools/launch.hpp"
+#include "tun/firewall.hpp"
 #include "tun/netlink.hpp"
 #include "tun/netns.hpp"
 #include "tun/port.hpp"
@@ -38,7 +40,10 @@ namespace wg::tools {
 
 namespace {
 
-constexpr uint32_t kDefaultMtu = 1420;  // 1500 - 80, wg-quick's figure for a 1500-byte path
+constexpr uint32_t kPathMtuFallback = 1500;  // wg-quick's when no route says anything
+// wg-quick takes 80 off the path MTU whatever the endpoint's family: IPv6 header 40 + UDP 8 +
+// WireGuard data header and tag 32.
+constexpr uint32_t kTunnelOverhead = 80;
 constexpr uint32_t kFirstAutoTable = 51820;
 
 int usage() {
@@ -156,6 +161,42 @@ bool resolve_all(const config::Config& cfg, std::vector<std::optional<core::Endp
   return true;
 }
 
+// The interface MTU when the file has none, as wg-quick's set_mtu_up finds it: the largest MTU
+// of the routes to the peers' endpoints (a route's mtu metric, else its device's MTU); with no
+// endpoint routed, the default route's; with nothing, 1500. Then 80 less. Says what it chose.
+uint32_t automatic_mtu(const std::vector<std::optional<core::Endpoint>>& endpoints, tun::Netlink& nl,
+                       const std::string& iface) {
+  uint32_t path = 0;
+  std::string why;
+  for (const auto& e : endpoints) {
+    if (!e) continue;
+    const auto m = nl.route_mtu(*e);
+    if (!m || *m <= path) continue;
+    path = *m;
+    why = "the route to " + core::to_string(*e) + " has MTU " + std::to_string(path);
+  }
+  if (path == 0) {
+    if (const auto m = nl.default_route_mtu()) {
+      path = *m;
+      why = "no endpoint route; the default route has MTU " + std::to_string(path);
+    }
+  }
+  if (path == 0) {
+    path = kPathMtuFallback;
+    why = "no route found; assuming 1500";
+  }
+  // An mtu metric below 148 leaves less than IPv4's minimum; wg-quick's `ip link set mtu` would
+  // then fail, here the interface gets the minimum.
+  if (path < kTunnelOverhead + config::kMinMtu) {
+    std::fprintf(stderr, "wgrouter[%s]: MTU %u (%s; less %u is below the minimum)\n", iface.c_str(), config::kMinMtu,
+                 why.c_str(), kTunnelOverhead);
+    return config::kMinMtu;
+  }
+  const uint32_t mtu = path - kTunnelOverhead;
+  std::fprintf(stderr, "wgrouter[%s]: MTU %u (%s, less %u)\n", iface.c_str(), mtu, why.c_str(), kTunnelOverhead);
+  return mtu;
+}
+
 struct RoutePlan {
   std::vector<core::Prefix> routes;  // sorted longest first, as wg-quick adds them
   bool default_v4 = false, default_v6 = false;
@@ -177,18 +218,55 @@ struct Applied {
   std::vector<std::pair<core::Family, uint32_t>> fwmark_rules;  // (family, table)
   std::vector<core::Family> suppress_rules;
   uint32_t table = 0;
+  std::unique_ptr<tun::DefaultRouteFirewall> firewall;  // its tables go with it
 };
+
+bool wants_default_route(const config::Config& cfg) {
+  if (cfg.iface.table.mode != config::TableMode::Auto) return false;
+  for (const auto& p : cfg.peers)
+    for (const auto& a : p.allowed_ips)
+      if (a.prefix.len == 0) return true;
+  return false;
+}
+
+std::vector<std::array<uint8_t, 16>> addresses_of(const config::Config& cfg, core::Family f) {
+  std::vector<std::array<uint8_t, 16>> v;
+  for (const auto& a : cfg.iface.addresses)
+    if (a.family == f) v.push_back(a.addr);
+  return v;
+}
+
+// wg-quick's firewall part of add_default. When nftables refuses (no nf_tables in the kernel,
+// no permission, a table of that name owned by another process), `up` fails as wg-quick's does
+// (its `nft -f` runs under `set -e`): coming up without the anti-spoofing rule would leave the
+// tunnel's addresses reachable by forged packets from any other link, with nothing said.
+// Without /0 routes or with Table = off or a number, no rules are needed.
+bool add_firewall(const config::Config& cfg, core::Family f, uint32_t mark, io::Interface& itf, Applied& done) {
+  if (!done.firewall) done.firewall = std::make_unique<tun::DefaultRouteFirewall>(itf.name(), g_target_ns);
+  auto r = done.firewall->add(f, addresses_of(cfg, f), mark);
+  if (!r) {
+    std::fprintf(stderr, "wgrouter[%s]: nftables rules for the default route (table %s %s): %s\n", itf.name().c_str(),
+                 f == core::Family::V4 ? "ip" : "ip6", tun::firewall_table_name(itf.name()).c_str(), r.error().c_str());
+    return false;
+  }
+  std::fprintf(stderr, "wgrouter[%s]: nftables table %s %s added\n", itf.name().c_str(), f == core::Family::V4 ? "ip" : "ip6",
+               tun::firewall_table_name(itf.name()).c_str());
+  return true;
+}
+
+// The kernel turns IPv6 off on a link whose MTU is below 1280 and then answers an IPv6 route
+// through it with only ENODEV; an automatic MTU from a small path can get there.
+void report_route_error(io::Interface& itf, const core::Prefix& p, int rc) {
+  const bool small = rc == -ENODEV && p.family == core::Family::V6 && itf.device().mtu() < 1280;
+  std::fprintf(stderr, "wgrouter[%s]: route %s: %s%s\n", itf.name().c_str(), core::to_string(p).c_str(),
+               std::strerror(-rc), small ? " (IPv6 needs an interface MTU of 1280 or more)" : "");
+}
 
 bool apply_routes(const config::Config& cfg, tun::Netlink& nl, io::Interface& itf, Applied& done) {
   const auto& t = cfg.iface.table;
   if (t.mode == config::TableMode::Off) return true;
-  if (t.mode == config::TableMode::Name) {
-    std::fprintf(stderr, "wgrouter[%s]: Table = %s: named tables are not supported, use a number\n",
-                 itf.name().c_str(), t.text.c_str());
-    return false;
-  }
   const bool auto_mode = t.mode == config::TableMode::Auto;
-  const uint32_t table = auto_mode ? 0 : t.id;
+  const uint32_t table = auto_mode ? 0 : t.id;  // a Name was resolved by load_config
   const RoutePlan plan = plan_routes(cfg);
   for (const core::Prefix& p : plan.routes) {
     if (auto_mode && p.len == 0) {
@@ -210,24 +288,25 @@ bool apply_routes(const config::Config& cfg, tun::Netlink& nl, io::Interface& it
         tun::in_netns(g_target_ns, [] { std::ofstream("/proc/sys/net/ipv4/conf/all/src_valid_mark") << "1\n"; });
       }
       if (int rc = nl.add_route(itf.ifindex(), p, mark); rc != 0) {
-        std::fprintf(stderr, "wgrouter[%s]: route %s: %s\n", itf.name().c_str(), core::to_string(p).c_str(),
-                     std::strerror(-rc));
+        report_route_error(itf, p, rc);
         return false;
       }
+      if (!add_firewall(cfg, p.family, mark, itf, done)) return false;
       continue;
     }
     if (int rc = nl.add_route(itf.ifindex(), p, table); rc != 0 && rc != -EEXIST) {
-      std::fprintf(stderr, "wgrouter[%s]: route %s: %s\n", itf.name().c_str(), core::to_string(p).c_str(),
-                   std::strerror(-rc));
+      report_route_error(itf, p, rc);
       return false;
     }
   }
   return true;
 }
 
-void undo_routes(tun::Netlink& nl, const Applied& done) {
+void undo_routes(tun::Netlink& nl, Applied& done) {
   for (auto [f, table] : done.fwmark_rules) nl.add_fwmark_rule(f, table, table, false);
   for (core::Family f : done.suppress_rules) nl.add_suppress_rule(f, false);
+  if (done.firewall) done.firewall->remove(g_target_ns);  // the namespace undo runs in
+  done.firewall.reset();
 }
 
 // A stable, locally administered MAC per port name, so instances keep their neighbour entry
@@ -285,13 +364,12 @@ std::vector<core::Prefix> unreachable_of(const config::Config& cfg) {
 }
 
 // The router part of the file: the host's addresses, Unreachable prefixes and the ports.
-bool apply_gateway(const config::Config& cfg, io::Interface& itf, tun::Netlink& nl) {
+bool apply_gateway(const config::Config& cfg, uint32_t default_mtu, io::Interface& itf, tun::Netlink& nl) {
   core::Gateway& gw = itf.gateway();
   std::vector<core::HostAddress> host;
   for (const auto& a : cfg.iface.addresses) host.push_back(host_address(a));
   gw.set_host_addresses(host);
   gw.set_unreachable(unreachable_of(cfg));
-  const uint32_t default_mtu = cfg.iface.mtu.value_or(kDefaultMtu);
   for (const config::PortConfig& pc : cfg.ports)
     if (!open_port(pc, default_mtu, itf, nl)) return false;
   return true;
@@ -333,7 +411,7 @@ std::string sync_request(const config::Config& cfg, const std::vector<std::optio
 // `wg syncconf` would, Unreachable prefixes, the ports' routes, sources, inbound rules and MTU,
 // and new ports. Address, MTU, Table, DNS and hooks of [Interface] take a restart, and so does
 // taking a port's device away (the port is only disabled). A bad file changes nothing.
-void reload(const std::string& path, config::Config& cfg, io::Interface& itf, tun::Netlink& nl) {
+void reload(const std::string& path, config::Config& cfg, uint32_t tunnel_mtu, io::Interface& itf, tun::Netlink& nl) {
   const std::string& name = itf.name();
   auto loaded = config::load_config(path);
   if (!loaded) {
@@ -368,7 +446,7 @@ void reload(const std::string& path, config::Config& cfg, io::Interface& itf, tu
   // The router part.
   core::Gateway& gw = itf.gateway();
   gw.set_unreachable(unreachable_of(next));
-  const uint32_t default_mtu = cfg.iface.mtu.value_or(kDefaultMtu);
+  const uint32_t default_mtu = tunnel_mtu;
   for (const config::PortConfig& pc : next.ports) {
     if (auto id = gw.find_port(pc.name)) {
       if (gw.port_spec(*id).tap != (pc.mode == config::PortMode::Tap)) {
@@ -394,8 +472,9 @@ void reload(const std::string& path, config::Config& cfg, io::Interface& itf, tu
                itf.device().peer_count(), cfg.ports.size());
 }
 
+// tunnel_mtu: the MTU set on the interface (the file's, else automatic_mtu); ports default to it.
 bool apply_config(const config::Config& cfg, const std::vector<std::optional<core::Endpoint>>& endpoints,
-                  io::Interface& itf, tun::Netlink& nl) {
+                  io::Interface& itf, tun::Netlink& nl, uint32_t& tunnel_mtu) {
   core::Device& dev = itf.device();
   const core::Env env = itf.env();
   if (cfg.iface.private_key) dev.set_private_key(env, cfg.iface.private_key->secret.data(), itf.outbox());
@@ -413,7 +492,6 @@ bool apply_config(const config::Config& cfg, const std::vector<std::optional<cor
     if (endpoints[i]) dev.set_endpoint(*id, *endpoints[i]);
     for (const auto& a : p.allowed_ips) itf.allowed_ips().insert(a.prefix, core::RouteTarget::peer(*id));
   }
-  if (!apply_gateway(cfg, itf, nl)) return false;
   const auto dnlp = itf.device_netlink();  // where the TUN lives (--netns: the target)
   if (!dnlp) {
     std::fprintf(stderr, "wgrouter[%s]: the interface's network namespace cannot be reached\n", itf.name().c_str());
@@ -426,7 +504,11 @@ bool apply_config(const config::Config& cfg, const std::vector<std::optional<cor
                    std::strerror(-rc));
       return false;
     }
-  const uint32_t mtu = cfg.iface.mtu.value_or(kDefaultMtu);
+  // As wg-quick: after the addresses, before the routes through the interface exist. The
+  // routes asked are this namespace's (nl): the UDP sockets send from here, also with --netns.
+  const uint32_t mtu = cfg.iface.mtu ? *cfg.iface.mtu : automatic_mtu(endpoints, nl, itf.name());
+  tunnel_mtu = mtu;
+  if (!apply_gateway(cfg, mtu, itf, nl)) return false;
   if (int rc = dnl.set_link(itf.ifindex(), true, mtu); rc != 0) {
     std::fprintf(stderr, "wgrouter[%s]: link up: %s\n", itf.name().c_str(), std::strerror(-rc));
     return false;
@@ -523,6 +605,14 @@ int cmd_up(int argc, char** argv) {
     }
     name = *n;
   }
+  // Checked before anything exists: nft cannot name a table after every interface name.
+  if (wants_default_route(cfg) && !tun::firewall_table_name_ok(name)) {
+    std::fprintf(stderr,
+                 "wgrouter: interface name `%s' cannot name the nftables table %s that a /0 route with Table = auto "
+                 "needs (letters, digits and / - _ . only): rename it, or set Table\n",
+                 name.c_str(), tun::firewall_table_name(name).c_str());
+    return 1;
+  }
   std::vector<std::optional<core::Endpoint>> endpoints;
   if (!resolve_all(cfg, endpoints)) return 1;
 
@@ -542,7 +632,8 @@ int cmd_up(int argc, char** argv) {
     tun::Netlink nl;  // this namespace: the ports
     io::Interface itf(std::move(l->tun), l->uapi_fd, l->uapi_path, l->opts);
     Applied done;
-    ok = apply_config(cfg, endpoints, itf, nl);
+    uint32_t tunnel_mtu = 0;
+    ok = apply_config(cfg, endpoints, itf, nl, tunnel_mtu);
     if (ok) {
       const auto dnl = itf.device_netlink();
       ok = dnl && apply_routes(cfg, *dnl, itf, done);
@@ -563,7 +654,7 @@ int cmd_up(int argc, char** argv) {
         }
       }
     };
-    itf.on_reload = [&] { reload(path, cfg, itf, nl); };
+    itf.on_reload = [&] { reload(path, cfg, tunnel_mtu, itf, nl); };
     if (ok) {
       set_dns(cfg.iface, name);
       done.dns = true;

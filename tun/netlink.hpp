@@ -7,9 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "core/endpoint.hpp"
 #include "core/prefix.hpp"
 
 struct mnl_socket;
+struct nlmsghdr;
 
 namespace wg::tun {
 
@@ -48,8 +50,19 @@ class Netlink {
   int add_fwmark_rule(core::Family f, uint32_t mark, uint32_t table, bool add);
   int add_suppress_rule(core::Family f, bool add);
 
+  // wg-quick's set_mtu_up without `ip` (tun/netlink_route.cpp): the route to `to` as
+  // `ip route get` finds it (RTM_GETROUTE with RTA_DST), its RTAX_MTU metric if it has one,
+  // else the MTU of its output device. nullopt when there is no route or it has no device.
+  std::optional<uint32_t> route_mtu(const core::Endpoint& to);
+  // The same for `ip route show default`: the first IPv4 route of the main table with prefix
+  // length 0.
+  std::optional<uint32_t> default_route_mtu();
+
  private:
   int request(void* buf);
+  // Sends buf and gives each reply message for it to cb until the kernel's done/ack/error;
+  // 0 or -errno.
+  int exchange(void* buf, int (*cb)(const nlmsghdr*, void*), void* data);
   mnl_socket* nl_ = nullptr;
   uint32_t seq_ = 1;
   uint32_t portid_ = 0;

@@ -134,6 +134,15 @@ expect "port route = peer AllowedIP" 1 "" \
 printf '[Port]\nName = p0\nMode = bridge\n' >bad6.conf
 expect "port mode" 1 "" "bad6.conf:3: Mode is neither tap nor veth: \`bridge'" bad6.conf
 expect "missing file" 1 "" "\`nope.conf' does not exist" nope.conf
+# Table names come from iproute2's files (main is built in; this name is in none of them).
+printf '[Interface]\nTable = main\n' >table0.conf
+expect "Table = main" 0 "table0.conf: OK (0 peers, 0 ports)" "" table0.conf
+printf '[Interface]\nListenPort = 1\nTable = wgrouter-check-no-such-table\n' >table1.conf
+searched=/etc/iproute2/rt_tables  # newer iproute2 keeps its own in /usr/share, read when /etc has none
+[ -f /etc/iproute2/rt_tables ] || searched+=", /usr/share/iproute2/rt_tables"
+expect "unknown Table name" 1 "" "table1.conf:3: Table name \`wgrouter-check-no-such-table' is not defined in \
+$searched, /usr/share/iproute2/rt_tables.d/*.conf, /etc/iproute2/rt_tables.d/*.conf (nor is it main, \
+local or default)" table1.conf
 
 # The shipped example (the seed's gateway) is a valid file. Copied with mode 0600 so the
 # world-accessible warning (a property of the checkout, not of the file) stays out.
