@@ -23,7 +23,10 @@ using wg::core::pkt::kTcpSyn;
 
 struct CountingOutput final : GatewayOutput {
   uint64_t tunnel = 0, tun = 0, port = 0;
-  void to_tunnel(const Env&, PeerId, std::span<uint8_t>, size_t) override { ++tunnel; }
+  wg::core::Drop to_tunnel(const Env&, PeerId, std::span<uint8_t>, size_t) override {
+    ++tunnel;
+    return wg::core::Drop::None;
+  }
   void to_tun(std::span<uint8_t>) override { ++tun; }
   void to_port(uint32_t, std::span<uint8_t>) override { ++port; }
   void flush() override {}

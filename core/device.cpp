@@ -414,6 +414,8 @@ TxResult Device::send(const Env& env, PeerId id, std::span<uint8_t> buf, size_t 
   Peer* p = peer(id);
   if (!p) {
     r.drop = Drop::NoPeer;
+  } else if (!up_) {
+    r.drop = Drop::LinkDown;  // a down interface sends nothing
   } else if (buf.size() < data::kHeaderLen + padded_length(len, mtu_) + kTagLen) {
     r.drop = Drop::NoBufferRoom;
   } else if (!p->endpoint.valid()) {

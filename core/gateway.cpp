@@ -44,7 +44,7 @@ constexpr uint8_t kAllNodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 
 }  // namespace
 
 Gateway::Gateway(DropCounters& drops, uint64_t seed, size_t flow_capacity)
-    : drops_(drops), flows_(flow_capacity, seed), scratch_(kScratchBuffers) {}
+    : drops_(drops), flows_(flow_capacity, seed), icmp_seed_(seed ^ 0x9e3779b97f4a7c15ull), scratch_(kScratchBuffers) {}
 
 void Gateway::set_host_addresses(const std::vector<HostAddress>& a) {
   for (const HostAddress& h : host_) routes_.remove_if(Prefix::make(h.family, h.addr.data(), h.family == Family::V4 ? 32 : 128), {RouteTarget::Kind::Host, 0});
@@ -161,8 +161,17 @@ void Gateway::send_frame(uint32_t p, std::span<uint8_t> frame, GatewayOutput& ou
 }
 
 void Gateway::send_to_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, size_t off, size_t len,
-                             GatewayOutput& out) {
-  out.to_tunnel(env, peer, buf.subspan(off - data::kHeaderLen), len);
+                             GatewayOutput& out, const Ingress* in) {
+  const Drop d = out.to_tunnel(env, peer, buf.subspan(off - data::kHeaderLen), len);
+  // A peer that owns the destination but has no endpoint to send to: the sender learns at once
+  // (kernel WireGuard does the same), instead of waiting for a timeout.
+  if (d != Drop::NoEndpoint || !in || in->kind == Ingress::Kind::Tunnel) return;
+  std::span<uint8_t> ip = buf.subspan(off, len);
+  IpInfo info;
+  if (parse_ip(ip, info) != IpError::None) return;
+  const IcmpKind k = kIcmpNoAddress;
+  const bool v6 = info.family == Family::V6;
+  icmp_error(env, ip, info, v6 ? k.type6 : k.type4, v6 ? k.code6 : k.code4, 0, *in, out);
 }
 
 bool Gateway::is_own(const Port& port, Family f, const uint8_t* addr) const {
@@ -171,12 +180,21 @@ bool Gateway::is_own(const Port& port, Family f, const uint8_t* addr) const {
   return false;
 }
 
-bool Gateway::icmp_allowed(Instant now) {
+bool Gateway::icmp_allowed(Instant now, Family f, const uint8_t* to) {
+  uint64_t h = icmp_seed_;
+  for (size_t i = 0; i < alen(f); ++i) h = (h ^ to[i]) * 0x100000001b3ull;
+  IcmpBucket& b = icmp_sources_[(h ^ (h >> 29)) % kIcmpSourceBuckets];
+  const double since = std::chrono::duration<double>(now - b.last).count();
+  b.last = now;
+  b.tokens = static_cast<float>(
+      std::min<double>(kIcmpPerSourceBurst, b.tokens + (since > 0 ? since * kIcmpPerSourcePerSecond : 0)));
+  if (b.tokens < 1) return false;
   const double elapsed = std::chrono::duration<double>(now - icmp_last_).count();
   icmp_last_ = now;
   icmp_tokens_ = std::min<double>(kIcmpBurst, icmp_tokens_ + (elapsed > 0 ? elapsed * kIcmpPerSecond : 0));
   if (icmp_tokens_ < 1) return false;
   icmp_tokens_ -= 1;
+  b.tokens -= 1;
   return true;
 }
 
@@ -198,9 +216,12 @@ const uint8_t* Gateway::icmp_source(Family f, const Ingress& in) const {
 
 void Gateway::icmp_error(const Env& env, std::span<const uint8_t> orig, const IpInfo& info, uint8_t type,
                          uint8_t code, uint32_t param, const Ingress& in, GatewayOutput& out) {
-  const uint8_t* src = icmp_source(info.family, in);
+  // Towards the host the error comes from the destination it is about: the host drops a
+  // packet arriving with one of its own addresses as source (a martian), and its stack (and
+  // conntrack, for NATed senders) matches the quoted packet, not the source.
+  const uint8_t* src = in.kind == Ingress::Kind::Tun ? info.dst : icmp_source(info.family, in);
   if (!src) return;
-  if (!icmp_allowed(env.now)) {
+  if (!icmp_allowed(env.now, info.family, info.src)) {
     ++counters_.icmp_rate_limited;
     return;
   }
@@ -296,7 +317,7 @@ void Gateway::from_tun(const Env& env, std::span<uint8_t> buf, size_t off, size_
   const bool v6 = info.family == Family::V6;
   if (gso != kGsoNone && d && (d->kind == RouteTarget::Kind::Peer || d->kind == RouteTarget::Kind::Port))
     return split_from_tun(env, *d, ip, info, *vnet, out);
-  if (d && d->kind == RouteTarget::Kind::Peer) return send_to_tunnel(env, d->id, buf, off, info.len, out);
+  if (d && d->kind == RouteTarget::Kind::Peer) return send_to_tunnel(env, d->id, buf, off, info.len, out, &in);
   if (d && d->kind == RouteTarget::Kind::Port) return forward_to_port(env, d->id, buf, off, info, in, out);
   const IcmpKind k = d && d->kind == RouteTarget::Kind::Unreachable ? kIcmpUnreachableRoute : kIcmpNoAddress;
   drops_.add(d && d->kind == RouteTarget::Kind::Unreachable ? Drop::Unreachable : Drop::NoRoute);
@@ -324,7 +345,7 @@ void Gateway::split_from_tun(const Env& env, const RouteTarget& d, std::span<con
     if (len == 0) return drops_.add(Drop::GsoUnsupported);
     std::span<uint8_t> seg(s, kScratchSize);
     if (d.kind == RouteTarget::Kind::Peer) {
-      send_to_tunnel(env, d.id, seg, kIngressHeadroom, len, out);
+      send_to_tunnel(env, d.id, seg, kIngressHeadroom, len, out, &in);
       continue;
     }
     IpInfo si;
@@ -570,7 +591,7 @@ void Gateway::forward_from_port(const Env& env, uint32_t p, std::span<uint8_t> b
     if (to_host)
       out.to_tun(b.subspan(o, n));
     else
-      send_to_tunnel(env, d->id, b, o, n, out);
+      send_to_tunnel(env, d->id, b, o, n, out, &in);
   };
 
   if (vnet.gso_type == kGsoNone) {

@@ -97,7 +97,9 @@ class GatewayOutput {
  public:
   virtual ~GatewayOutput() = default;
   // buf holds the IP packet at buf[data::kHeaderLen], len bytes, and room for padding + tag.
-  virtual void to_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, size_t len) = 0;
+  // Returns why the packet could not be sent or queued (Drop::None when it was); on
+  // Drop::NoEndpoint the packet is left as it was handed in (the gateway answers with ICMP).
+  virtual Drop to_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, size_t len) = 0;
   // ip has kVnetLen writable bytes in front (every ingress leaves kIngressHeadroom), so the
   // output can put a virtio-net header there; it may also rewrite the packet's headers when it
   // joins segments (core/coalesce).
@@ -120,6 +122,11 @@ class Gateway {
   static constexpr size_t kScratchSize = 2048;
   static constexpr uint32_t kIcmpPerSecond = 1000;       // like Linux net.ipv4.icmp_msgs_per_sec
   static constexpr uint32_t kIcmpBurst = 50;
+  // Per source of the offending packet (the ICMP's destination): a host pinging an address
+  // without a peer gets every answer, a flood from one source cannot take the whole budget.
+  static constexpr uint32_t kIcmpPerSourcePerSecond = 100;
+  static constexpr uint32_t kIcmpPerSourceBurst = 20;
+  static constexpr size_t kIcmpSourceBuckets = 256;  // hashed; sources sharing one share its budget
   static constexpr Duration kNeighbourReprobe = std::chrono::seconds(1);
   static constexpr Duration kNeighbourStale = std::chrono::seconds(60);
 
@@ -130,6 +137,7 @@ class Gateway {
   const RouteTable& routes() const { return routes_; }
   // The interface's own addresses: host routes to the TUN, and sources for ICMP errors.
   void set_host_addresses(const std::vector<HostAddress>& a);
+
   void add_unreachable(const Prefix& p);
   uint32_t add_port(PortSpec spec);  // returns its index; inserts its routes
   // Replaces a port's settings (routes, sources, rules, MTU, addresses; the MAC stays) between
@@ -200,15 +208,17 @@ class Gateway {
                      uint8_t*& s, GatewayOutput& out);
   void split_from_tun(const Env& env, const RouteTarget& d, std::span<const uint8_t> ip, const pkt::IpInfo& info,
                       const pkt::VnetHeader& vnet, GatewayOutput& out);
+  // `in`: where the packet came from, for the ICMP error a peer without an endpoint earns
+  // (nullptr: none is sent, e.g. for the gateway's own ICMP).
   void send_to_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, size_t off, size_t len,
-                      GatewayOutput& out);
+                      GatewayOutput& out, const Ingress* in = nullptr);
   bool inbound_allowed(const Port& port, uint32_t p, const pkt::IpInfo& info, Instant now);
   void note_outbound(const Port& port, uint32_t p, const pkt::IpInfo& info, Instant now);
   // ICMP(v6) error about the packet at buf[off..] back to where it came from.
   void icmp_error(const Env& env, std::span<const uint8_t> orig, const pkt::IpInfo& info, uint8_t type, uint8_t code,
                   uint32_t param, const Ingress& in, GatewayOutput& out);
   const uint8_t* icmp_source(Family f, const Ingress& in) const;
-  bool icmp_allowed(Instant now);
+  bool icmp_allowed(Instant now, Family f, const uint8_t* to);
   // Local delivery on a port: ND, ARP, echo to our own addresses.
   void port_local_ip(const Env& env, uint32_t p, std::span<uint8_t> buf, size_t ip_off, const pkt::IpInfo& info,
                      const pkt::Mac& from, GatewayOutput& out);
@@ -239,6 +249,12 @@ class Gateway {
   // ICMP token bucket
   double icmp_tokens_ = kIcmpBurst;
   Instant icmp_last_{};
+  struct IcmpBucket {
+    float tokens = kIcmpPerSourceBurst;
+    Instant last{};
+  };
+  std::array<IcmpBucket, kIcmpSourceBuckets> icmp_sources_{};
+  uint64_t icmp_seed_ = 0;
   // Scratch buffers for packets the gateway writes itself (ICMP, ND, ARP, segments).
   std::vector<std::array<uint8_t, kScratchSize>> scratch_;
   size_t scratch_used_ = 0;

@@ -54,12 +54,16 @@ struct Tally {
 class CheckingOutput : public GatewayOutput {
  public:
   CheckingOutput(const Gateway& g, Tally& t) : gw_(g), tally_(t) {}
+  uint64_t calls_ = 0;
 
-  void to_tunnel(const Env&, PeerId peer, std::span<uint8_t> buf, size_t len) override {
+  Drop to_tunnel(const Env&, PeerId peer, std::span<uint8_t> buf, size_t len) override {
     check(buf.size() >= send_capacity(len), "to_tunnel: no room for the data header, padding and tag");
     check(peer == 0, "to_tunnel: a peer that owns no address");
+    // Every third packet finds the peer without an endpoint: the ICMP path runs too.
+    if (++calls_ % 3 == 0) return Drop::NoEndpoint;
     ++tally_.to_tunnel;
     hold(Kind::Tunnel, peer, buf.subspan(data::kHeaderLen, len));
+    return Drop::None;
   }
   void to_tun(std::span<uint8_t> ip) override {
     ++tally_.to_tun;

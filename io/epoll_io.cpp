@@ -174,14 +174,22 @@ class EpollIo final : public PacketIo {
 
   void read_tun(PacketSink& sink) {
     size_t n = 0;
+    int err = 0;
     for (; n < kMaxBatch; ++n) {
       uint8_t* buf = tun_rx_.data() + n * kBufferSize;
       const ssize_t r = ::read(tun_, buf + kHeadroom - tun_vnet_, kBufferSize - kHeadroom - 64);
       ++counters_.syscalls;
+      if (r < 0 && (errno == EBADFD || errno == EBADF)) {
+        // The device is gone: its descriptor polls as an error forever. Stop watching it.
+        err = errno;
+        epoll_ctl(epfd_, EPOLL_CTL_DEL, tun_, nullptr);
+        break;
+      }
       if (r <= static_cast<ssize_t>(tun_vnet_)) break;
       tun_batch_[n] = {{buf, kBufferSize}, static_cast<size_t>(r) - tun_vnet_};
     }
     if (n) sink.on_tun_packets(std::span(tun_batch_.data(), n));
+    if (err) sink.on_tun_error(err);
   }
 
   // Fills message m with sends_[first, first + k): one datagram, or a UDP_SEGMENT run.

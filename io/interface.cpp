@@ -40,7 +40,8 @@ Interface::Interface(tun::TunDevice tun, int uapi_listen_fd, std::string uapi_pa
     : gateway_(device_.drop_counters(), (uint64_t{rng_.next_u32()} << 32) | rng_.next_u32()),
       tun_(std::move(tun)),
       uapi_(uapi_listen_fd, std::move(uapi_path)),
-      links_(tun_.ifindex()) {
+      name_(tun_.name()),
+      dev_nl_(std::make_unique<tun::Netlink>()) {
   refresh_clock();
   std::string why;
   if (!opts.force_fallback) io_ = make_uring_io(why);
@@ -72,18 +73,13 @@ Interface::Interface(tun::TunDevice tun, int uapi_listen_fd, std::string uapi_pa
   }
   io_->set_tun(tun_.fd(), tun_.vnet());
   io_->watch(uapi_.listen_fd());
-  if (links_.fd() >= 0) io_->watch(links_.fd());
   signal_fd_ = make_signal_fd();
   if (signal_fd_ >= 0) io_->watch(signal_fd_);
   control_copies_.resize(64);
 
-  // The kernel starts the interface down; wg-quick (or `up`) brings it up later.
-  const tun::LinkState st = netlink_.get_link(tun_.ifindex());
-  device_.set_up(env(), st.up, outbox_);
-  if (st.mtu) {
-    device_.set_mtu(st.mtu);
-    gateway_.set_tunnel_mtu(st.mtu);
-  }
+  // The kernel starts the interface down; wg-quick (or `up`) brings it up later. The TUN
+  // may already live in another namespace (`up --netns`, or a descriptor handed down).
+  locate_device();
   // A random port until told otherwise, like wireguard-go.
   if (const int rc = set_listen_port(0); rc != 0)
     std::fprintf(stderr, "wgrouter[%s]: cannot bind UDP: %s\n", name().c_str(), std::strerror(-rc));
@@ -228,10 +224,11 @@ void Interface::drain_coalescers() {
   for (size_t p = 0; p < port_gro_.size(); ++p) port_gro_[p].drain(port_sinks_[p]);
 }
 
-void Interface::to_tunnel(const core::Env& env, core::PeerId peer, std::span<uint8_t> buf, size_t len) {
+core::Drop Interface::to_tunnel(const core::Env& env, core::PeerId peer, std::span<uint8_t> buf, size_t len) {
   core::TxResult t = device_.send(env, peer, buf, len, outbox_, pool_ ? &seal_jobs_ : nullptr);
   if (t.status == core::TxStatus::Sent) io_->send_udp(t.to, t.datagram);
   if (!outbox_.empty()) queue_outbox();
+  return t.status == core::TxStatus::Dropped ? t.drop : core::Drop::None;
 }
 
 // With a virtio-net header on the TUN every write carries one: the coalescer writes it in
@@ -359,17 +356,17 @@ void Interface::on_fd(int fd) {
     }
     return;
   }
-  if (fd == links_.fd()) {
-    const tun::LinkMonitor::Change c = links_.drain();
-    if (c.deleted) {
-      std::fprintf(stderr, "wgrouter[%s]: interface deleted, shutting down\n", name().c_str());
-      stop_ = true;
+  if (links_ && fd == links_->fd()) {
+    const tun::LinkMonitor::Change c = links_->drain();
+    if (c.deleted || c.lost) {
+      locate_device();  // deleted, or moved to another namespace: both look like this here
+    } else {
+      if (c.mtu) {
+        device_.set_mtu(*c.mtu);
+        gateway_.set_tunnel_mtu(*c.mtu);
+      }
+      if (c.up) device_.set_up(env(), *c.up, outbox_);
     }
-    if (c.mtu) {
-      device_.set_mtu(*c.mtu);
-      gateway_.set_tunnel_mtu(*c.mtu);
-    }
-    if (c.up) device_.set_up(env(), *c.up, outbox_);
     flush_outbox();
     return;
   }
@@ -379,6 +376,62 @@ void Interface::on_fd(int fd) {
         fd, target, [this](int c) { io_->watch(c); }, [this](int c) { io_->unwatch(c); });
     flush_outbox();  // keepalives or handshakes the configuration change caused
   }
+}
+
+void Interface::on_tun_error(int err) {
+  std::fprintf(stderr, "wgrouter[%s]: reading the TUN failed: %s\n", name().c_str(), std::strerror(err));
+  locate_device();
+}
+
+void Interface::apply_link_state(const tun::LinkState& st) {
+  if (st.mtu) {
+    device_.set_mtu(st.mtu);
+    gateway_.set_tunnel_mtu(st.mtu);
+  }
+  device_.set_up(env(), st.up, outbox_);
+}
+
+void Interface::locate_device() {
+  if (stop_) return;
+  if (tun_.gone()) {
+    std::fprintf(stderr, "wgrouter[%s]: interface deleted, shutting down\n", name().c_str());
+    stop_ = true;
+    return;
+  }
+  tun_.refresh_name();
+  const int nsfd = tun_.device_netns();
+  if (nsfd >= 0 && dev_ns_ && dev_ns_.same(nsfd) && links_) {
+    ::close(nsfd);  // still where it was (a rename, or lost events): read the state again
+  } else {
+    if (links_) io_->unwatch(links_->fd());
+    links_.reset();
+    dev_ns_ = tun::NetnsFd(nsfd >= 0 ? nsfd : -1);
+    auto nl = std::make_unique<tun::Netlink>(dev_ns_.get());
+    auto mon = std::make_unique<tun::LinkMonitor>(0, dev_ns_.get());
+    if (nsfd < 0 || !nl->ok() || mon->fd() < 0) {
+      // Moved somewhere this process may not look (no CAP_NET_ADMIN / CAP_SYS_ADMIN over
+      // it): the tunnel keeps working, but link state and MTU can no longer be followed.
+      if (!follow_warned_)
+        std::fprintf(stderr,
+                     "wgrouter[%s]: the interface lives in a network namespace wgrouter cannot follow (%s); "
+                     "serving it as up, link state and MTU changes there are not seen\n",
+                     name().c_str(), std::strerror(nsfd < 0 ? -nsfd : EPERM));
+      follow_warned_ = true;
+      dev_nl_ = std::make_unique<tun::Netlink>();
+      device_.set_up(env(), true, outbox_);
+      flush_outbox();
+      return;
+    }
+    dev_nl_ = std::move(nl);
+    links_ = std::move(mon);
+    io_->watch(links_->fd());
+  }
+  const int idx = dev_nl_->find_link(tun_.name());
+  if (idx > 0) tun_.set_ifindex(idx);
+  links_->set_ifindex(tun_.ifindex());
+  const tun::LinkState st = dev_nl_->get_link(tun_.ifindex());
+  apply_link_state(st);
+  flush_outbox();
 }
 
 void Interface::tick() {

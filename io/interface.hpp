@@ -21,6 +21,7 @@
 #include "io/udp.hpp"
 #include "io/uapi_server.hpp"
 #include "tun/netlink.hpp"
+#include "tun/netns.hpp"
 #include "tun/port.hpp"
 #include "tun/tun.hpp"
 
@@ -39,7 +40,8 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   Interface(const Interface&) = delete;
   Interface& operator=(const Interface&) = delete;
 
-  // Runs until SIGINT/SIGTERM, the link is deleted or the UAPI socket file removed.
+  // Runs until SIGINT/SIGTERM, the TUN device is deleted (seen through its own descriptor,
+  // wherever it was moved) or the UAPI socket file removed.
   // Returns the process exit status.
   int run();
 
@@ -48,8 +50,17 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   core::Gateway& gateway() { return gateway_; }
   // Adds a gateway port on an opened TAP or attached interface; returns its index.
   uint32_t add_port(tun::PortDevice dev, core::PortSpec spec);
-  const std::string& name() const { return tun_.name(); }
+  // The name the interface was created with: its UAPI socket and its log lines keep it.
+  const std::string& name() const { return name_; }
+  // The TUN's index in the namespace it lives in now.
   int ifindex() const { return tun_.ifindex(); }
+  // Requests towards the namespace the TUN lives in now (addresses, routes, link state of
+  // the interface go there; the UDP sockets stay where the process runs).
+  tun::Netlink& device_netlink() { return *dev_nl_; }
+  // Finds the TUN again: deleted (stop), moved to another namespace (follow its link events
+  // there), or still where it was. Called on the monitor's "deleted" (a move looks the same),
+  // on a failed TUN read and at start.
+  void locate_device();
   std::string_view io_name() const { return io_->name(); }
   // The offloads in effect now (UDP GSO goes off at run time if the kernel refuses it).
   OffloadState offload_state() const;
@@ -67,9 +78,10 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   void on_tun_packets(std::span<TunPacket> batch) override;
   void on_port_frames(uint32_t port, std::span<TunPacket> batch) override;
   void on_fd(int fd) override;
+  void on_tun_error(int err) override;
 
   // GatewayOutput
-  void to_tunnel(const core::Env& env, core::PeerId peer, std::span<uint8_t> buf, size_t len) override;
+  core::Drop to_tunnel(const core::Env& env, core::PeerId peer, std::span<uint8_t> buf, size_t len) override;
   void to_tun(std::span<uint8_t> ip) override;
   void to_port(uint32_t port, std::span<uint8_t> frame) override;
   void flush() override;
@@ -132,8 +144,12 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   std::vector<size_t> open_at_;
   std::vector<PortSink> port_sinks_;
   UapiServer uapi_;
-  tun::Netlink netlink_;
-  tun::LinkMonitor links_;
+  std::string name_;
+  tun::NetnsFd dev_ns_;                       // where the TUN lives now (empty: cannot follow)
+  std::unique_ptr<tun::Netlink> dev_nl_;      // requests in that namespace
+  std::unique_ptr<tun::LinkMonitor> links_;   // its link and address events (nullptr: none)
+  bool follow_warned_ = false;
+  void apply_link_state(const tun::LinkState& st);
   int signal_fd_ = -1;
   bool stop_ = false;
   int exit_status_ = 0;

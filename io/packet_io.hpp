@@ -125,6 +125,8 @@ class PacketSink {
   virtual void on_tun_packets(std::span<TunPacket> batch) = 0;
   virtual void on_port_frames(uint32_t port, std::span<TunPacket> batch) = 0;
   virtual void on_fd(int fd) = 0;  // a watched control descriptor is readable
+  // A TUN read failed for good (EBADFD: the device is gone); the backend stopped reading it.
+  virtual void on_tun_error(int /*err*/) {}
 };
 
 // A queued frame write to a port's descriptor (both backends keep a list of these).

@@ -214,6 +214,11 @@ class UringIo final : public PacketIo {
     dispatch_udp(sink, nudp);
     dispatch_tun(sink, ntun);
     dispatch_ports(sink, nport);
+    if (tun_error_ && !tun_error_reported_) {
+      tun_error_reported_ = true;
+      sink.on_tun_error(tun_error_);
+      flush();
+    }
     for (int fd : rearm_)
       if (fd == udp_[0] || fd == udp_[1]) arm_recv(fd);
     rearm_.clear();
@@ -485,7 +490,11 @@ class UringIo final : public PacketIo {
   void take_tun(const Cqe& c, size_t& n) {
     const unsigned slot = static_cast<unsigned>(value_of(c.user_data));
     if (c.res <= static_cast<int32_t>(tun_vnet_)) {
-      if (c.res != -EBADF) arm_tun_read(slot);  // EAGAIN and friends: try again
+      // A deleted device answers every read with EBADFD: stop reading, tell the interface.
+      if (c.res == -EBADF || c.res == -EBADFD)
+        tun_error_ = -c.res;
+      else
+        arm_tun_read(slot);  // EAGAIN and friends: try again
       return;
     }
     tun_slots_[n] = slot;
@@ -520,6 +529,8 @@ class UringIo final : public PacketIo {
   std::array<TunPacket, kMaxBatch> tun_batch_{};
   std::array<unsigned, kMaxBatch> tun_slots_{};
   size_t tun_vnet_ = 0;  // kVnetLen when the TUN has a virtio-net header
+  int tun_error_ = 0;    // errno of a TUN read that ended reading for good
+  bool tun_error_reported_ = false;
   std::vector<UdpSend> sends_;
   std::vector<Write> writes_;
   std::vector<iovec> write_iov_;

@@ -1,6 +1,7 @@
 // tools/daemon.cpp — `wgrouter IFACE [-f|--foreground]`: the wireguard-go compatible mode that
 // wg-quick launches when the kernel module is missing. It creates the TUN and the UAPI socket
 // before returning, so wg-quick's next steps find both, then serves in the background.
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "io/uapi_server.hpp"
 #include "tools/commands.hpp"
 #include "tools/launch.hpp"
+#include "tun/netlink.hpp"
 #include "tun/tun.hpp"
 
 namespace wg::tools {
@@ -52,13 +54,22 @@ bool daemonize() {
 
 }  // namespace
 
-std::optional<Launched> launch(const std::string& name, bool foreground) {
+std::optional<Launched> launch(const std::string& name, bool foreground, int netns_fd) {
   const auto opts = interface_options_from_env();
   if (!opts) return std::nullopt;
   auto tun = tun::TunDevice::open(name, opts->offload.tun);
   if (!tun) {
     std::fprintf(stderr, "wgrouter: %s\n", tun.error().c_str());
     return std::nullopt;
+  }
+  if (netns_fd >= 0) {
+    // The device goes; its descriptor (and the UDP sockets made later) stay in this namespace.
+    tun::Netlink here;
+    if (const int rc = here.move_link(tun->ifindex(), netns_fd); rc != 0) {
+      std::fprintf(stderr, "wgrouter: cannot move %s into the target network namespace: %s\n", name.c_str(),
+                   rc == -EEXIST ? "an interface of that name exists there" : std::strerror(-rc));
+      return std::nullopt;  // the TUN is not persistent: closing it deletes it
+    }
   }
   std::string sock = std::string(io::kUapiDir) + "/" + name + ".sock";
   auto listen_fd = io::uapi_listen(sock);

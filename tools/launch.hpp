@@ -19,7 +19,9 @@ struct Launched {
 
 // Prints the error and returns nullopt on failure. When not foreground, the parent exits 0
 // here and only the detached child returns (its stdio on /dev/null unless LOG_LEVEL is set).
-std::optional<Launched> launch(const std::string& name, bool foreground);
+// With netns_fd >= 0 the TUN is moved into that network namespace right after it is created
+// (the UDP sockets stay here); a failed move leaves nothing behind.
+std::optional<Launched> launch(const std::string& name, bool foreground, int netns_fd = -1);
 
 // WGROUTER_IO=epoll forces the fallback I/O path (tests cover both); WGROUTER_OFFLOAD switches
 // offloads off (io/offload.hpp). nullopt (error printed) for a value it does not understand.

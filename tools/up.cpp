@@ -2,7 +2,12 @@
 // wg-quick does, from one file, without running `ip` or `wg`: TUN, keys and peers, addresses,
 // MTU, link up, DNS, routes (Table = auto | off | N with the default-route fwmark rules),
 // hooks; serves the UAPI socket; tears everything down on SIGINT/SIGTERM.
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +30,7 @@
 #include "tools/commands.hpp"
 #include "tools/launch.hpp"
 #include "tun/netlink.hpp"
+#include "tun/netns.hpp"
 #include "tun/port.hpp"
 #include "tun/tun.hpp"
 
@@ -36,7 +42,7 @@ constexpr uint32_t kDefaultMtu = 1420;  // 1500 - 80, wg-quick's figure for a 15
 constexpr uint32_t kFirstAutoTable = 51820;
 
 int usage() {
-  std::fputs("Usage: wgrouter up FILE.conf [--name IFACE] [--foreground]\n", stderr);
+  std::fputs("Usage: wgrouter up FILE.conf [--name IFACE] [--foreground] [--netns NAME|PATH|PID]\n", stderr);
   return 1;
 }
 
@@ -46,17 +52,50 @@ std::string substitute(std::string hook, const std::string& iface) {
   return hook;
 }
 
+// The network namespace the interface is configured in: --netns, or -1 for this one.
+int g_target_ns = -1;
+
+// Runs `bash -c cmd` inside the interface's network namespace (hooks and resolvconf see the
+// interface there, as they would with wg-quick run in the container), with `input` on its
+// standard input when given. Returns the exit status (127: could not run, -1: killed).
+int run_bash(const std::string& cmd, const std::string* input = nullptr) {
+  int in[2] = {-1, -1};
+  if (input && pipe2(in, O_CLOEXEC) != 0) return 127;
+  const pid_t pid = fork();
+  if (pid < 0) {
+    if (input) close(in[0]), close(in[1]);
+    return 127;
+  }
+  if (pid == 0) {
+    if (g_target_ns >= 0 && setns(g_target_ns, CLONE_NEWNET) != 0) _exit(127);
+    if (input) dup2(in[0], STDIN_FILENO);
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, nullptr);  // the loop blocks signals for its signalfd
+    execl("/bin/bash", "bash", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  if (input) {
+    close(in[0]);
+    for (size_t off = 0; off < input->size();) {
+      const ssize_t n = write(in[1], input->data() + off, input->size() - off);
+      if (n <= 0) break;
+      off += static_cast<size_t>(n);
+    }
+    close(in[1]);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 // Runs hooks in order as wg-quick does (bash, %i replaced); false at the first failure.
 bool run_hooks(const std::vector<std::string>& hooks, const std::string& iface, const char* stage) {
   for (const std::string& h : hooks) {
     const std::string cmd = substitute(h, iface);
     std::fprintf(stderr, "wgrouter[%s]: %s: %s\n", iface.c_str(), stage, cmd.c_str());
-    const std::string quoted = "'" + [&] {
-      std::string q;
-      for (char c : cmd) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-      return q;
-    }() + "'";
-    if (std::system(("/bin/bash -c " + quoted).c_str()) != 0) {
+    if (run_bash(cmd) != 0) {
       std::fprintf(stderr, "wgrouter[%s]: %s hook failed: %s\n", iface.c_str(), stage, cmd.c_str());
       return false;
     }
@@ -64,7 +103,7 @@ bool run_hooks(const std::vector<std::string>& hooks, const std::string& iface, 
   return true;
 }
 
-bool have_resolvconf() { return std::system("command -v resolvconf >/dev/null 2>&1") == 0; }
+bool have_resolvconf() { return run_bash("command -v resolvconf >/dev/null 2>&1") == 0; }
 
 void set_dns(const config::Interface& c, const std::string& iface) {
   if (c.dns_servers.empty() && c.dns_search.empty()) return;
@@ -80,16 +119,12 @@ void set_dns(const config::Interface& c, const std::string& iface) {
     for (const auto& s : c.dns_search) input += " " + s;
     input += "\n";
   }
-  FILE* p = popen(("resolvconf -a tun." + iface + " -m 0 -x").c_str(), "w");
-  if (p) {
-    std::fputs(input.c_str(), p);
-    pclose(p);
-  }
+  run_bash("resolvconf -a tun." + iface + " -m 0 -x", &input);
 }
 
 void unset_dns(const config::Interface& c, const std::string& iface) {
   if ((c.dns_servers.empty() && c.dns_search.empty()) || !have_resolvconf()) return;
-  std::system(("resolvconf -d tun." + iface + " -f").c_str());
+  run_bash("resolvconf -d tun." + iface + " -f");
 }
 
 // Resolves every peer endpoint; hostnames are retried while the failure is transient.
@@ -171,7 +206,8 @@ bool apply_routes(const config::Config& cfg, tun::Netlink& nl, io::Interface& it
       done.fwmark_rules.push_back({p.family, mark});
       if (int rc = nl.add_suppress_rule(p.family, true); rc == 0) done.suppress_rules.push_back(p.family);
       if (p.family == core::Family::V4) {
-        std::ofstream("/proc/sys/net/ipv4/conf/all/src_valid_mark") << "1\n";
+        // A sysctl of the interface's namespace: /proc/sys/net is the opener's namespace.
+        tun::in_netns(g_target_ns, [] { std::ofstream("/proc/sys/net/ipv4/conf/all/src_valid_mark") << "1\n"; });
       }
       if (int rc = nl.add_route(itf.ifindex(), p, mark); rc != 0) {
         std::fprintf(stderr, "wgrouter[%s]: route %s: %s\n", itf.name().c_str(), core::to_string(p).c_str(),
@@ -378,14 +414,15 @@ bool apply_config(const config::Config& cfg, const std::vector<std::optional<cor
     for (const auto& a : p.allowed_ips) itf.allowed_ips().insert(a.prefix, core::RouteTarget::peer(*id));
   }
   if (!apply_gateway(cfg, itf, nl)) return false;
+  tun::Netlink& dnl = itf.device_netlink();  // where the TUN lives (--netns: the target)
   for (const auto& a : cfg.iface.addresses)
-    if (int rc = nl.add_address(itf.ifindex(), a.family, a.addr.data(), a.len); rc != 0 && rc != -EEXIST) {
+    if (int rc = dnl.add_address(itf.ifindex(), a.family, a.addr.data(), a.len); rc != 0 && rc != -EEXIST) {
       std::fprintf(stderr, "wgrouter[%s]: address %s: %s\n", itf.name().c_str(), config::to_string(a).c_str(),
                    std::strerror(-rc));
       return false;
     }
   const uint32_t mtu = cfg.iface.mtu.value_or(kDefaultMtu);
-  if (int rc = nl.set_link(itf.ifindex(), true, mtu); rc != 0) {
+  if (int rc = dnl.set_link(itf.ifindex(), true, mtu); rc != 0) {
     std::fprintf(stderr, "wgrouter[%s]: link up: %s\n", itf.name().c_str(), std::strerror(-rc));
     return false;
   }
@@ -438,7 +475,7 @@ void save_config(const std::string& path, config::Config cfg, io::Interface& itf
 }  // namespace
 
 int cmd_up(int argc, char** argv) {
-  std::string path, name;
+  std::string path, name, netns_spec;
   bool foreground = std::getenv("INVOCATION_ID") != nullptr;  // under systemd
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
@@ -446,12 +483,25 @@ int cmd_up(int argc, char** argv) {
       foreground = true;
     else if (a == "--name" && i + 1 < argc)
       name = argv[++i];
+    else if (a == "--netns" && i + 1 < argc)
+      netns_spec = argv[++i];
     else if (path.empty() && !a.empty() && a[0] != '-')
       path = a;
     else
       return usage();
   }
   if (path.empty()) return usage();
+  // --netns: checked (opened and entered once) before anything is created.
+  tun::NetnsFd target;
+  if (!netns_spec.empty()) {
+    auto ns = tun::open_netns(netns_spec);
+    if (!ns) {
+      std::fprintf(stderr, "wgrouter: %s\n", ns.error().c_str());
+      return 1;
+    }
+    target = std::move(*ns);
+    g_target_ns = target.get();
+  }
 
   auto loaded = config::load_config(path);
   if (!loaded) {
@@ -472,16 +522,17 @@ int cmd_up(int argc, char** argv) {
   if (!resolve_all(cfg, endpoints)) return 1;
 
   if (!run_hooks(cfg.iface.pre_up, name, "PreUp")) return 1;
-  auto l = launch(name, foreground);
+  auto l = launch(name, foreground, target.get());
   if (!l) return 1;
 
   bool ok = false;
   int status = 1;
   {
-    tun::Netlink nl;
+    tun::Netlink nl;               // this namespace: the ports
+    tun::Netlink dnl(target.get());  // the interface's: routes and rules, undone at exit there
     io::Interface itf(std::move(l->tun), l->uapi_fd, l->uapi_path, l->opts);
     Applied done;
-    ok = apply_config(cfg, endpoints, itf, nl) && apply_routes(cfg, nl, itf, done);
+    ok = apply_config(cfg, endpoints, itf, nl) && apply_routes(cfg, dnl, itf, done);
     // Dynamic-DNS peers: look the name up again when the peer stops answering.
     itf.on_peer_unresponsive = [&cfg, &itf](core::PeerId id) {
       const core::Peer* p = itf.device().peer(id);
@@ -511,7 +562,7 @@ int cmd_up(int argc, char** argv) {
       run_hooks(cfg.iface.pre_down, name, "PreDown");
       if (cfg.iface.save_config) save_config(path, cfg, itf);
     }
-    undo_routes(nl, done);
+    undo_routes(dnl, done);
     if (done.dns) unset_dns(cfg.iface, name);
   }  // the TUN goes away with its descriptor here
   std::fprintf(stderr, "wgrouter[%s]: down\n", name.c_str());

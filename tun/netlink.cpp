@@ -11,6 +11,8 @@
 
 #include <cstring>
 
+#include "tun/netns.hpp"
+
 namespace wg::tun {
 
 namespace {
@@ -41,8 +43,8 @@ void parse_link(const nlmsghdr* nlh, int& ifindex, LinkState& st, bool& deleted)
 
 }  // namespace
 
-Netlink::Netlink() {
-  nl_ = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+Netlink::Netlink(int netns_fd) {
+  in_netns(netns_fd, [&] { nl_ = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC); });
   if (nl_ && mnl_socket_bind(nl_, 0, MNL_SOCKET_AUTOPID) < 0) {
     mnl_socket_close(nl_);
     nl_ = nullptr;
@@ -106,6 +108,35 @@ LinkState Netlink::get_link(int ifindex) {
   bool deleted = false;
   parse_link(reply, idx, st, deleted);
   return st;
+}
+
+int Netlink::find_link(const std::string& name) {
+  if (!nl_ || name.empty() || name.size() >= IFNAMSIZ) return 0;
+  alignas(nlmsghdr) char buf[kBufLen];
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = RTM_GETLINK;
+  nlh->nlmsg_flags = NLM_F_REQUEST;
+  nlh->nlmsg_seq = seq_++;
+  auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+  ifm->ifi_family = AF_UNSPEC;
+  mnl_attr_put_strz(nlh, IFLA_IFNAME, name.c_str());
+  if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0) return 0;
+  const ssize_t n = mnl_socket_recvfrom(nl_, buf, sizeof(buf));
+  if (n <= 0) return 0;
+  auto* reply = reinterpret_cast<nlmsghdr*>(buf);
+  if (!mnl_nlmsg_ok(reply, static_cast<int>(n)) || reply->nlmsg_type != RTM_NEWLINK) return 0;
+  return static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(reply))->ifi_index;
+}
+
+int Netlink::move_link(int ifindex, int netns_fd) {
+  alignas(nlmsghdr) char buf[kBufLen];
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = RTM_NEWLINK;
+  auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+  ifm->ifi_family = AF_UNSPEC;
+  ifm->ifi_index = ifindex;
+  mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, static_cast<uint32_t>(netns_fd));
+  return request(buf);
 }
 
 int Netlink::add_address(int ifindex, core::Family f, const uint8_t* addr, uint8_t prefix_len) {
@@ -187,8 +218,8 @@ int Netlink::add_suppress_rule(core::Family f, bool add) {
   return request(buf);
 }
 
-LinkMonitor::LinkMonitor(int ifindex) : ifindex_(ifindex) {
-  nl_ = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
+LinkMonitor::LinkMonitor(int ifindex, int netns_fd) : ifindex_(ifindex) {
+  in_netns(netns_fd, [&] { nl_ = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK); });
   if (nl_ && mnl_socket_bind(nl_, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0) {
     mnl_socket_close(nl_);
     nl_ = nullptr;
@@ -207,6 +238,10 @@ LinkMonitor::Change LinkMonitor::drain() {
   char buf[kBufLen];
   for (int i = 0; i < 256; ++i) {
     const ssize_t n = mnl_socket_recvfrom(nl_, buf, sizeof(buf));
+    if (n < 0 && errno == ENOBUFS) {  // events were lost: the caller reads the state again
+      c.lost = true;
+      continue;
+    }
     if (n <= 0) break;
     int len = static_cast<int>(n);
     for (auto* nlh = reinterpret_cast<nlmsghdr*>(buf); mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "core/prefix.hpp"
@@ -20,7 +21,9 @@ struct LinkState {
 
 class Netlink {
  public:
-  Netlink();
+  // The socket lives in the namespace `netns_fd` names (-1: the calling thread's): every
+  // request then acts on that namespace's links, addresses and routes.
+  explicit Netlink(int netns_fd = -1);
   ~Netlink();
   Netlink(const Netlink&) = delete;
   Netlink& operator=(const Netlink&) = delete;
@@ -29,6 +32,10 @@ class Netlink {
 
   int set_link(int ifindex, std::optional<bool> up, std::optional<uint32_t> mtu);
   LinkState get_link(int ifindex);
+  // The index of the link called `name` in this socket's namespace; 0 when there is none.
+  int find_link(const std::string& name);
+  // Moves a link into the network namespace `netns_fd` (IFLA_NET_NS_FD).
+  int move_link(int ifindex, int netns_fd);
   // Address with its prefix length; the host part is kept (it is the interface's own address).
   int add_address(int ifindex, core::Family f, const uint8_t* addr, uint8_t prefix_len);
   // table 0 means the main table.
@@ -45,10 +52,12 @@ class Netlink {
   uint32_t portid_ = 0;
 };
 
-// Link events for one interface: deleted, up/down, MTU. The descriptor is polled by the loop.
+// Link events for one interface: deleted (or moved away), up/down, MTU.
+// The descriptor is polled by the loop. The socket listens in the namespace `netns_fd`
+// names (-1: the calling thread's), the one the interface lives in.
 class LinkMonitor {
  public:
-  explicit LinkMonitor(int ifindex);
+  explicit LinkMonitor(int ifindex, int netns_fd = -1);
   ~LinkMonitor();
   LinkMonitor(const LinkMonitor&) = delete;
   LinkMonitor& operator=(const LinkMonitor&) = delete;
@@ -58,9 +67,11 @@ class LinkMonitor {
     bool deleted = false;
     std::optional<bool> up;
     std::optional<uint32_t> mtu;
+    bool lost = false;       // the socket overflowed: read the state again
   };
   // Reads every pending message; returns what changed for our interface.
   Change drain();
+  void set_ifindex(int i) { ifindex_ = i; }
 
  private:
   mnl_socket* nl_ = nullptr;

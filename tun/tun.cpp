@@ -93,6 +93,28 @@ Result<TunDevice, std::string> TunDevice::adopt(int fd) {
   return t;
 }
 
+bool TunDevice::gone() const {
+  ifreq ifr{};
+  return fd_ < 0 || (ioctl(fd_, TUNGETIFF, &ifr) != 0 && errno == EBADFD);
+}
+
+bool TunDevice::refresh_name() {
+  ifreq ifr{};
+  if (fd_ < 0 || ioctl(fd_, TUNGETIFF, &ifr) != 0) return false;
+  name_ = ifr.ifr_name;
+  return true;
+}
+
+int TunDevice::device_netns() const {
+#ifndef TUNGETDEVNETNS
+#define TUNGETDEVNETNS _IO('T', 227)
+#endif
+  const int fd = ioctl(fd_, TUNGETDEVNETNS);
+  if (fd < 0) return -errno;
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return fd;
+}
+
 Offload negotiate_offload(int fd, bool tso, bool uso) {
   // Constants of linux/if_tun.h; the USO ones are missing from older headers.
   constexpr unsigned kUso4 = 0x20, kUso6 = 0x40;

@@ -35,7 +35,19 @@ class TunDevice {
   // negotiate_offload() on this TUN; nothing without a virtio-net header.
   Offload set_offload(bool tso, bool uso) { return vnet_ ? negotiate_offload(fd_, tso, uso) : Offload{}; }
   const std::string& name() const { return name_; }
+  // The index in the namespace the device lives in now (see locate()); 0 when unknown.
   int ifindex() const { return ifindex_; }
+  void set_ifindex(int i) { ifindex_ = i; }
+
+  // The device as seen through its own descriptor, whatever namespace it was moved to:
+  // gone (deleted: every read and ioctl fails with EBADFD), or its current name. Never a
+  // netlink event of some namespace: a move looks like a deletion there.
+  bool gone() const;
+  // Re-reads the name (TUNGETIFF); false when the device is gone.
+  bool refresh_name();
+  // A descriptor of the network namespace the device lives in now (TUNGETDEVNETNS, Linux
+  // 5.2+), or -errno: EPERM without CAP_NET_ADMIN over that namespace.
+  int device_netns() const;
   // Gives the descriptor away (to a child process); this object no longer owns it.
   int release();
 

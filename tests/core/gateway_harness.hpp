@@ -13,6 +13,7 @@
 //                    udp/5000-5010; MTU 1420; MAC 02:00:00:00:00:01
 //   port 1 pub-vm0   fe80::1/64; route 2001:db8:64:2002::2/128; MTU 1280; MAC 02:00:00:00:00:02
 #pragma once
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdlib>
@@ -378,10 +379,15 @@ class RecordingOutput : public GatewayOutput {
   int flushes = 0;  // flush() calls (made by the gateway)
   bool deferred = false;
 
-  void to_tunnel(const Env&, PeerId peer, std::span<uint8_t> buf, size_t len) override {
+  // Peers the output treats as having no endpoint: to_tunnel refuses them, as Device does.
+  std::vector<PeerId> no_endpoint;
+
+  Drop to_tunnel(const Env&, PeerId peer, std::span<uint8_t> buf, size_t len) override {
+    if (std::find(no_endpoint.begin(), no_endpoint.end(), peer) != no_endpoint.end()) return Drop::NoEndpoint;
     const bool room = buf.size() >= send_capacity(len);
     tunnel.push_back({peer, {}, room});
     hold(Kind::Tunnel, tunnel.size() - 1, buf.data() + data::kHeaderLen, len);
+    return Drop::None;
   }
   void to_tun(std::span<uint8_t> ip) override {
     tun.emplace_back();

@@ -639,9 +639,14 @@ TEST_CASE("gateway: packets over the egress MTU earn Packet Too Big / Fragmentat
 
 TEST_CASE("gateway: ICMP errors are rate limited to a burst of 50 and 1000 per second") {
   World w;
+  // Each packet from its own source: only the global bucket limits.
   auto burst = [&](int n, uint16_t base) {
-    for (int i = 0; i < n; ++i)
-      w.from_tunnel(ip6(kRemote6, addr("2001:db8:64:2003::5"), kProtoUdp, udp(static_cast<uint16_t>(base + i), 53)));
+    for (int i = 0; i < n; ++i) {
+      Addr16 src = kRemote6;
+      src[12] = static_cast<uint8_t>((base + i) >> 8);
+      src[13] = static_cast<uint8_t>(base + i);
+      w.from_tunnel(ip6(src, addr("2001:db8:64:2003::5"), kProtoUdp, udp(static_cast<uint16_t>(base + i), 53)));
+    }
     w.end_batch();
   };
   burst(200, 1000);
@@ -813,7 +818,8 @@ TEST_CASE("gateway: from the TUN to a peer, a port, an Unreachable prefix and ou
   const Bytes unreach = ip6(kHost6, addr("2001:db8:64:20ff::1"), kProtoUdp, udp(1000, 53));
   w.from_tun(unreach);
   REQUIRE(w.out.tun.size() == 1);
-  CHECK(w.out.tun[0] == icmp6_error(kHost6, kHost6, pkt::kIcmp6DestUnreach, 0, 0, unreach));
+  // From the destination it is about: the host would drop an error from its own address.
+  CHECK(w.out.tun[0] == icmp6_error(addr("2001:db8:64:20ff::1"), kHost6, pkt::kIcmp6DestUnreach, 0, 0, unreach));
 
   const Bytes self = ip6(addr("2001:db8:64:1000::3"), kHost6, kProtoUdp, udp(1000, 53));
   w.from_tun(self);
@@ -1177,6 +1183,63 @@ TEST_CASE("gateway: FlowTable timeouts follow the TCP state and replies") {
   g.inst_port = g.remote_port = 0;
   t.note_outbound(g, 0, now);
   CHECK(t.match_inbound(g, 0, now + FlowTable::kOther - std::chrono::seconds(1)));
+}
+
+
+TEST_CASE("gateway: one source gets a burst of 20 ICMP errors, then 100 per second; others are not held back") {
+  World w;
+  auto from = [&](const Addr16& src, int n, uint16_t base) {
+    for (int i = 0; i < n; ++i)
+      w.from_tunnel(ip6(src, addr("2001:db8:64:2003::5"), kProtoUdp, udp(static_cast<uint16_t>(base + i), 53)));
+    w.end_batch();
+  };
+  from(kRemote6, 40, 1000);
+  CHECK(w.out.tunnel.size() == Gateway::kIcmpPerSourceBurst);
+  CHECK(w.gw.counters().icmp_rate_limited == 20);
+  // A second source still gets its answers while the first is limited.
+  w.out.clear();
+  from(addr("2001:db8:ff::99"), 5, 2000);
+  CHECK(w.out.tunnel.size() == 5);
+  // 100 per second for the first: 10 ms buys one.
+  w.out.clear();
+  w.clock.advance(std::chrono::milliseconds(10));
+  from(kRemote6, 5, 3000);
+  CHECK(w.out.tunnel.size() == 1);
+  CHECK(drops_str(w.drops) == "unreachable=50");
+}
+
+TEST_CASE("gateway: a packet from the TUN for a peer without an endpoint earns host/address unreachable") {
+  World w;
+  w.out.no_endpoint.push_back(0);
+  w.from_tun(ip6(kHost6, kRemote6, kProtoUdp, udp(40000, 53)));
+  w.from_tun(ip4(kHost4, kRemote4, kProtoUdp, udp(40000, 53)));
+  w.end_batch();
+  CHECK(w.out.tunnel.empty());
+  REQUIRE(w.out.tun.size() == 2);
+  // ICMPv6 destination unreachable, code 3 (address unreachable), from the destination itself.
+  const Bytes& e6 = w.out.tun[0];
+  REQUIRE(e6.size() > 48);
+  CHECK(e6[6] == kProtoIcmp6);
+  CHECK(e6[40] == 1);
+  CHECK(e6[41] == 3);
+  CHECK(std::memcmp(&e6[8], kRemote6.data(), 16) == 0);
+  CHECK(std::memcmp(&e6[24], kHost6.data(), 16) == 0);
+  // ICMP destination unreachable, code 1 (host unreachable).
+  const Bytes& e4 = w.out.tun[1];
+  REQUIRE(e4.size() > 28);
+  CHECK(e4[9] == kProtoIcmp);
+  CHECK(e4[20] == 3);
+  CHECK(e4[21] == 1);
+  CHECK(std::memcmp(&e4[12], kRemote4.data(), 4) == 0);
+  CHECK(w.gw.counters().icmp_sent == 2);
+  // Never an error about an error: the ICMP error bounced at the same peer earns nothing.
+  Bytes bounced(e4.begin(), e4.end());
+  for (int i = 0; i < 4; ++i) std::swap(bounced[12 + i], bounced[16 + i]);  // host -> peer 0 (checksum unchanged)
+  w.out.clear();
+  w.from_tun(bounced);
+  w.end_batch();
+  CHECK(w.out.tun.empty());
+  CHECK(w.gw.counters().icmp_sent == 2);
 }
 
 }  // namespace wg::core
