@@ -365,10 +365,11 @@ sc_f_key_change() {
 		ms=$((($(now_us) - t0) / 1000))
 		if [[ $out == *" 0% packet loss"* ]]; then pass "first ping $k->$o after the key change answered in $ms ms"
 		else fail "first ping $k->$o after the key change (ping -c1 -W3)" "$out" "$(log_tail "ns$k")"; fi
-		if wait_for 5 eval "hs_o=\$(peer_val ns$o latest-handshakes $(pub "n$k")) && ((hs_o > 0))"; then
+		# within 5 s of the change (the ping above took up to 3 s of them)
+		if wait_for 2 eval "hs_o=\$(peer_val ns$o latest-handshakes $(pub "n$k")) && ((hs_o > 0))"; then
 			pass "end $o: handshake with the new key at $(peer_val "ns$o" latest-handshakes "$(pub "n$k")") (within $(since_s "$t0") s)"
 		else
-			fail "end $o: no handshake with end $k's new key within 5 s" "$(wgc "ns$o" show "${IFN[$o]}" dump 2>&1)"
+			fail "end $o: no handshake with end $k's new key within $(since_s "$t0") s" "$(wgc "ns$o" show "${IFN[$o]}" dump 2>&1)"
 		fi
 		hs_k1=$(peer_val "ns$k" latest-handshakes "$p_o")
 		if [[ $hs_k0 =~ ^[0-9]+$ && $hs_k1 =~ ^[0-9]+$ ]] && ((hs_k1 > hs_k0)); then
@@ -573,8 +574,8 @@ sc_i_icmp() {
 		check "control: ping $r -> ${IN4[$o]} through $n (masqueraded onto $ifc)" ping_ok "$r" "${IN4[$o]}" 3 10
 		icmp_from "$r" "from $r via $n (NAT)" "$k"
 		if [[ ${IMPL[$k]} == wgrouter ]]; then
-			v=$(nsx "$n" timeout 10 "$WGROUTER_BIN" show "$ifc" 2>&1 | grep -i icmp | head -n 5 | tr '\n' ';')
-			info "end $k: wgrouter show ICMP lines: ${v:-none}"
+			v=$(nsx "$n" timeout 10 "$WGROUTER_BIN" show "$ifc" 2>&1 | grep -E '^  (drops|router):' | sed 's/^ *//' | tr '\n' ';')
+			info "end $k: wgrouter show: ${v:-no drop/router lines}"
 		fi
 	done
 }
