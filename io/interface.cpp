@@ -41,7 +41,7 @@ Interface::Interface(tun::TunDevice tun, int uapi_listen_fd, std::string uapi_pa
       tun_(std::move(tun)),
       uapi_(uapi_listen_fd, std::move(uapi_path)),
       name_(tun_.name()),
-      dev_nl_(std::make_unique<tun::Netlink>()) {
+      links_(tun_.ifindex()) {
   refresh_clock();
   std::string why;
   if (!opts.force_fallback) io_ = make_uring_io(why);
@@ -73,6 +73,7 @@ Interface::Interface(tun::TunDevice tun, int uapi_listen_fd, std::string uapi_pa
   }
   io_->set_tun(tun_.fd(), tun_.vnet());
   io_->watch(uapi_.listen_fd());
+  if (links_.fd() >= 0) io_->watch(links_.fd());
   signal_fd_ = make_signal_fd();
   if (signal_fd_ >= 0) io_->watch(signal_fd_);
   control_copies_.resize(64);
@@ -168,6 +169,11 @@ void Interface::open_batch(std::span<RxDatagram> batch) {
 
 void Interface::on_datagrams(std::span<RxDatagram> batch) {
   refresh_clock();
+  if (!device_.is_up()) {
+    // A down interface neither answers nor delivers, as the kernel's closes its sockets.
+    for (size_t i = 0; i < batch.size(); ++i) device_.count_drop(core::Drop::LinkDown);
+    return;
+  }
   const core::Env e = env();
   if (pool_) open_batch(batch);  // one thread: receive() opens each datagram itself
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -356,8 +362,8 @@ void Interface::on_fd(int fd) {
     }
     return;
   }
-  if (links_ && fd == links_->fd()) {
-    const tun::LinkMonitor::Change c = links_->drain();
+  if (fd == links_.fd()) {
+    const tun::LinkMonitor::Change c = links_.drain();
     if (c.deleted || c.lost) {
       locate_device();  // deleted, or moved to another namespace: both look like this here
     } else {
@@ -391,6 +397,18 @@ void Interface::apply_link_state(const tun::LinkState& st) {
   device_.set_up(env(), st.up, outbox_);
 }
 
+tun::NetnsFd Interface::device_netns() const {
+  const int fd = tun_.device_netns();
+  return tun::NetnsFd(fd >= 0 ? fd : -1);
+}
+
+std::unique_ptr<tun::Netlink> Interface::device_netlink() const {
+  const tun::NetnsFd ns = device_netns();
+  if (!ns) return nullptr;
+  auto nl = std::make_unique<tun::Netlink>(ns.get());
+  return nl->ok() ? std::move(nl) : nullptr;
+}
+
 void Interface::locate_device() {
   if (stop_) return;
   if (tun_.gone()) {
@@ -399,38 +417,46 @@ void Interface::locate_device() {
     return;
   }
   tun_.refresh_name();
-  const int nsfd = tun_.device_netns();
-  if (nsfd >= 0 && dev_ns_ && dev_ns_.same(nsfd) && links_) {
-    ::close(nsfd);  // still where it was (a rename, or lost events): read the state again
-  } else {
-    if (links_) io_->unwatch(links_->fd());
-    links_.reset();
-    dev_ns_ = tun::NetnsFd(nsfd >= 0 ? nsfd : -1);
-    auto nl = std::make_unique<tun::Netlink>(dev_ns_.get());
-    auto mon = std::make_unique<tun::LinkMonitor>(0, dev_ns_.get());
-    if (nsfd < 0 || !nl->ok() || mon->fd() < 0) {
-      // Moved somewhere this process may not look (no CAP_NET_ADMIN / CAP_SYS_ADMIN over
-      // it): the tunnel keeps working, but link state and MTU can no longer be followed.
-      if (!follow_warned_)
-        std::fprintf(stderr,
-                     "wgrouter[%s]: the interface lives in a network namespace wgrouter cannot follow (%s); "
-                     "serving it as up, link state and MTU changes there are not seen\n",
-                     name().c_str(), std::strerror(nsfd < 0 ? -nsfd : EPERM));
-      follow_warned_ = true;
-      dev_nl_ = std::make_unique<tun::Netlink>();
-      device_.set_up(env(), true, outbox_);
-      flush_outbox();
-      return;
-    }
-    dev_nl_ = std::move(nl);
-    links_ = std::move(mon);
-    io_->watch(links_->fd());
+  // Where the device lives now; the descriptor is only held while we look.
+  const tun::NetnsFd ns = device_netns();
+  auto self = tun::current_netns();
+  int nsid = tun::LinkMonitor::kThisNamespace;
+  std::unique_ptr<tun::Netlink> nl;
+  bool followed = ns && self;
+  if (followed && !self->same(ns.get())) {
+    tun::Netlink here;
+    nsid = here.netns_id(ns.get());  // how link events from there are tagged here
+    followed = nsid >= 0 && links_.all_namespaces();
   }
-  const int idx = dev_nl_->find_link(tun_.name());
+  if (followed) {
+    nl = std::make_unique<tun::Netlink>(ns.get());
+    followed = nl->ok();
+  }
+  if (!followed) {
+    // Moved somewhere this process may not look (no CAP_NET_ADMIN / CAP_SYS_ADMIN /
+    // CAP_NET_BROADCAST over it): the tunnel keeps working, but link state and MTU there can
+    // no longer be seen.
+    if (!follow_warned_)
+      std::fprintf(stderr,
+                   "wgrouter[%s]: the interface lives in a network namespace wgrouter cannot follow; "
+                   "serving it as up, link state and MTU changes there are not seen\n",
+                   name().c_str());
+    follow_warned_ = true;
+    links_.follow(tun::LinkMonitor::kThisNamespace, -1);
+    dev_ns_inode_ = 0;
+    device_.set_up(env(), true, outbox_);
+    flush_outbox();
+    return;
+  }
+  if (ns.inode() != dev_ns_inode_ && dev_ns_inode_ != 0)
+    std::fprintf(stderr, "wgrouter[%s]: interface moved to network namespace %lu; following it there\n",
+                 name().c_str(), static_cast<unsigned long>(ns.inode()));
+  dev_ns_inode_ = ns.inode();
+  const int idx = nl->find_link(tun_.name());
   if (idx > 0) tun_.set_ifindex(idx);
-  links_->set_ifindex(tun_.ifindex());
-  const tun::LinkState st = dev_nl_->get_link(tun_.ifindex());
-  apply_link_state(st);
+  // Follow first, then read the state: a change in between is seen twice, never missed.
+  links_.follow(nsid, tun_.ifindex());
+  apply_link_state(nl->get_link(tun_.ifindex()));
   flush_outbox();
 }
 

@@ -54,9 +54,13 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   const std::string& name() const { return name_; }
   // The TUN's index in the namespace it lives in now.
   int ifindex() const { return tun_.ifindex(); }
-  // Requests towards the namespace the TUN lives in now (addresses, routes, link state of
-  // the interface go there; the UDP sockets stay where the process runs).
-  tun::Netlink& device_netlink() { return *dev_nl_; }
+  // A netlink socket in the namespace the TUN lives in now, for the interface's addresses,
+  // routes and link state (the UDP sockets stay where the process runs); nullptr when the
+  // device is gone or its namespace cannot be entered. Short-lived on purpose: a socket kept
+  // in a container's namespace would keep that namespace alive.
+  std::unique_ptr<tun::Netlink> device_netlink() const;
+  // The TUN's namespace (TUNGETDEVNETNS), empty when it is gone or cannot be asked.
+  tun::NetnsFd device_netns() const;
   // Finds the TUN again: deleted (stop), moved to another namespace (follow its link events
   // there), or still where it was. Called on the monitor's "deleted" (a move looks the same),
   // on a failed TUN read and at start.
@@ -145,9 +149,8 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   std::vector<PortSink> port_sinks_;
   UapiServer uapi_;
   std::string name_;
-  tun::NetnsFd dev_ns_;                       // where the TUN lives now (empty: cannot follow)
-  std::unique_ptr<tun::Netlink> dev_nl_;      // requests in that namespace
-  std::unique_ptr<tun::LinkMonitor> links_;   // its link and address events (nullptr: none)
+  tun::LinkMonitor links_;   // the TUN's link events, in whichever namespace it lives
+  ino_t dev_ns_inode_ = 0;   // that namespace (0: not known)
   bool follow_warned_ = false;
   void apply_link_state(const tun::LinkState& st);
   int signal_fd_ = -1;

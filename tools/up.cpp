@@ -414,7 +414,12 @@ bool apply_config(const config::Config& cfg, const std::vector<std::optional<cor
     for (const auto& a : p.allowed_ips) itf.allowed_ips().insert(a.prefix, core::RouteTarget::peer(*id));
   }
   if (!apply_gateway(cfg, itf, nl)) return false;
-  tun::Netlink& dnl = itf.device_netlink();  // where the TUN lives (--netns: the target)
+  const auto dnlp = itf.device_netlink();  // where the TUN lives (--netns: the target)
+  if (!dnlp) {
+    std::fprintf(stderr, "wgrouter[%s]: the interface's network namespace cannot be reached\n", itf.name().c_str());
+    return false;
+  }
+  tun::Netlink& dnl = *dnlp;
   for (const auto& a : cfg.iface.addresses)
     if (int rc = dnl.add_address(itf.ifindex(), a.family, a.addr.data(), a.len); rc != 0 && rc != -EEXIST) {
       std::fprintf(stderr, "wgrouter[%s]: address %s: %s\n", itf.name().c_str(), config::to_string(a).c_str(),
@@ -527,12 +532,21 @@ int cmd_up(int argc, char** argv) {
 
   bool ok = false;
   int status = 1;
+  // With --netns, the target is only held while something is done in it: a descriptor kept
+  // for the process's life would keep a stopped container's namespace (and the interface in
+  // it) alive. The teardown runs where the interface is then, if it still is where `up` put it.
+  const ino_t applied_ns = target.inode();
+  tun::NetnsFd teardown_ns;
+  bool post_down = false;
   {
-    tun::Netlink nl;               // this namespace: the ports
-    tun::Netlink dnl(target.get());  // the interface's: routes and rules, undone at exit there
+    tun::Netlink nl;  // this namespace: the ports
     io::Interface itf(std::move(l->tun), l->uapi_fd, l->uapi_path, l->opts);
     Applied done;
-    ok = apply_config(cfg, endpoints, itf, nl) && apply_routes(cfg, dnl, itf, done);
+    ok = apply_config(cfg, endpoints, itf, nl);
+    if (ok) {
+      const auto dnl = itf.device_netlink();
+      ok = dnl && apply_routes(cfg, *dnl, itf, done);
+    }
     // Dynamic-DNS peers: look the name up again when the peer stops answering.
     itf.on_peer_unresponsive = [&cfg, &itf](core::PeerId id) {
       const core::Peer* p = itf.device().peer(id);
@@ -555,18 +569,32 @@ int cmd_up(int argc, char** argv) {
       done.dns = true;
       ok = run_hooks(cfg.iface.post_up, name, "PostUp");
     }
+    target = tun::NetnsFd();
+    g_target_ns = -1;
     if (ok) {
       std::fprintf(stderr, "wgrouter[%s]: up (%s), %zu peers, UAPI at %s\n", name.c_str(),
                    std::string(itf.io_name()).c_str(), itf.device().peer_count(), l->uapi_path.c_str());
       status = itf.run();
-      run_hooks(cfg.iface.pre_down, name, "PreDown");
-      if (cfg.iface.save_config) save_config(path, cfg, itf);
     }
-    undo_routes(dnl, done);
-    if (done.dns) unset_dns(cfg.iface, name);
+    // Where to undo: without --netns this namespace; with it, the target if the interface is
+    // still there (when the namespace went away, everything in it went too).
+    bool undo = applied_ns == 0;
+    if (applied_ns != 0) {
+      teardown_ns = itf.device_netns();
+      undo = teardown_ns && teardown_ns.inode() == applied_ns;
+      g_target_ns = undo ? teardown_ns.get() : -1;
+    }
+    if (ok && undo) run_hooks(cfg.iface.pre_down, name, "PreDown");
+    if (ok && cfg.iface.save_config) save_config(path, cfg, itf);
+    if (undo) {
+      tun::Netlink unl(g_target_ns);
+      undo_routes(unl, done);
+      if (done.dns) unset_dns(cfg.iface, name);
+    }
+    post_down = ok && undo;  // PostDown only where the interface was taken down
   }  // the TUN goes away with its descriptor here
   std::fprintf(stderr, "wgrouter[%s]: down\n", name.c_str());
-  if (ok) run_hooks(cfg.iface.post_down, name, "PostDown");
+  if (post_down) run_hooks(cfg.iface.post_down, name, "PostDown");
   return ok ? status : 1;
 }
 

@@ -6,6 +6,7 @@
 #include <linux/fib_rules.h>
 #include <linux/if.h>
 #include <linux/if_addr.h>
+#include <linux/net_namespace.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
@@ -218,12 +219,16 @@ int Netlink::add_suppress_rule(core::Family f, bool add) {
   return request(buf);
 }
 
-LinkMonitor::LinkMonitor(int ifindex, int netns_fd) : ifindex_(ifindex) {
-  in_netns(netns_fd, [&] { nl_ = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK); });
+LinkMonitor::LinkMonitor(int ifindex) : ifindex_(ifindex) {
+  nl_ = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
   if (nl_ && mnl_socket_bind(nl_, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0) {
     mnl_socket_close(nl_);
     nl_ = nullptr;
   }
+  // Events of other namespaces too (those with an id here), each tagged with that id. Needs
+  // CAP_NET_BROADCAST; without it only this namespace's events arrive.
+  int on = 1;
+  all_ns_ = nl_ && mnl_socket_setsockopt(nl_, NETLINK_LISTEN_ALL_NSID, &on, sizeof(on)) == 0;
 }
 
 LinkMonitor::~LinkMonitor() {
@@ -236,13 +241,32 @@ LinkMonitor::Change LinkMonitor::drain() {
   Change c;
   if (!nl_) return c;
   char buf[kBufLen];
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
   for (int i = 0; i < 256; ++i) {
-    const ssize_t n = mnl_socket_recvfrom(nl_, buf, sizeof(buf));
+    iovec iov{buf, sizeof(buf)};
+    sockaddr_nl sa{};
+    msghdr mh{};
+    mh.msg_name = &sa;
+    mh.msg_namelen = sizeof(sa);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = control;
+    mh.msg_controllen = sizeof(control);
+    const ssize_t n = recvmsg(mnl_socket_get_fd(nl_), &mh, MSG_DONTWAIT);
     if (n < 0 && errno == ENOBUFS) {  // events were lost: the caller reads the state again
       c.lost = true;
       continue;
     }
     if (n <= 0) break;
+    if (sa.nl_pid != 0) continue;  // only the kernel speaks here
+    // Which namespace the message is about: the id it has here, or this namespace.
+    int nsid = kThisNamespace;
+    for (cmsghdr* cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+      if (cm->cmsg_level == SOL_NETLINK && cm->cmsg_type == NETLINK_LISTEN_ALL_NSID &&
+          cm->cmsg_len >= CMSG_LEN(sizeof(int)))
+        std::memcpy(&nsid, CMSG_DATA(cm), sizeof(int));
+    if (nsid < 0) nsid = kThisNamespace;
+    if (nsid != nsid_) continue;
     int len = static_cast<int>(n);
     for (auto* nlh = reinterpret_cast<nlmsghdr*>(buf); mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
       if (nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK) continue;
@@ -260,6 +284,53 @@ LinkMonitor::Change LinkMonitor::drain() {
     }
   }
   return c;
+}
+
+int Netlink::netns_id(int netns_fd) {
+  if (!nl_) return -ENOTSUP;
+  // RTM_GETNSID: 0 and the id (-1 when none is assigned), or -errno.
+  auto get = [&](int& id) -> int {
+    alignas(nlmsghdr) char buf[kBufLen];
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = RTM_GETNSID;
+    nlh->nlmsg_flags = NLM_F_REQUEST;
+    nlh->nlmsg_seq = seq_++;
+    auto* g = static_cast<rtgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtgenmsg)));
+    g->rtgen_family = AF_UNSPEC;
+    mnl_attr_put_u32(nlh, NETNSA_FD, static_cast<uint32_t>(netns_fd));
+    if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0) return -errno;
+    const ssize_t n = mnl_socket_recvfrom(nl_, buf, sizeof(buf));
+    if (n <= 0) return -EIO;
+    auto* reply = reinterpret_cast<nlmsghdr*>(buf);
+    if (!mnl_nlmsg_ok(reply, static_cast<int>(n))) return -EIO;
+    if (reply->nlmsg_type == NLMSG_ERROR) {
+      const auto* e = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(reply));
+      return e->error ? e->error : -EIO;
+    }
+    if (reply->nlmsg_type != RTM_NEWNSID) return -EIO;
+    const nlattr* tb[NETNSA_MAX + 1] = {};
+    mnl_attr_parse(reply, sizeof(rtgenmsg), [](const nlattr* at, void* d) -> int {
+      if (mnl_attr_type_valid(at, NETNSA_MAX) >= 0) static_cast<const nlattr**>(d)[mnl_attr_get_type(at)] = at;
+      return MNL_CB_OK;
+    }, tb);
+    if (!tb[NETNSA_NSID]) return -ENOENT;
+    id = static_cast<int>(mnl_attr_get_u32(tb[NETNSA_NSID]));
+    return 0;
+  };
+  int id = -1;
+  if (const int rc = get(id); rc != 0) return rc;
+  if (id >= 0) return id;
+  // None yet: ask for one (the kernel picks it). An id does not keep a namespace alive.
+  alignas(nlmsghdr) char buf[kBufLen];
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = RTM_NEWNSID;
+  auto* g = static_cast<rtgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtgenmsg)));
+  g->rtgen_family = AF_UNSPEC;
+  mnl_attr_put_u32(nlh, NETNSA_FD, static_cast<uint32_t>(netns_fd));
+  mnl_attr_put_u32(nlh, NETNSA_NSID, static_cast<uint32_t>(-1));
+  if (const int rc = request(buf); rc != 0 && rc != -EEXIST) return rc;
+  if (const int rc = get(id); rc != 0) return rc;
+  return id >= 0 ? id : -ENOENT;
 }
 
 }  // namespace wg::tun

@@ -36,6 +36,9 @@ class Netlink {
   int find_link(const std::string& name);
   // Moves a link into the network namespace `netns_fd` (IFLA_NET_NS_FD).
   int move_link(int ifindex, int netns_fd);
+  // The id this socket's namespace knows the namespace `netns_fd` by, assigned if it has none
+  // yet; or -errno.
+  int netns_id(int netns_fd);
   // Address with its prefix length; the host part is kept (it is the interface's own address).
   int add_address(int ifindex, core::Family f, const uint8_t* addr, uint8_t prefix_len);
   // table 0 means the main table.
@@ -52,30 +55,40 @@ class Netlink {
   uint32_t portid_ = 0;
 };
 
-// Link events for one interface: deleted (or moved away), up/down, MTU.
-// The descriptor is polled by the loop. The socket listens in the namespace `netns_fd`
-// names (-1: the calling thread's), the one the interface lives in.
+// Link events for one interface: deleted (or moved away), up/down, MTU. The descriptor is
+// polled by the loop. The socket lives in the calling thread's namespace and hears the other
+// namespaces that have an id here (NETLINK_LISTEN_ALL_NSID) without keeping any of them
+// alive: a container's namespace still goes away, with the interface in it, when it stops.
 class LinkMonitor {
  public:
-  explicit LinkMonitor(int ifindex, int netns_fd = -1);
+  static constexpr int kThisNamespace = -1;
+  explicit LinkMonitor(int ifindex);
   ~LinkMonitor();
   LinkMonitor(const LinkMonitor&) = delete;
   LinkMonitor& operator=(const LinkMonitor&) = delete;
 
   int fd() const;
+  // Whether events of other namespaces arrive (CAP_NET_BROADCAST).
+  bool all_namespaces() const { return all_ns_; }
   struct Change {
     bool deleted = false;
     std::optional<bool> up;
     std::optional<uint32_t> mtu;
-    bool lost = false;       // the socket overflowed: read the state again
+    bool lost = false;  // the socket overflowed: read the state again
   };
   // Reads every pending message; returns what changed for our interface.
   Change drain();
-  void set_ifindex(int i) { ifindex_ = i; }
+  // Follow link `ifindex` of the namespace with id `nsid` here (kThisNamespace: this one).
+  void follow(int nsid, int ifindex) {
+    nsid_ = nsid;
+    ifindex_ = ifindex;
+  }
 
  private:
   mnl_socket* nl_ = nullptr;
   int ifindex_;
+  int nsid_ = kThisNamespace;
+  bool all_ns_ = false;
 };
 
 }  // namespace wg::tun
