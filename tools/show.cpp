@@ -228,7 +228,10 @@ void print_text(const IfaceInfo& i) {
       if (n) c += (c.empty() ? "" : ", ") + name + " " + std::to_string(n);
     if (!c.empty()) std::printf("  io: %s\n", c.c_str());
   }
-  if (!i.ports.empty() && !i.counters.empty()) {
+  // Without ports only when something happened (ICMP errors towards the host, say).
+  const bool any_counter =
+      std::any_of(i.counters.begin(), i.counters.end(), [](const auto& c) { return c.second != 0; });
+  if (!i.counters.empty() && (!i.ports.empty() || any_counter)) {
     std::string c;
     for (auto& [name, n] : i.counters) c += (c.empty() ? "" : ", ") + name + " " + std::to_string(n);
     std::printf("  router: %s\n", c.c_str());
