@@ -347,6 +347,7 @@ std::string Interface::peer_name(core::PeerId id) const {
 
 void Interface::on_fd(int fd) {
   refresh_clock();
+  if (run_watcher(fd)) return;
   if (fd == signal_fd_) {
     signalfd_siginfo si;
     bool reload = false;
@@ -458,6 +459,33 @@ void Interface::locate_device() {
   links_.follow(nsid, tun_.ifindex());
   apply_link_state(nl->get_link(tun_.ifindex()));
   flush_outbox();
+}
+
+void Interface::watch_fd(int fd, std::function<void()> on_readable) {
+  unwatch_fd(fd);
+  watchers_.emplace_back(fd, std::move(on_readable));
+  io_->watch(fd);
+}
+
+void Interface::unwatch_fd(int fd) {
+  for (size_t i = 0; i < watchers_.size(); ++i)
+    if (watchers_[i].first == fd) {
+      io_->unwatch(fd);
+      watchers_.erase(watchers_.begin() + static_cast<std::ptrdiff_t>(i));
+      return;
+    }
+}
+
+bool Interface::run_watcher(int fd) {
+  for (const auto& [wfd, on_readable] : watchers_) {
+    if (wfd != fd) continue;
+    // A copy: the callback may unwatch (and so destroy) itself.
+    const std::function<void()> call = on_readable;
+    call();
+    flush_outbox();  // whatever the callback changed may have queued handshakes
+    return true;
+  }
+  return false;
 }
 
 void Interface::tick() {

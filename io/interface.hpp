@@ -76,6 +76,11 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   std::function<void(core::PeerId)> on_peer_unresponsive;
   // SIGHUP: native mode re-reads its file here. Without a handler SIGHUP stops the interface.
   std::function<void()> on_reload;
+  // Calls on_readable on the loop thread whenever fd is readable (an eventfd, a pipe): how work
+  // done off the loop (io/resolver.hpp) comes back to it. The caller keeps fd open until
+  // unwatch_fd or the Interface's end.
+  void watch_fd(int fd, std::function<void()> on_readable);
+  void unwatch_fd(int fd);
 
   // PacketSink
   void on_datagrams(std::span<RxDatagram> batch) override;
@@ -106,6 +111,8 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   void tick();
   void forget_stale_sources();
   void forget_all_sources();
+  // A descriptor given to watch_fd: runs its callback; false for any other descriptor.
+  bool run_watcher(int fd);
   std::string peer_name(core::PeerId id) const;
   // Seals what the batch deferred, then sends the super-packets the coalescers hold open:
   // before every flush of the I/O.
@@ -162,6 +169,7 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   std::vector<std::array<uint8_t, core::kMaxControlLen>> control_copies_;
   size_t control_used_ = 0;
   std::vector<core::Event> pending_events_;
+  std::vector<std::pair<int, std::function<void()>>> watchers_;  // watch_fd
 };
 
 }  // namespace wg::io

@@ -27,6 +27,7 @@
 #include "crypto/encoding.hpp"
 #include "crypto/secure.hpp"
 #include "io/interface.hpp"
+#include "io/resolver.hpp"
 #include "io/uapi_server.hpp"
 #include "tools/commands.hpp"
 #include "tools/launch.hpp"
@@ -407,11 +408,67 @@ std::string sync_request(const config::Config& cfg, const std::vector<std::optio
   return req + "\n";
 }
 
+// An answer for spec's host:port came back (on the loop thread). Every peer the file still
+// gives that Endpoint, and that still exists, gets the address if it differs from the one it
+// has; an answer for a name the file no longer uses changes nothing.
+void apply_answer(const config::EndpointSpec& spec, const io::Resolver::Answer& answer, const config::Config& cfg,
+                  io::Interface& itf, bool from_reload) {
+  const char* what = from_reload ? "reload: " : "";
+  if (!answer) {
+    std::fprintf(stderr, "wgrouter[%s]: %s%s%s\n", itf.name().c_str(), what, answer.error().message.c_str(),
+                 from_reload ? " (endpoint left as it was)" : "");
+    return;
+  }
+  core::Device& dev = itf.device();
+  for (const config::PeerConfig& pc : cfg.peers) {
+    if (!pc.endpoint || pc.endpoint->numeric || pc.endpoint->text != spec.text) continue;
+    const auto id = dev.find_peer(pc.public_key);
+    const core::Peer* p = id ? dev.peer(*id) : nullptr;
+    if (!p) continue;
+    if (p->endpoint.same_remote(*answer)) {
+      if (from_reload)
+        std::fprintf(stderr, "wgrouter[%s]: reload: %s still resolves to %s\n", itf.name().c_str(), spec.text.c_str(),
+                     core::to_string(*answer).c_str());
+      continue;
+    }
+    std::fprintf(stderr, "wgrouter[%s]: %s%s now resolves to %s\n", itf.name().c_str(), what, spec.text.c_str(),
+                 core::to_string(*answer).c_str());
+    dev.set_endpoint(*id, *answer);
+  }
+}
+
+// Looks spec up off the loop (io/resolver.hpp); apply_answer runs when the answer is back.
+// cfg and itf are cmd_up's and outlive the resolver's callbacks.
+void lookup_endpoint(const config::EndpointSpec& spec, const config::Config& cfg, io::Interface& itf,
+                     io::Resolver& resolver, bool from_reload) {
+  const io::Resolver::Submit s = resolver.resolve(
+      spec, [spec, &cfg, &itf, from_reload](const io::Resolver::Answer& a) { apply_answer(spec, a, cfg, itf, from_reload); });
+  const char* what = from_reload ? "reload: " : "";
+  switch (s) {
+    case io::Resolver::Submit::Queued:
+      std::fprintf(stderr, "wgrouter[%s]: %sresolving %s%s\n", itf.name().c_str(), what, spec.text.c_str(),
+                   from_reload ? " in the background" : " again (peer not answering)");
+      break;
+    case io::Resolver::Submit::Joined:
+      std::fprintf(stderr, "wgrouter[%s]: %s%s: a lookup is already on its way\n", itf.name().c_str(), what,
+                   spec.text.c_str());
+      break;
+    case io::Resolver::Submit::Full:
+      std::fprintf(stderr, "wgrouter[%s]: %scannot look %s up now: too many lookups pending\n", itf.name().c_str(),
+                   what, spec.text.c_str());
+      break;
+  }
+}
+
 // SIGHUP: re-reads the file and applies what changed without stopping traffic — peers as
 // `wg syncconf` would, Unreachable prefixes, the ports' routes, sources, inbound rules and MTU,
 // and new ports. Address, MTU, Table, DNS and hooks of [Interface] take a restart, and so does
 // taking a port's device away (the port is only disabled). A bad file changes nothing.
-void reload(const std::string& path, config::Config& cfg, uint32_t tunnel_mtu, io::Interface& itf, tun::Netlink& nl) {
+// Runs on the loop thread: hostname endpoints are looked up in the background and set when
+// their answers come (the peers keep their endpoints until then). The file is read here, as
+// any local file the daemon was started with; the rest is netlink and memory.
+void reload(const std::string& path, config::Config& cfg, uint32_t tunnel_mtu, io::Interface& itf, tun::Netlink& nl,
+            io::Resolver& resolver) {
   const std::string& name = itf.name();
   auto loaded = config::load_config(path);
   if (!loaded) {
@@ -419,18 +476,11 @@ void reload(const std::string& path, config::Config& cfg, uint32_t tunnel_mtu, i
     return;
   }
   config::Config next = std::move(*loaded);
+  // Numeric endpoints now; hostname peers keep the endpoint they have until their lookup
+  // answers (lookup_endpoint), so a slow name server delays nothing else.
   std::vector<std::optional<core::Endpoint>> endpoints(next.peers.size());
-  for (size_t i = 0; i < next.peers.size(); ++i) {
-    const auto& e = next.peers[i].endpoint;
-    if (!e) continue;
-    if (e->numeric) {
-      endpoints[i] = e->numeric;
-    } else if (auto r = config::resolve_endpoint(*e)) {
-      endpoints[i] = *r;
-    } else {
-      std::fprintf(stderr, "wgrouter[%s]: reload: %s (endpoint left as it was)\n", name.c_str(), r.error().message.c_str());
-    }
-  }
+  for (size_t i = 0; i < next.peers.size(); ++i)
+    if (const auto& e = next.peers[i].endpoint; e && e->numeric) endpoints[i] = e->numeric;
   if (next.iface.addresses != cfg.iface.addresses || next.iface.mtu != cfg.iface.mtu || next.iface.table != cfg.iface.table ||
       next.iface.dns_servers != cfg.iface.dns_servers)
     std::fprintf(stderr, "wgrouter[%s]: reload: [Interface] Address, MTU, Table and DNS changes take a restart\n",
@@ -470,6 +520,13 @@ void reload(const std::string& path, config::Config& cfg, uint32_t tunnel_mtu, i
   cfg = std::move(next);
   std::fprintf(stderr, "wgrouter[%s]: reloaded %s: %zu peers, %zu ports\n", name.c_str(), path.c_str(),
                itf.device().peer_count(), cfg.ports.size());
+  std::vector<std::string> asked;  // one lookup per name, however many peers share it
+  for (const config::PeerConfig& pc : cfg.peers) {
+    if (!pc.endpoint || pc.endpoint->numeric) continue;
+    if (std::find(asked.begin(), asked.end(), pc.endpoint->text) != asked.end()) continue;
+    asked.push_back(pc.endpoint->text);
+    lookup_endpoint(*pc.endpoint, cfg, itf, resolver, true);
+  }
 }
 
 // tunnel_mtu: the MTU set on the interface (the file's, else automatic_mtu); ports default to it.
@@ -523,7 +580,9 @@ bool apply_config(const config::Config& cfg, const std::vector<std::optional<cor
   return true;
 }
 
-// SaveConfig: the file's wg-quick settings with the running peers and keys.
+// SaveConfig: the file's wg-quick settings with the running peers and keys. Called once
+// the loop has returned (like the PreDown/PostDown hooks and resolvconf), so its file write
+// never holds up traffic.
 void save_config(const std::string& path, config::Config cfg, io::Interface& itf) {
   cfg.peers.clear();
   const core::Device& dev = itf.device();
@@ -630,6 +689,9 @@ int cmd_up(int argc, char** argv) {
   bool post_down = false;
   {
     tun::Netlink nl;  // this namespace: the ports
+    // Before the Interface, so it is destroyed after it (the loop watches its descriptor). Its
+    // destructor does not wait for a lookup stuck in getaddrinfo.
+    io::Resolver resolver;
     io::Interface itf(std::move(l->tun), l->uapi_fd, l->uapi_path, l->opts);
     Applied done;
     uint32_t tunnel_mtu = 0;
@@ -638,23 +700,19 @@ int cmd_up(int argc, char** argv) {
       const auto dnl = itf.device_netlink();
       ok = dnl && apply_routes(cfg, *dnl, itf, done);
     }
-    // Dynamic-DNS peers: look the name up again when the peer stops answering.
-    itf.on_peer_unresponsive = [&cfg, &itf](core::PeerId id) {
+    // Dynamic-DNS peers: look the name up again when the peer stops answering. Off the loop:
+    // the answer comes back through the resolver's eventfd.
+    itf.watch_fd(resolver.fd(), [&resolver] { resolver.deliver(); });
+    itf.on_peer_unresponsive = [&cfg, &itf, &resolver](core::PeerId id) {
       const core::Peer* p = itf.device().peer(id);
       if (!p) return;
       for (const auto& pc : cfg.peers) {
         if (pc.public_key != p->public_key || !pc.endpoint || pc.endpoint->numeric) continue;
-        auto r = config::resolve_endpoint(*pc.endpoint);
-        if (!r) {
-          std::fprintf(stderr, "wgrouter[%s]: %s\n", itf.name().c_str(), r.error().message.c_str());
-        } else if (!r->same_remote(p->endpoint)) {
-          std::fprintf(stderr, "wgrouter[%s]: %s now resolves to %s\n", itf.name().c_str(),
-                       pc.endpoint->text.c_str(), core::to_string(*r).c_str());
-          itf.device().set_endpoint(id, *r);
-        }
+        // Asked every ~15 s while the peer is silent: one lookup at a time is enough.
+        if (!resolver.in_flight(*pc.endpoint)) lookup_endpoint(*pc.endpoint, cfg, itf, resolver, false);
       }
     };
-    itf.on_reload = [&] { reload(path, cfg, tunnel_mtu, itf, nl); };
+    itf.on_reload = [&] { reload(path, cfg, tunnel_mtu, itf, nl, resolver); };
     if (ok) {
       set_dns(cfg.iface, name);
       done.dns = true;
@@ -665,6 +723,9 @@ int cmd_up(int argc, char** argv) {
     if (ok) {
       std::fprintf(stderr, "wgrouter[%s]: up (%s), %zu peers, UAPI at %s\n", name.c_str(),
                    std::string(itf.io_name()).c_str(), itf.device().peer_count(), l->uapi_path.c_str());
+      // The loop: from here to its end nothing on this thread waits on the outside world.
+      // What may (hooks, resolvconf, SaveConfig's write, startup name resolution) runs before
+      // or after it; name lookups in between go through `resolver`.
       status = itf.run();
     }
     // Where to undo: without --netns this namespace; with it, the target if the interface is
