@@ -37,6 +37,7 @@ AllowedIPs = 198.51.100.1/32
 CONF
 chmod 600 "$DIR"/*.conf
 ip netns exec $A env WGROUTER_TEST_CLOCK_SCALE=10 "$BIN" up "$DIR/${P}a.conf" --foreground >"$DIR/a.log" 2>&1 &
+APID=$!  # `ip netns exec` and `env` exec: this is wgrouter
 ip netns exec $B "$BIN" up "$DIR/${P}b.conf" --foreground >"$DIR/b.log" 2>&1 &
 check "both interfaces up" wait_for 10 bash -c "$(declare -f is_up); is_up $A ${P}a && is_up $B ${P}b"
 check "hostname endpoint resolved at start" bash -c "[ \"\$(ip netns exec $A wg show ${P}a endpoints | cut -f2)\" = 192.0.2.2:51821 ]"
@@ -56,5 +57,20 @@ else
 fi
 check "traffic flows to the new address" wait_for 30 bash -c "! kill -0 $PINGER"
 check "the log says what happened" grep -q "peer-b.example:51821 now resolves to 192.0.2.3:51821" "$DIR/a.log"
-kill $PINGER 2>/dev/null; [ -n "${KEEP:-}" ] && { cat "$DIR/a.log" "$DIR/b.log"; ip netns exec $A wg show; ip netns exec $B wg show; }
+kill $PINGER 2>/dev/null
+
+# SIGHUP with the name pointing elsewhere: the reload leaves the endpoint as it is, looks the
+# name up in the background and sets the answer when it comes back (io/resolver.hpp).
+ip -n $B addr del 192.0.2.3/24 dev ${P}y && ip -n $B addr add 192.0.2.2/24 dev ${P}y
+printf '127.0.0.1 localhost\n192.0.2.2 peer-b.example\n' >"/etc/netns/$A/hosts"
+kill -HUP "$APID"
+if wait_for 10 bash -c "[ \"\$(ip netns exec $A wg show ${P}a endpoints | cut -f2)\" = 192.0.2.2:51821 ]"; then
+  pass "SIGHUP: the name's new address was set when its lookup answered: endpoint 192.0.2.2:51821"
+else
+  fail "SIGHUP: endpoint not updated: $(ip netns exec $A wg show ${P}a endpoints)"; tail -5 "$DIR/a.log"
+fi
+check "the log says the reload looked the name up and set it" \
+  grep -q "reload: peer-b.example:51821 now resolves to 192.0.2.2:51821" "$DIR/a.log"
+check "ping through the tunnel after the reload" ip netns exec $A ping -c 2 -W 3 -i 0.3 198.51.100.2
+[ -n "${KEEP:-}" ] && { cat "$DIR/a.log" "$DIR/b.log"; ip netns exec $A wg show; ip netns exec $B wg show; }
 finish "dynamic DNS"
