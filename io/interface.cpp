@@ -493,6 +493,7 @@ void Interface::tick() {
   next_tick_ = now_ + kTickInterval;
   device_.tick(env(), outbox_);
   flush_outbox();
+  uapi_.flush_waiting([this](int c) { io_->unwatch(c); });  // replies a slow reader left
   if (now_ >= next_housekeeping_) {
     next_housekeeping_ = now_ + std::chrono::seconds(1);
     if (!uapi_.still_ours()) {

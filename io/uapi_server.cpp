@@ -2,7 +2,6 @@
 #include "io/uapi_server.hpp"
 
 #include <errno.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -22,23 +21,6 @@ bool fill_addr(const std::string& path, sockaddr_un& sa) {
   sa.sun_family = AF_UNIX;
   std::memcpy(sa.sun_path, path.c_str(), path.size());
   return true;
-}
-
-// Writes all of reply, waiting at most ~2 s for a slow reader in total.
-bool write_all(int fd, const std::string& reply) {
-  size_t off = 0;
-  for (int waits = 0; off < reply.size() && waits < 200;) {
-    const ssize_t n = ::send(fd, reply.data() + off, reply.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n > 0) {
-      off += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno != EAGAIN && errno != EINTR) return false;
-    pollfd p{fd, POLLOUT, 0};
-    ::poll(&p, 1, 10);
-    ++waits;
-  }
-  return off == reply.size();
 }
 
 }  // namespace
@@ -93,7 +75,7 @@ void UapiServer::close_connection(int fd) {
 }
 
 UapiServer::~UapiServer() {
-  for (auto& [fd, conn] : conns_) ::close(fd);
+  for (auto& [fd, c] : conns_) ::close(fd);
   ::close(listen_fd_);
 }
 
@@ -103,36 +85,73 @@ int UapiServer::accept_one() {
     ::close(c);
     return -1;
   }
+  // Root may go past net.core.wmem_max; otherwise the kernel caps the plain request.
+  if (c >= 0 && ::setsockopt(c, SOL_SOCKET, SO_SNDBUFFORCE, &kSendBuffer, sizeof(kSendBuffer)) != 0)
+    ::setsockopt(c, SOL_SOCKET, SO_SNDBUF, &kSendBuffer, sizeof(kSendBuffer));
   return c;
 }
 
+bool UapiServer::feed(Conn& c, std::string_view in) {
+  if (c.out.empty()) c.since = std::chrono::steady_clock::now();
+  return c.proto->feed(in, c.out);
+}
+
+// Input is always read (the protocol holds what it cannot answer yet, up to its limit): left
+// in the socket, it would keep a level-triggered poll firing.
 bool UapiServer::serve(int fd) {
   char buf[16384];
-  auto& conn = *conns_.at(fd);
-  std::string reply;
-  bool keep = true;
-  for (int i = 0; i < 64 && keep; ++i) {
+  Conn& c = conns_.at(fd);
+  for (int i = 0; i < 64 && !c.closing; ++i) {
     const ssize_t n = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
     if (n == 0) {
-      keep = false;
+      c.closing = true;
       break;
     }
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) break;
-      keep = false;
-      break;
+      return false;
     }
-    keep = conn.feed(std::string_view(buf, static_cast<size_t>(n)), reply);
+    if (!feed(c, std::string_view(buf, static_cast<size_t>(n)))) c.closing = true;
   }
-  // A big pipelined burst is answered in slices: write, then let the connection go on.
-  for (int i = 0; i < 1024 && keep; ++i) {
-    if (!reply.empty() && !write_all(fd, reply)) return false;
-    reply.clear();
-    if (!conn.pending()) break;
-    keep = conn.feed({}, reply);
+  return pump(fd, c);
+}
+
+bool UapiServer::send_some(int fd, Conn& c) {
+  size_t off = 0;
+  while (off < c.out.size()) {
+    const ssize_t n = ::send(fd, c.out.data() + off, c.out.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      off += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) break;
+    return false;
   }
-  if (!reply.empty() && !write_all(fd, reply)) keep = false;
-  return keep;
+  const auto now = std::chrono::steady_clock::now();
+  if (off) {
+    c.out.erase(0, off);
+    c.since = now;
+  }
+  return c.out.empty() || now - c.since < kStallLimit;
+}
+
+// A big pipelined burst is answered in slices: each goes out before the next is made.
+bool UapiServer::pump(int fd, Conn& c) {
+  for (int i = 0; i < 1024; ++i) {
+    if (!send_some(fd, c)) return false;
+    if (!c.out.empty()) return true;  // the socket is full: flush_waiting goes on later
+    if (c.closing) return false;
+    if (!c.proto->pending()) return true;
+    if (!feed(c, {})) c.closing = true;
+  }
+  return true;
+}
+
+size_t UapiServer::waiting() const {
+  size_t n = 0;
+  for (const auto& [fd, c] : conns_) n += !c.out.empty();
+  return n;
 }
 
 bool UapiServer::still_ours() const {
