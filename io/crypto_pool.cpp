@@ -1,10 +1,20 @@
 // io/crypto_pool.cpp — see crypto_pool.hpp.
 #include "io/crypto_pool.hpp"
 
+#include <pthread.h>
+#include <signal.h>
+
 namespace wg::io {
 
+// Workers take no signals: the pool is made before the loop blocks SIGINT/SIGTERM/SIGHUP for
+// its signalfd, and a thread that left them unblocked would take the default action (end the
+// process, skipping the teardown) for a SIGTERM meant for the loop.
 CryptoPool::CryptoPool(unsigned threads) {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
   for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this] { worker(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 CryptoPool::~CryptoPool() {
