@@ -167,16 +167,6 @@ check "the reload's lookup of $NAME joined the one on its way" \
 
 # --- traffic through the other peer and the port while it hangs -----------------------------
 T_TAG=traffic
-nsx a ping -n -D -i "$INTERVAL" -c "$PINGS" -w 20 "$IN_C" >"$T_DIR/ping-tun.txt" 2>&1 &
-p1=$!
-nsx i ping -n -D -i "$INTERVAL" -c "$PINGS" -w 20 "$IN_C" >"$T_DIR/ping-port.txt" 2>&1 &
-p2=$!
-on_cleanup "stop_pid $p1; stop_pid $p2"
-sleep 2
-# Mid-way: the lookup's own socket, wgrouter's, connected to the silent server.
-ss_mid=$(nsx a ss -Huanp dst "$DNS" 2>&1)
-wait "$p1" "$p2"
-
 # ping_figures FILE: "RECEIVED UNIQUE_SEQS MAX_RTT_MS MAX_GAP_MS" from `ping -D` output.
 ping_figures() {
 	awk '/bytes from .*icmp_seq=/ {
@@ -189,26 +179,59 @@ ping_figures() {
 		prev = ts
 	} END { printf "%d %d %.1f %.1f\n", n, u, rtt, gap }' "$1"
 }
-for what in tun port; do
-	read -r got uniq rtt gap < <(ping_figures "$T_DIR/ping-$what.txt")
-	from=$([[ $what == tun ]] && echo "a (TUN)" || echo "i (port)")
-	info "$from -> c: $got replies, $uniq distinct icmp_seq of $PINGS, max RTT $rtt ms, longest gap between replies $gap ms"
-	if ((uniq == PINGS)) && awk -v r="$rtt" -v m="$MAX_MS" 'BEGIN { exit !(r <= m) }' &&
-		awk -v g="$gap" -v m="$MAX_MS" -v i="$INTERVAL" 'BEGIN { exit !(g <= m + i * 1000) }'; then
-		pass "$from -> c: every one of $PINGS pings answered, max RTT $rtt ms <= $MAX_MS, reply gap $gap ms <= $MAX_MS + 20"
-	else
-		fail "$from -> c: lost replies or a stall above $MAX_MS ms while the lookup hung" \
-			"replies $got, distinct icmp_seq $uniq of $PINGS, max RTT $rtt ms, longest gap $gap ms" \
-			"$(tail -n 3 "$T_DIR/ping-$what.txt")"
-	fi
-done
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
+
+# measure ROUND: $PINGS pings every $INTERVAL s through the tunnel to c from a (the TUN) and from
+# i (the port), and a control run on the outer link a -> c, which does not cross wgrouter (a
+# loaded machine shows there too). Sets VERDICT: ok | slow (all answered, some above the bound)
+# | lost; ROUND_LINES: the figures.
+measure() {
+	local r=$1 what got uniq rtt gap p1 p2 p3
+	nsx a ping -n -D -i "$INTERVAL" -c "$PINGS" -w 20 "$IN_C" >"$T_DIR/ping-tun-$r.txt" 2>&1 &
+	p1=$!
+	nsx i ping -n -D -i "$INTERVAL" -c "$PINGS" -w 20 "$IN_C" >"$T_DIR/ping-port-$r.txt" 2>&1 &
+	p2=$!
+	nsx a ping -n -D -i "$INTERVAL" -c "$PINGS" -w 20 192.0.2.66 >"$T_DIR/ping-control-$r.txt" 2>&1 &
+	p3=$!
+	on_cleanup "stop_pid $p1; stop_pid $p2; stop_pid $p3"
+	sleep 2
+	# Mid-way: the lookup's own socket, wgrouter's, connected to the silent server.
+	SS_MID=$(nsx a ss -Huanp dst "$DNS" 2>&1)
+	wait "$p1" "$p2" "$p3"
+	VERDICT=ok ROUND_LINES=()
+	for what in tun port control; do
+		read -r got uniq rtt gap < <(ping_figures "$T_DIR/ping-$what-$r.txt")
+		ROUND_LINES+=("round $r, $what: $got replies, $uniq distinct icmp_seq of $PINGS, max RTT $rtt ms, longest gap between replies $gap ms")
+		[[ $what == control ]] && continue
+		if ((uniq != PINGS)); then
+			VERDICT=lost
+		elif ! le "$rtt" "$MAX_MS" || ! le "$gap" $((MAX_MS + 20)); then
+			[[ $VERDICT == ok ]] && VERDICT=slow
+		fi
+	done
+}
+# A stall the hung lookup caused would last as long as the lookup (tens of seconds) and show in
+# every round; a scheduling hiccup of a busy machine does not repeat. So one more round is
+# allowed when everything came back but a figure went over the bound, and said so.
+measure 1
+for l in "${ROUND_LINES[@]}"; do info "$l"; done
+if [[ $VERDICT == slow ]]; then
+	info "round 1 went over ${MAX_MS} ms with every reply back (load: $(cut -d' ' -f1-3 /proc/loadavg)); measuring again"
+	measure 2
+	for l in "${ROUND_LINES[@]}"; do info "$l"; done
+fi
+case $VERDICT in
+ok) pass "a (TUN) and i (port) -> c: every one of $PINGS pings each answered, max RTT <= $MAX_MS ms, reply gap <= $((MAX_MS + 20)) ms" ;;
+lost) fail "lost replies through the tunnel while the lookup hung" "${ROUND_LINES[@]}" ;;
+*) fail "a stall above $MAX_MS ms through the tunnel while the lookup hung (twice)" "${ROUND_LINES[@]}" ;;
+esac
 
 # --- was it really hanging? -----------------------------------------------------------------
 T_TAG=evidence
-if [[ $ss_mid == *"$DNS:53"* && $ss_mid == *wgrouter* ]]; then
-	pass "during the pings wgrouter had a UDP socket open to the silent name server: $(echo "$ss_mid" | awk '{ print $4, "->", $5 }' | head -n 1)"
+if [[ $SS_MID == *"$DNS:53"* && $SS_MID == *wgrouter* ]]; then
+	pass "during the pings wgrouter had a UDP socket open to the silent name server: $(echo "$SS_MID" | awk '{ print $4, "->", $5 }' | head -n 1)"
 else
-	fail "no wgrouter socket to $DNS:53 during the pings" "$ss_mid"
+	fail "no wgrouter socket to $DNS:53 during the pings" "$SS_MID"
 fi
 # The lookup started before the pings and had no answer after them: neither an address nor an
 # error (wg's message ends in `host:port') for the name.
