@@ -117,7 +117,7 @@ TEST_CASE("resolver: numeric and /etc/hosts names are answered in deliver(), on 
   CHECK(empty->error().message == "Name or service not known: `:51820'");
 }
 
-TEST_CASE("resolver: a name already being looked up joins that lookup; the number of names is bounded") {
+TEST_CASE("resolver: a name already being looked up joins that lookup, and the number of names is bounded") {
   auto gate = std::make_shared<Gate>();
   Resolver r(gated(gate), 2);
   int a_answers = 0, b_answers = 0;
@@ -142,7 +142,7 @@ TEST_CASE("resolver: a name already being looked up joins that lookup; the numbe
   CHECK(gate->count() == 3);
 }
 
-TEST_CASE("resolver: destroying it while a lookup is stuck returns at once; the worker ends later") {
+TEST_CASE("resolver: destroying it while a lookup is stuck returns at once, the worker ends later") {
   auto gate = std::make_shared<Gate>();
   bool answered = false;
   auto r = std::make_unique<Resolver>(gated(gate));
