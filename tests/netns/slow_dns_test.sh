@@ -181,6 +181,10 @@ ping_figures() {
 }
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
 
+# A stall of the loop holds every packet that arrives meanwhile: it shows as RTT (ping takes the
+# receive time from the kernel), so the bound is on the RTT and on every icmp_seq coming back.
+# The gap between replies is printed too, but it also counts ping's own send delays on a busy
+# machine (see the control run), so it is not judged.
 # measure ROUND: $PINGS pings every $INTERVAL s through the tunnel to c from a (the TUN) and from
 # i (the port), and a control run on the outer link a -> c, which does not cross wgrouter (a
 # loaded machine shows there too). Sets VERDICT: ok | slow (all answered, some above the bound)
@@ -205,7 +209,7 @@ measure() {
 		[[ $what == control ]] && continue
 		if ((uniq != PINGS)); then
 			VERDICT=lost
-		elif ! le "$rtt" "$MAX_MS" || ! le "$gap" $((MAX_MS + 20)); then
+		elif ! le "$rtt" "$MAX_MS"; then
 			[[ $VERDICT == ok ]] && VERDICT=slow
 		fi
 	done
@@ -221,7 +225,7 @@ if [[ $VERDICT == slow ]]; then
 	for l in "${ROUND_LINES[@]}"; do info "$l"; done
 fi
 case $VERDICT in
-ok) pass "a (TUN) and i (port) -> c: every one of $PINGS pings each answered, max RTT <= $MAX_MS ms, reply gap <= $((MAX_MS + 20)) ms" ;;
+ok) pass "a (TUN) and i (port) -> c: every one of $PINGS pings each answered, max RTT <= $MAX_MS ms" ;;
 lost) fail "lost replies through the tunnel while the lookup hung" "${ROUND_LINES[@]}" ;;
 *) fail "a stall above $MAX_MS ms through the tunnel while the lookup hung (twice)" "${ROUND_LINES[@]}" ;;
 esac
