@@ -92,7 +92,7 @@ void check_errors(const std::vector<ErrorCase>& cases) {
 
 // --- [Interface], keys handled by wg --------------------------------------------------------
 
-TEST_CASE("config: PrivateKey is decoded; a bad one is reported without its value") {
+TEST_CASE("config: PrivateKey is decoded, a bad one is reported without its value") {
   const Config c = ok(kIface + "PrivateKey = " + s(kPriv) + "\n");
   REQUIRE(c.iface.private_key);
   const auto want = decode(kPriv);
@@ -301,7 +301,7 @@ TEST_CASE("config: PublicKey and PresharedKey") {
   CHECK(err("[Peer]\nPublicKey =\n") == "t.conf:2: Line unrecognized: `PublicKey='");
 }
 
-TEST_CASE("config: Endpoint keeps its text; IP literals are parsed now, hostnames later") {
+TEST_CASE("config: Endpoint keeps its text, IP literals are parsed now, hostnames later") {
   const Config c = ok(kPeer + "Endpoint = 192.0.2.1:51820\n");
   const EndpointSpec& e = *c.peers[0].endpoint;
   CHECK(e.text == "192.0.2.1:51820");

@@ -93,7 +93,7 @@ TEST_CASE("rt_tables: built-ins, duplicates and numbers are resolved as ip resol
   CHECK(lookup_table(two, "b") == 100u);
 }
 
-TEST_CASE("rt_tables: etc, then usr when etc has no rt_tables; .d files, etc shadowing usr") {
+TEST_CASE("rt_tables: etc, then usr when etc has no rt_tables, .d files, etc shadowing usr") {
   TempTree tree;
   tree.write("/usr/rt_tables", "11 usr_main\n");
   tree.write("/usr/rt_tables.d/a.conf", "12 usr_a\n");

@@ -221,7 +221,7 @@ TEST_CASE("uapi: a private key equal to a peer's removes that peer and its allow
   CHECK(u.table.check());
 }
 
-TEST_CASE("uapi: a peer cannot take a port route or an Unreachable prefix; replace_peers leaves them") {
+TEST_CASE("uapi: a peer cannot take a port route or an Unreachable prefix, replace_peers leaves them") {
   Uapi u;
   // One connection per request: an error ends a connection, as in wireguard-go.
   auto set = [&u](const std::string& body) {
@@ -322,7 +322,7 @@ TEST_CASE("uapi: turning persistent keepalive on sends through the outbox once t
   CHECK(u.hooks.out.empty());
 }
 
-TEST_CASE("uapi: inserting a prefix another peer owns moves it; host bits are masked") {
+TEST_CASE("uapi: inserting a prefix another peer owns moves it, host bits are masked") {
   Uapi u;
   REQUIRE(u.send("set=1\npublic_key=" + kB.pub + "\nallowed_ip=10.0.0.0/24\nallowed_ip=10.0.1.0/24\n\n") ==
           "errno=0\n\n");
@@ -376,7 +376,7 @@ TEST_CASE("uapi: replace_allowed_ips and replace_peers") {
   CHECK(u.hooks.port == 51820);  // device settings are untouched
 }
 
-TEST_CASE("uapi: remove=true removes the peer and its prefixes; later lines are ignored") {
+TEST_CASE("uapi: remove=true removes the peer and its prefixes, later lines are ignored") {
   Uapi u;
   REQUIRE(u.send(kConfigure) == "errno=0\n\n");
   REQUIRE(u.send("set=1\npublic_key=" + kB.pub + "\nremove=true\nallowed_ip=10.7.0.0/16\nendpoint=1.2.3.4:5\n\n") ==

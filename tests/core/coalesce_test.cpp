@@ -212,7 +212,7 @@ TEST_CASE("coalesce: what must not join leaves alone, in order within its flow")
   }
 }
 
-TEST_CASE("coalesce: interleaved flows each join; a ninth flow pushes the oldest out") {
+TEST_CASE("coalesce: interleaved flows each join, a ninth flow pushes the oldest out") {
   std::vector<Bytes> a, b;
   for (uint32_t i = 0; i < 4; ++i) {
     a.push_back(ipv6(kA6, kB6, kTcp, tcp(1111, 80, 5000 + 500 * i, 9, pkt::kTcpAck, pattern(500, 1))));

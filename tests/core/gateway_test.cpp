@@ -874,7 +874,7 @@ TEST_CASE("gateway: at a tunnel MTU of 9000, TSO super-packets are cut into jumb
   CHECK(drops_str(w.drops) == "");
 }
 
-TEST_CASE("gateway: from the TUN, a checksum left to the device is completed; a GSO type that does not fit is dropped") {
+TEST_CASE("gateway: from the TUN, a checksum left to the device is completed, a GSO type that does not fit is dropped") {
   World w;
   const Bytes good = ip4(kHost4, kRemote4, kProtoUdp, udp(5000, 53, 301));
   Bytes partial = good;
@@ -1206,7 +1206,7 @@ TEST_CASE("gateway: FlowTable timeouts follow the TCP state and replies") {
 }
 
 
-TEST_CASE("gateway: one source gets a burst of 20 ICMP errors, then 100 per second; others are not held back") {
+TEST_CASE("gateway: one source gets a burst of 20 ICMP errors, then 100 per second, others are not held back") {
   World w;
   auto from = [&](const Addr16& src, int n, uint16_t base) {
     for (int i = 0; i < n; ++i)

@@ -303,7 +303,7 @@ TEST_CASE("malformed: non-zero reserved bytes make every message type unknown") 
   check_tunnel_both_ways(pr);
 }
 
-TEST_CASE("malformed: data on a wrong receiver index is UnknownIndex; replayed data is Replayed") {
+TEST_CASE("malformed: data on a wrong receiver index is UnknownIndex, replayed data is Replayed") {
   Established e;
   Pair& pr = e.pr;
   const uint32_t index = load_le32(e.data.data() + data::kReceiver);

@@ -37,7 +37,7 @@ bool has_event(const std::vector<Event>& log, EventKind k) {
 
 }  // namespace
 
-TEST_CASE("timers: the initiator rekeys after 120 s of sending, not before; the responder never on age") {
+TEST_CASE("timers: the initiator rekeys after 120 s of sending, not before, the responder never on age") {
   Pair pr;
   REQUIRE(pr.handshake());
   const Instant born = pr.clock.now;

@@ -69,7 +69,7 @@ TEST_CASE("offload: a GSO run is one path, equal sizes, the last one shorter, wi
   CHECK(wg::io::gso_run(s, 0) == 1);
 }
 
-TEST_CASE("offload: a UDP_GRO receive splits into its datagrams; headroom is the previous tag") {
+TEST_CASE("offload: a UDP_GRO receive splits into its datagrams, headroom is the previous tag") {
   std::vector<uint8_t> mem(10000);
   const Endpoint from = Endpoint::v4(192, 0, 2, 1, 51820);
   std::vector<wg::io::RxDatagram> out;

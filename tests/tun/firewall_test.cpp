@@ -25,7 +25,7 @@ TEST_CASE("firewall: the IPv4 table, one anti-spoof rule per address, the conntr
         "add rule ip wg-quick-wg0 premangle meta l4proto udp meta mark set ct mark\n");
 }
 
-TEST_CASE("firewall: the IPv6 table; no address means no anti-spoof rule; without the owner flag") {
+TEST_CASE("firewall: the IPv6 table, no address means no anti-spoof rule, without the owner flag") {
   std::array<uint8_t, 16> v6{0x20, 0x01, 0x0d, 0xb8};
   v6[15] = 1;
   const std::string with = firewall_ruleset("wg-x.1", Family::V6, {v6}, 0xca6d);
