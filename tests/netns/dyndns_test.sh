@@ -72,5 +72,21 @@ fi
 check "the log says the reload looked the name up and set it" \
   grep -q "reload: peer-b.example:51821 now resolves to 192.0.2.2:51821" "$DIR/a.log"
 check "ping through the tunnel after the reload" ip netns exec $A ping -c 2 -W 3 -i 0.3 198.51.100.2
+
+# Steady traffic towards a peer that moved, on a session past its rekey age: new packets keep
+# restarting the handshake tries, yet the retries still reach the "every third unanswered
+# initiation" point and the name is looked up again.
+sleep 14  # the session from the reload ages past 135 protocol seconds
+ip -n $B addr del 192.0.2.2/24 dev ${P}y && ip -n $B addr add 192.0.2.4/24 dev ${P}y
+printf '127.0.0.1 localhost\n192.0.2.4 peer-b.example\n' >"/etc/netns/$A/hosts"
+ip netns exec $A timeout 40 ping -q -i 0.1 198.51.100.2 >/dev/null 2>&1 &
+STEADY=$!
+if wait_for 30 bash -c "[ \"\$(ip netns exec $A wg show ${P}a endpoints | cut -f2)\" = 192.0.2.4:51821 ]"; then
+  pass "under steady traffic the name was looked up again: endpoint 192.0.2.4:51821"
+else
+  fail "steady traffic: endpoint not re-resolved: $(ip netns exec $A wg show ${P}a endpoints)"; tail -5 "$DIR/a.log"
+fi
+kill $STEADY 2>/dev/null
+check "ping through the tunnel at the new address" ip netns exec $A ping -c 2 -W 3 -i 0.3 198.51.100.2
 [ -n "${KEEP:-}" ] && { cat "$DIR/a.log" "$DIR/b.log"; ip netns exec $A wg show; ip netns exec $B wg show; }
 finish "dynamic DNS"
