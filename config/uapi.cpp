@@ -124,10 +124,13 @@ void append_ports(const core::Gateway& gw, std::string& out) {
   num("gw_icmp_rate_limited", gw.counters().icmp_rate_limited);
   num("gw_neighbour_solicits", gw.counters().neighbour_solicits);
   num("gw_flow_evictions", gw.flow_evictions());
+  num("gw_ports_removed", gw.counters().ports_removed);
   for (uint32_t p = 0; p < gw.port_count(); ++p) {
+    if (gw.port_removed(p)) continue;  // gone from the file: counted in gw_ports_removed
     const core::PortSpec& spec = gw.port_spec(p);
     line("port", spec.name);
     line("port_mode", spec.tap ? "tap" : "veth");
+    num("port_attached", gw.port_attached(p) ? 1 : 0);
     num("port_mtu", spec.mtu);
     line("port_mac", mac_text(spec.mac));
     for (const core::HostAddress& a : spec.addresses)
@@ -148,6 +151,7 @@ void append_ports(const core::Gateway& gw, std::string& out) {
     num("port_rx_bytes", st.rx_bytes);
     num("port_tx_packets", st.tx_packets);
     num("port_tx_bytes", st.tx_bytes);
+    num("port_reattached", st.reattached);
     for (size_t i = 1; i < core::kDropReasonCount; ++i)
       if (const uint64_t c = st.drops.count[i]) num(std::string("port_drop_") + std::string(core::drop_name(static_cast<core::Drop>(i))), c);
   }

@@ -82,12 +82,36 @@ void Gateway::update_port(uint32_t p, PortSpec spec) {
   install_port(p);
 }
 
-void Gateway::disable_port(uint32_t p) {
+void Gateway::remove_port(uint32_t p) {
   Port& port = *ports_[p];
+  if (port.removed) return;
   routes_.remove_value(RouteTarget::port(p));
   port.allowed_source.clear();
-  port.disabled = true;
+  port.removed = true;
+  port.detached = true;
+  // Nothing of it is used again: no ICMP source, no neighbour, no parked packet.
+  port.global6.reset();
+  port.v4.reset();
+  port.neighbours = {};
+  port.pending = {};
   port.pending_len = 0;
+  ++counters_.ports_removed;
+}
+
+void Gateway::detach_port(uint32_t p) {
+  Port& port = *ports_[p];
+  port.detached = true;
+  port.neighbours.clear();
+  port.pending_len = 0;
+}
+
+void Gateway::reattach_port(uint32_t p) {
+  Port& port = *ports_[p];
+  if (port.removed) return;
+  port.detached = false;
+  port.neighbours.clear();
+  port.pending_len = 0;
+  ++port.stats.reattached;
 }
 
 void Gateway::set_unreachable(const std::vector<Prefix>& prefixes) {
@@ -97,13 +121,12 @@ void Gateway::set_unreachable(const std::vector<Prefix>& prefixes) {
 
 std::optional<uint32_t> Gateway::find_port(const std::string& name) const {
   for (uint32_t i = 0; i < ports_.size(); ++i)
-    if (ports_[i]->spec.name == name) return i;
+    if (!ports_[i]->removed && ports_[i]->spec.name == name) return i;
   return std::nullopt;
 }
 
 void Gateway::install_port(uint32_t id) {
   Port& port = *ports_[id];
-  port.disabled = false;
   fit_scratch(port.spec.mtu);
   routes_.remove_value(RouteTarget::port(id));
   for (const Prefix& r : port.spec.routes) routes_.insert(r, RouteTarget::port(id));
@@ -166,6 +189,7 @@ uint8_t* Gateway::scratch(GatewayOutput& out) {
 }
 
 void Gateway::send_frame(uint32_t p, std::span<uint8_t> frame, GatewayOutput& out) {
+  if (ports_[p]->detached) return count_port(Drop::PortWrite, p);  // no device behind it now
   PortStats& st = ports_[p]->stats;
   ++st.tx_packets;
   st.tx_bytes += frame.size() - kVnetLen;
@@ -371,6 +395,7 @@ void Gateway::forward_to_port(const Env& env, uint32_t p, std::span<uint8_t> buf
   Port& port = *ports_[p];
   std::span<const uint8_t> ip = buf.subspan(off, info.len);
   const bool v6 = info.family == Family::V6;
+  if (port.detached) return count_port(Drop::PortWrite, p);  // nothing to park it for
   if (is_own(port, info.family, info.dst)) {
     count_port(Drop::NotForUs, p);  // our address on the segment: only answered from the segment
     return;
@@ -518,7 +543,7 @@ void Gateway::from_port(const Env& env, uint32_t p, std::span<uint8_t> buf, size
   ++port.stats.rx_packets;
   port.stats.rx_bytes += len > kVnetLen ? len - kVnetLen : 0;
   Ingress in{Ingress::Kind::Port, p, {}};
-  if (port.disabled) return count(Drop::NotForUs, in);
+  if (port.removed) return count(Drop::NotForUs, in);
   if (len < kFrameHeader) return count(Drop::BadFrame, in);
   const VnetHeader vnet = read_vnet(buf.data() + off);
   const auto eth = parse_eth(buf.subspan(off + kVnetLen, len - kVnetLen));

@@ -90,6 +90,7 @@ struct Neighbour {
 struct PortStats {
   uint64_t rx_packets = 0, rx_bytes = 0;  // frames from the instance
   uint64_t tx_packets = 0, tx_bytes = 0;  // frames to the instance
+  uint64_t reattached = 0;                // its device came back (a re-created veth)
   DropCounters drops;
 };
 
@@ -113,6 +114,7 @@ struct GatewayCounters {
   uint64_t icmp_sent = 0;
   uint64_t icmp_rate_limited = 0;
   uint64_t neighbour_solicits = 0;
+  uint64_t ports_removed = 0;  // taken out of the configuration (remove_port)
 };
 
 class Gateway {
@@ -147,8 +149,19 @@ class Gateway {
   // Replaces a port's settings (routes, sources, rules, MTU, addresses; the MAC stays) between
   // two packets: a reload never stops traffic. Neighbours and flows are kept.
   void update_port(uint32_t p, PortSpec spec);
-  // Takes a port out of service: its routes go, everything it sends is dropped (not_for_us).
-  void disable_port(uint32_t p);
+  // Removes a port for good: its routes, sources, neighbours and parked packet go; anything
+  // still arriving from it is dropped (not_for_us), nothing is sent to it. Its index is never
+  // handed out again (flows and I/O in flight keep naming the old port), find_port and
+  // `wgrouter show` no longer see it; adding the name again gives a new index.
+  void remove_port(uint32_t p);
+  bool port_removed(uint32_t p) const { return ports_[p]->removed; }
+  // The port's device went away (a deleted veth): frames towards it are dropped
+  // (port_write_failed) and its neighbours forgotten until reattach_port.
+  void detach_port(uint32_t p);
+  // The device is back under the same name (a new veth, a new instance behind it): its
+  // neighbours are learned afresh; counted in PortStats::reattached.
+  void reattach_port(uint32_t p);
+  bool port_attached(uint32_t p) const { return !ports_[p]->detached; }
   // Replaces every Unreachable prefix.
   void set_unreachable(const std::vector<Prefix>& prefixes);
   std::optional<uint32_t> find_port(const std::string& name) const;
@@ -187,7 +200,8 @@ class Gateway {
     std::optional<pkt::Addr16> link_local;  // source of our ND messages
     std::optional<pkt::Addr16> global6;     // source of ICMPv6 errors towards the instance
     std::optional<std::array<uint8_t, 4>> v4;
-    bool disabled = false;
+    bool removed = false;
+    bool detached = false;  // no device behind it right now
     // One packet waiting for its next hop's link-layer address.
     std::vector<uint8_t> pending;
     size_t pending_len = 0;  // IP length at pending[kIngressHeadroom]; 0 = empty

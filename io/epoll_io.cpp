@@ -54,6 +54,16 @@ class EpollIo final : public PacketIo {
     ports_[id] = fd;
     add(fd);
   }
+  void replace_port(uint32_t id, int fd) override {
+    remove_port(id);
+    add_port(id, fd);
+  }
+  void remove_port(uint32_t id) override {
+    if (id >= ports_.size() || ports_[id] < 0) return;
+    flush();  // what was queued for it goes out on the descriptor it was meant for
+    epoll_ctl(epfd_, EPOLL_CTL_DEL, ports_[id], nullptr);
+    ports_[id] = -1;
+  }
   void watch(int fd) override { add(fd); }
   void unwatch(int fd) override { epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr); }
 
@@ -124,6 +134,7 @@ class EpollIo final : public PacketIo {
 
   void read_port(uint32_t id, PacketSink& sink) {
     size_t n = 0;
+    bool gone = false;
     for (; n < kMaxBatch; ++n) {
       uint8_t* buf = tun_rx_.data() + n * kBufferSize;
       const ssize_t r = ::read(ports_[id], buf + kPortReadOffset, kBufferSize - kPortReadOffset - 64);
@@ -131,12 +142,17 @@ class EpollIo final : public PacketIo {
       if (r < 0 && (errno == EBADFD || errno == EBADF)) {  // the TAP was deleted: stop watching it
         ++counters_.port_read_errors;
         epoll_ctl(epfd_, EPOLL_CTL_DEL, ports_[id], nullptr);
+        gone = true;
         break;
       }
       if (r <= 0) break;
       tun_batch_[n] = {{buf, kBufferSize}, static_cast<size_t>(r)};
     }
     if (n) sink.on_port_frames(id, std::span(tun_batch_.data(), n));
+    if (gone) {
+      flush();
+      sink.on_port_gone(id);
+    }
   }
 
   void add(int fd) {

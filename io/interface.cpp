@@ -259,21 +259,6 @@ void Interface::flush() {
   io_->flush();
 }
 
-uint32_t Interface::add_port(tun::PortDevice dev, core::PortSpec spec) {
-  const uint32_t id = gateway_.add_port(std::move(spec));
-  io_->add_port(id, dev.fd());
-  if (port_gro_.size() <= id) {
-    port_gro_.resize(id + 1, core::Coalescer(core::pkt::kEthLen));
-    port_sinks_.resize(id + 1);
-  }
-  port_gro_[id].set_enabled(switches_.gro);
-  port_gro_[id].set_udp(offload_.uso);
-  port_sinks_[id].io = io_.get();
-  port_sinks_[id].id = id;
-  ports_.push_back(std::move(dev));
-  return id;
-}
-
 // Control messages and flushed staged packets are copied: their storage in the outbox and the
 // Device is only valid until the next Device call, and sends go out at the end of the batch.
 void Interface::queue_outbox() {
@@ -363,6 +348,7 @@ void Interface::on_fd(int fd) {
     }
     return;
   }
+  if (fd == port_links_.fd()) return on_port_links();
   if (fd == links_.fd()) {
     const tun::LinkMonitor::Change c = links_.drain();
     if (c.deleted || c.lost) {

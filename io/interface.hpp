@@ -6,6 +6,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,8 +49,20 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   core::Device& device() { return device_; }
   core::RouteTable& allowed_ips() { return gateway_.routes(); }
   core::Gateway& gateway() { return gateway_; }
-  // Adds a gateway port on an opened TAP or attached interface; returns its index.
-  uint32_t add_port(tun::PortDevice dev, core::PortSpec spec);
+  // --- gateway ports (io/interface_ports.cpp) ---
+  // Adds a gateway port on an opened TAP or attached interface; returns its index. link_mtu:
+  // the MTU the port's link was given when brought up (none: left as it was); a veth port
+  // whose interface is deleted and created again under the same name is attached again and
+  // brought up the same way.
+  uint32_t add_port(tun::PortDevice dev, core::PortSpec spec, std::optional<uint32_t> link_mtu = std::nullopt);
+  // Removes a port for good: routes and neighbours gone (core::Gateway::remove_port), its
+  // descriptor unwatched in the backend and closed. Its index is not used again.
+  void remove_port(uint32_t id);
+  // The port's device (nullptr once removed).
+  const tun::PortDevice* port_device(uint32_t id) const;
+  // Sets a port's link MTU now and for later re-attachments.
+  int set_port_link_mtu(uint32_t id, std::optional<uint32_t> mtu);
+  std::optional<uint32_t> port_link_mtu(uint32_t id) const;
   // The name the interface was created with: its UAPI socket and its log lines keep it.
   const std::string& name() const { return name_; }
   // The TUN's index in the namespace it lives in now.
@@ -88,6 +101,7 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   void on_port_frames(uint32_t port, std::span<TunPacket> batch) override;
   void on_fd(int fd) override;
   void on_tun_error(int err) override;
+  void on_port_gone(uint32_t port) override;
 
   // GatewayOutput
   core::Drop to_tunnel(const core::Env& env, core::PeerId peer, std::span<uint8_t> buf, size_t len) override;
@@ -114,6 +128,10 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   // A descriptor given to watch_fd: runs its callback; false for any other descriptor.
   bool run_watcher(int fd);
   std::string peer_name(core::PeerId id) const;
+  // Link events of veth ports: a deleted interface detaches its port, one created again under
+  // the port's name is attached again (io/interface_ports.cpp).
+  void on_port_links();
+  void reattach_port(uint32_t id);
   // Seals what the batch deferred, then sends the super-packets the coalescers hold open:
   // before every flush of the I/O.
   void drain_coalescers();
@@ -138,7 +156,10 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   core::WallTime wall_;
   core::Device device_;
   core::Gateway gateway_;
-  std::vector<tun::PortDevice> ports_;
+  std::vector<tun::PortDevice> ports_;              // by port index
+  std::vector<std::optional<uint32_t>> port_mtu_;  // link MTU set when a port is brought up
+  tun::PortLinkWatch port_links_;                  // opened with the first veth port
+  std::vector<tun::PortLinkWatch::Event> port_events_;
   core::Outbox outbox_;
   tun::TunDevice tun_;
   UdpSockets udp_;

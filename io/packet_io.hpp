@@ -127,6 +127,9 @@ class PacketSink {
   virtual void on_fd(int fd) = 0;  // a watched control descriptor is readable
   // A TUN read failed for good (EBADFD: the device is gone); the backend stopped reading it.
   virtual void on_tun_error(int /*err*/) {}
+  // A port's descriptor failed for good (a deleted TAP answers EBADFD): the backend stopped
+  // reading it. Called once per port, between batches.
+  virtual void on_port_gone(uint32_t port) { (void)port; }
 };
 
 // A queued frame write to a port's descriptor (both backends keep a list of these).
@@ -163,6 +166,14 @@ class PacketIo {
   // A port's descriptor (TAP or packet socket): frames with a virtio-net header. Ids are
   // dense from 0.
   virtual void add_port(uint32_t id, int fd) = 0;
+  // Reads and writes port `id` through `fd` from now on (its interface was re-created). What
+  // is queued for the old descriptor is flushed first; reads in flight on it are cancelled and
+  // never delivered, and their buffers live until the kernel is done with them. The caller
+  // closes the old descriptor afterwards. Not from inside a sink callback's batch.
+  virtual void replace_port(uint32_t id, int fd) = 0;
+  // Stops using port `id` for good (flushes first, as above); the caller closes its
+  // descriptor afterwards. Writes to it are ignored; the id is not used again.
+  virtual void remove_port(uint32_t id) = 0;
   virtual void watch(int fd) = 0;
   virtual void unwatch(int fd) = 0;
 

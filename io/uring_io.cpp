@@ -105,9 +105,23 @@ class UringIo final : public PacketIo {
   void add_port(uint32_t id, int fd) override {
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);  // as for the TUN
     if (ports_.size() <= id) ports_.resize(id + 1);
-    ports_[id].fd = fd;
-    ports_[id].rx.resize(size_t{kPortReads} * kBufferSize);
+    PortRx& p = ports_[id];
+    p.fd = fd;
+    p.gone = false;
+    p.rx.resize(size_t{kPortReads} * kBufferSize);
     for (unsigned i = 0; i < kPortReads; ++i) arm_port_read(id, i);
+  }
+
+  void replace_port(uint32_t id, int fd) override {
+    remove_port(id);
+    add_port(id, fd);
+  }
+
+  void remove_port(uint32_t id) override {
+    if (id >= ports_.size() || ports_[id].fd < 0) return;
+    flush();  // what was queued for it goes out on the descriptor it was meant for
+    retire_reads(id);
+    ports_[id].fd = -1;
   }
 
   // Stops the receives on the current sockets (their in-flight requests hold the sockets
@@ -219,6 +233,14 @@ class UringIo final : public PacketIo {
       sink.on_tun_error(tun_error_);
       flush();
     }
+    if (!gone_.empty()) {
+      gone_now_.swap(gone_);
+      for (uint32_t id : gone_now_) {
+        sink.on_port_gone(id);
+        flush();
+      }
+      gone_now_.clear();
+    }
     for (int fd : rearm_)
       if (fd == udp_[0] || fd == udp_[1]) arm_recv(fd);
     rearm_.clear();
@@ -287,29 +309,85 @@ class UringIo final : public PacketIo {
     Kind kind;
     unsigned first, count;  // pieces in write_iov_
   };
+  // A port's reads carry its descriptor generation: reads of a replaced or removed descriptor
+  // are told apart from the new one's even though they use the same port id and slot.
   struct PortRx {
     int fd = -1;
+    uint32_t gen = 0;
+    unsigned inflight = 0;    // reads of this generation armed and not yet taken
+    bool gone = false;        // reported through on_port_gone
     std::vector<uint8_t> rx;  // kPortReads buffers
   };
-  static uint32_t port_of_tag(uint64_t ud) { return static_cast<uint32_t>(value_of(ud) >> 8); }
+  // The buffers of a replaced or removed descriptor: kept until each of its reads has come
+  // back (cancelled, or completed and thrown away), so the kernel never writes into freed
+  // memory.
+  struct RetiredRx {
+    uint32_t id, gen;
+    unsigned inflight;
+    std::vector<uint8_t> rx;
+  };
+  static constexpr uint32_t kPortGenMask = 0xffffff;
+  static uint64_t port_tag(uint32_t id, uint32_t gen, unsigned slot) {
+    return tag(kPortRead, uint64_t{gen} << 32 | uint64_t{id & kPortGenMask} << 8 | slot);
+  }
+  static uint32_t port_of_tag(uint64_t ud) { return static_cast<uint32_t>(value_of(ud) >> 8) & kPortGenMask; }
+  static uint32_t port_gen_of(uint64_t ud) { return static_cast<uint32_t>(value_of(ud) >> 32) & kPortGenMask; }
 
   void arm_port_read(uint32_t id, unsigned slot) {
+    PortRx& p = ports_[id];
     io_uring_sqe* sqe = get_sqe();
-    uint8_t* buf = ports_[id].rx.data() + size_t{slot} * kBufferSize;
-    io_uring_prep_read(sqe, ports_[id].fd, buf + kPortReadOffset, kBufferSize - kPortReadOffset - 64, 0);
-    io_uring_sqe_set_data64(sqe, tag(kPortRead, uint64_t{id} << 8 | slot));
+    uint8_t* buf = p.rx.data() + size_t{slot} * kBufferSize;
+    io_uring_prep_read(sqe, p.fd, buf + kPortReadOffset, kBufferSize - kPortReadOffset - 64, 0);
+    io_uring_sqe_set_data64(sqe, port_tag(id, p.gen, slot));
+    ++p.inflight;
+  }
+
+  // Cancels the port's reads in flight and sets their buffers aside until they are back; the
+  // next generation starts with none.
+  void retire_reads(uint32_t id) {
+    PortRx& p = ports_[id];
+    for (unsigned slot = 0; slot < kPortReads; ++slot) {
+      io_uring_sqe* sqe = get_sqe();
+      io_uring_prep_cancel64(sqe, port_tag(id, p.gen, slot), 0);
+      io_uring_sqe_set_data64(sqe, 0);
+    }
+    if (p.inflight > 0) retired_.push_back({id, p.gen, p.inflight, std::move(p.rx)});
+    p.rx = {};
+    p.inflight = 0;
+    p.gen = (p.gen + 1) & kPortGenMask;
+  }
+
+  // One read of an old generation came back: its bytes are not delivered, its slot not armed.
+  void retired_read_done(uint32_t id, uint32_t gen) {
+    for (size_t i = 0; i < retired_.size(); ++i) {
+      RetiredRx& r = retired_[i];
+      if (r.id != id || r.gen != gen) continue;
+      if (--r.inflight == 0) {
+        retired_[i] = std::move(retired_.back());
+        retired_.pop_back();
+      }
+      return;
+    }
   }
 
   void take_port(const Cqe& c, size_t& n) {
     const uint32_t id = port_of_tag(c.user_data);
     const unsigned slot = static_cast<unsigned>(value_of(c.user_data) & 0xff);
     if (id >= ports_.size()) return;
+    PortRx& p = ports_[id];
+    if (port_gen_of(c.user_data) != p.gen) return retired_read_done(id, port_gen_of(c.user_data));
+    --p.inflight;
     if (c.res <= 0) {
       // A deleted TAP answers every read with EBADFD: stop reading it rather than spin.
       if (c.res == -EBADF || c.res == -EBADFD) {
         ++counters_.port_read_errors;
+        if (!p.gone) {
+          p.gone = true;
+          gone_.push_back(id);
+        }
         return;
       }
+      if (c.res == -ECANCELED) return;  // not ours to re-arm
       arm_port_read(id, slot);
       return;
     }
@@ -535,6 +613,9 @@ class UringIo final : public PacketIo {
   std::vector<Write> writes_;
   std::vector<iovec> write_iov_;
   std::vector<PortRx> ports_;
+  std::vector<RetiredRx> retired_;
+  std::vector<uint32_t> gone_;      // ports whose reads failed for good, to report
+  std::vector<uint32_t> gone_now_;  // the ones being reported
   std::array<TunPacket, kMaxBatch> port_batch_{};
   std::array<unsigned, kMaxBatch> port_slots_{};
   uint32_t batch_port_ = 0;

@@ -38,6 +38,8 @@ struct Neighbour {
 struct PortInfo {
   std::string name, mode, mac;
   uint64_t mtu = 0, rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
+  bool attached = true;     // a device behind it now
+  uint64_t reattached = 0;  // times its interface came back and was attached again
   std::vector<std::string> addresses, routes, allowed_source, allow_inbound;
   std::vector<Neighbour> neighbours;
   std::vector<std::pair<std::string, uint64_t>> drops;  // non-zero only
@@ -98,6 +100,8 @@ void port_line(PortInfo& p, std::string_view k, std::string_view v) {
   else if (k == "port_rx_bytes") p.rx_bytes = to_u64(v);
   else if (k == "port_tx_packets") p.tx_packets = to_u64(v);
   else if (k == "port_tx_bytes") p.tx_bytes = to_u64(v);
+  else if (k == "port_attached") p.attached = v != "0";
+  else if (k == "port_reattached") p.reattached = to_u64(v);
   else if (k == "port_neighbour") {
     const size_t sp = v.find(' ');
     p.neighbours.push_back({std::string(v.substr(0, sp)), sp == std::string_view::npos ? "" : std::string(v.substr(sp + 1))});
@@ -244,6 +248,9 @@ void print_text(const IfaceInfo& i) {
     };
     std::printf("\nport: %s (%s, mtu %llu, mac %s)\n", p.name.c_str(), p.mode.c_str(),
                 static_cast<unsigned long long>(p.mtu), p.mac.c_str());
+    if (!p.attached || p.reattached)
+      std::printf("  link: %s, reattached %llu\n", p.attached ? "attached" : "gone (frames to it dropped)",
+                  static_cast<unsigned long long>(p.reattached));
     std::printf("  addresses: %s\n", list(p.addresses).c_str());
     std::printf("  routes: %s\n", list(p.routes).c_str());
     std::printf("  allowed source: %s\n", list(p.allowed_source).c_str());
@@ -298,9 +305,10 @@ void print_json(const std::vector<IfaceInfo>& all) {
     };
     for (size_t k = 0; k < i.ports.size(); ++k) {
       const PortInfo& p = i.ports[k];
-      std::printf("%s{\"name\":%s,\"mode\":%s,\"mtu\":%llu,\"mac\":%s,\"addresses\":%s,\"routes\":%s,"
-                  "\"allowed_source\":%s,\"allow_inbound\":%s,\"neighbours\":[",
-                  k ? "," : "", json_str(p.name).c_str(), json_str(p.mode).c_str(),
+      std::printf("%s{\"name\":%s,\"mode\":%s,\"attached\":%s,\"reattached\":%llu,\"mtu\":%llu,\"mac\":%s,"
+                  "\"addresses\":%s,\"routes\":%s,\"allowed_source\":%s,\"allow_inbound\":%s,\"neighbours\":[",
+                  k ? "," : "", json_str(p.name).c_str(), json_str(p.mode).c_str(), p.attached ? "true" : "false",
+                  static_cast<unsigned long long>(p.reattached),
                   static_cast<unsigned long long>(p.mtu), json_str(p.mac).c_str(), strings(p.addresses).c_str(),
                   strings(p.routes).c_str(), strings(p.allowed_source).c_str(), strings(p.allow_inbound).c_str());
       for (size_t a = 0; a < p.neighbours.size(); ++a)

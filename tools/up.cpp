@@ -11,12 +11,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -220,6 +222,7 @@ struct Applied {
   std::vector<core::Family> suppress_rules;
   uint32_t table = 0;
   std::unique_ptr<tun::DefaultRouteFirewall> firewall;  // its tables go with it
+  bool firewall_here = false;  // made in this namespace (not --netns): a reload may renew it
 };
 
 bool wants_default_route(const config::Config& cfg) {
@@ -243,7 +246,10 @@ std::vector<std::array<uint8_t, 16>> addresses_of(const config::Config& cfg, cor
 // tunnel's addresses reachable by forged packets from any other link, with nothing said.
 // Without /0 routes or with Table = off or a number, no rules are needed.
 bool add_firewall(const config::Config& cfg, core::Family f, uint32_t mark, io::Interface& itf, Applied& done) {
-  if (!done.firewall) done.firewall = std::make_unique<tun::DefaultRouteFirewall>(itf.name(), g_target_ns);
+  if (!done.firewall) {
+    done.firewall = std::make_unique<tun::DefaultRouteFirewall>(itf.name(), g_target_ns);
+    done.firewall_here = g_target_ns < 0;
+  }
   auto r = done.firewall->add(f, addresses_of(cfg, f), mark);
   if (!r) {
     std::fprintf(stderr, "wgrouter[%s]: nftables rules for the default route (table %s %s): %s\n", itf.name().c_str(),
@@ -336,6 +342,13 @@ core::PortSpec port_spec(const config::PortConfig& pc, uint32_t default_mtu) {
   return spec;
 }
 
+// The MTU a port's link is given: a TAP is the instance's NIC, so its MTU is the port's; a
+// veth end only changes when the port names an MTU. Also used when a re-created veth is
+// attached again, and on reload.
+std::optional<uint32_t> port_link_mtu(const config::PortConfig& pc, const core::PortSpec& spec) {
+  return pc.mode == config::PortMode::Tap || pc.mtu ? std::optional<uint32_t>(spec.mtu) : std::nullopt;
+}
+
 // Opens (tap) or attaches to (veth) the port's device, brings it up and adds the port.
 bool open_port(const config::PortConfig& pc, uint32_t default_mtu, io::Interface& itf, tun::Netlink& nl) {
   const bool tap = pc.mode == config::PortMode::Tap;
@@ -348,13 +361,12 @@ bool open_port(const config::PortConfig& pc, uint32_t default_mtu, io::Interface
     std::fprintf(stderr, "wgrouter[%s]: port %s: warning: %s\n", itf.name().c_str(), pc.name.c_str(),
                  dev->warning().c_str());
   core::PortSpec spec = port_spec(pc, default_mtu);
-  // A TAP is the instance's NIC: its MTU is the port's. A veth end only changes when asked.
-  const std::optional<uint32_t> link_mtu = tap || pc.mtu ? std::optional<uint32_t>(spec.mtu) : std::nullopt;
+  const std::optional<uint32_t> link_mtu = port_link_mtu(pc, spec);
   if (int rc = nl.set_link(dev->ifindex(), true, link_mtu); rc != 0) {
     std::fprintf(stderr, "wgrouter[%s]: port %s: link up: %s\n", itf.name().c_str(), pc.name.c_str(), std::strerror(-rc));
     return false;
   }
-  itf.add_port(std::move(*dev), std::move(spec));
+  itf.add_port(std::move(*dev), std::move(spec), link_mtu);
   return true;
 }
 
@@ -460,15 +472,107 @@ void lookup_endpoint(const config::EndpointSpec& spec, const config::Config& cfg
   }
 }
 
+// Reload: [Interface] Address and MTU applied to the TUN and to the router as they change.
+// next_mtu: the MTU the file asks for now; tunnel_mtu becomes it once the link has it.
+void reload_interface(const config::Config& cfg, const config::Config& next, uint32_t next_mtu, uint32_t& tunnel_mtu,
+                      io::Interface& itf) {
+  const std::string& name = itf.name();
+  if (next.iface.addresses == cfg.iface.addresses && next_mtu == tunnel_mtu) return;
+  const auto dnl = itf.device_netlink();  // where the TUN lives (--netns: the target)
+  if (!dnl) {
+    std::fprintf(stderr, "wgrouter[%s]: reload: the interface's network namespace cannot be reached; "
+                 "Address and MTU left as they were\n", name.c_str());
+    return;
+  }
+  tun::Netlink& nl = *dnl;
+  auto has = [](const std::vector<config::InterfaceAddress>& l, const config::InterfaceAddress& a) {
+    return std::find(l.begin(), l.end(), a) != l.end();
+  };
+  for (const auto& a : cfg.iface.addresses) {
+    if (has(next.iface.addresses, a)) continue;
+    const int rc = nl.del_address(itf.ifindex(), a.family, a.addr.data(), a.len);
+    if (rc != 0 && rc != -EADDRNOTAVAIL)
+      std::fprintf(stderr, "wgrouter[%s]: reload: remove address %s: %s\n", name.c_str(), config::to_string(a).c_str(),
+                   std::strerror(-rc));
+    else
+      std::fprintf(stderr, "wgrouter[%s]: reload: address %s removed\n", name.c_str(), config::to_string(a).c_str());
+  }
+  for (const auto& a : next.iface.addresses) {
+    if (has(cfg.iface.addresses, a)) continue;
+    if (int rc = nl.add_address(itf.ifindex(), a.family, a.addr.data(), a.len); rc != 0 && rc != -EEXIST)
+      std::fprintf(stderr, "wgrouter[%s]: reload: add address %s: %s\n", name.c_str(), config::to_string(a).c_str(),
+                   std::strerror(-rc));
+    else
+      std::fprintf(stderr, "wgrouter[%s]: reload: address %s added\n", name.c_str(), config::to_string(a).c_str());
+  }
+  if (next.iface.addresses != cfg.iface.addresses) {
+    std::vector<core::HostAddress> host;
+    for (const auto& a : next.iface.addresses) host.push_back(host_address(a));
+    itf.gateway().set_host_addresses(host);
+  }
+  const uint32_t mtu = tunnel_mtu;
+  if (next_mtu != mtu) {
+    if (int rc = nl.set_link(itf.ifindex(), std::nullopt, next_mtu); rc != 0) {
+      std::fprintf(stderr, "wgrouter[%s]: reload: MTU %u: %s; MTU stays %u\n", name.c_str(), next_mtu,
+                   std::strerror(-rc), mtu);
+    } else {
+      itf.device().set_mtu(next_mtu);
+      itf.gateway().set_tunnel_mtu(next_mtu);
+      tunnel_mtu = next_mtu;
+      std::fprintf(stderr, "wgrouter[%s]: reload: MTU %u -> %u\n", name.c_str(), mtu, next_mtu);
+    }
+  }
+}
+
+// Reload: ports no longer in the file removed, the others updated in place (a port whose MTU
+// comes from the interface's follows it), new ones added.
+void reload_ports(const config::Config& next, uint32_t default_mtu, io::Interface& itf, tun::Netlink& nl) {
+  const std::string& name = itf.name();
+  core::Gateway& gw = itf.gateway();
+  for (uint32_t p = 0; p < gw.port_count(); ++p) {
+    if (gw.port_removed(p)) continue;
+    const std::string pn = gw.port_spec(p).name;
+    const bool kept = std::any_of(next.ports.begin(), next.ports.end(), [&](const config::PortConfig& pc) { return pc.name == pn; });
+    if (kept) continue;
+    itf.remove_port(p);
+    std::fprintf(stderr, "wgrouter[%s]: reload: port %s removed (its routes, neighbours and device let go)\n",
+                 name.c_str(), pn.c_str());
+  }
+  for (const config::PortConfig& pc : next.ports) {
+    auto id = gw.find_port(pc.name);
+    if (id && gw.port_spec(*id).tap != (pc.mode == config::PortMode::Tap)) {
+      itf.remove_port(*id);  // another Mode: another device
+      std::fprintf(stderr, "wgrouter[%s]: reload: port %s changes Mode: removed, added again\n", name.c_str(),
+                   pc.name.c_str());
+      id.reset();
+    }
+    if (!id) {
+      if (open_port(pc, default_mtu, itf, nl))
+        std::fprintf(stderr, "wgrouter[%s]: reload: port %s added\n", name.c_str(), pc.name.c_str());
+      else
+        std::fprintf(stderr, "wgrouter[%s]: reload: port %s not added\n", name.c_str(), pc.name.c_str());
+      continue;
+    }
+    core::PortSpec spec = port_spec(pc, default_mtu);
+    const std::optional<uint32_t> link_mtu = port_link_mtu(pc, spec);
+    gw.update_port(*id, std::move(spec));
+    if (link_mtu != itf.port_link_mtu(*id))
+      if (int rc = itf.set_port_link_mtu(*id, link_mtu); rc != 0)
+        std::fprintf(stderr, "wgrouter[%s]: reload: port %s: MTU %u: %s\n", name.c_str(), pc.name.c_str(),
+                     link_mtu.value_or(0), std::strerror(-rc));
+  }
+}
+
 // SIGHUP: re-reads the file and applies what changed without stopping traffic — peers as
-// `wg syncconf` would, Unreachable prefixes, the ports' routes, sources, inbound rules and MTU,
-// and new ports. Address, MTU, Table, DNS and hooks of [Interface] take a restart, and so does
-// taking a port's device away (the port is only disabled). A bad file changes nothing.
+// `wg syncconf` would, [Interface] Address and MTU, Unreachable prefixes, the ports' routes,
+// sources, inbound rules and MTU, new ports and removed ones. Table, DNS and hooks of
+// [Interface] take a restart. A bad file changes nothing.
 // Runs on the loop thread: hostname endpoints are looked up in the background and set when
 // their answers come (the peers keep their endpoints until then). The file is read here, as
 // any local file the daemon was started with; the rest is netlink and memory.
-void reload(const std::string& path, config::Config& cfg, uint32_t tunnel_mtu, io::Interface& itf, tun::Netlink& nl,
-            io::Resolver& resolver) {
+// tunnel_mtu: the interface's MTU now (the file's, else automatic); updated when it changes.
+void reload(const std::string& path, config::Config& cfg, uint32_t& tunnel_mtu, io::Interface& itf, tun::Netlink& nl,
+            io::Resolver& resolver, Applied& done) {
   const std::string& name = itf.name();
   auto loaded = config::load_config(path);
   if (!loaded) {
@@ -481,10 +585,9 @@ void reload(const std::string& path, config::Config& cfg, uint32_t tunnel_mtu, i
   std::vector<std::optional<core::Endpoint>> endpoints(next.peers.size());
   for (size_t i = 0; i < next.peers.size(); ++i)
     if (const auto& e = next.peers[i].endpoint; e && e->numeric) endpoints[i] = e->numeric;
-  if (next.iface.addresses != cfg.iface.addresses || next.iface.mtu != cfg.iface.mtu || next.iface.table != cfg.iface.table ||
-      next.iface.dns_servers != cfg.iface.dns_servers)
-    std::fprintf(stderr, "wgrouter[%s]: reload: [Interface] Address, MTU, Table and DNS changes take a restart\n",
-                 name.c_str());
+  if (next.iface.table != cfg.iface.table || next.iface.dns_servers != cfg.iface.dns_servers ||
+      next.iface.dns_search != cfg.iface.dns_search)
+    std::fprintf(stderr, "wgrouter[%s]: reload: [Interface] Table and DNS changes take a restart\n", name.c_str());
   // Peers through the UAPI, exactly as `wg syncconf` would send them.
   config::UapiConnection conn{config::UapiTarget{itf.device(), itf.allowed_ips(), itf, &itf.gateway()}};
   std::string reply;
@@ -493,30 +596,29 @@ void reload(const std::string& path, config::Config& cfg, uint32_t tunnel_mtu, i
   crypto::wipe(req.data(), req.size());
   if (reply.find("errno=0\n") == std::string::npos)
     std::fprintf(stderr, "wgrouter[%s]: reload: peers: %s", name.c_str(), reply.c_str());
-  // The router part.
-  core::Gateway& gw = itf.gateway();
-  gw.set_unreachable(unreachable_of(next));
-  const uint32_t default_mtu = tunnel_mtu;
-  for (const config::PortConfig& pc : next.ports) {
-    if (auto id = gw.find_port(pc.name)) {
-      if (gw.port_spec(*id).tap != (pc.mode == config::PortMode::Tap)) {
-        std::fprintf(stderr, "wgrouter[%s]: reload: port %s changes Mode: takes a restart\n", name.c_str(), pc.name.c_str());
-        continue;
+  // The interface's own part, then the router's. Without an MTU line the MTU stays what it is,
+  // unless the file had one before: then it is found again as at start.
+  uint32_t next_mtu = tunnel_mtu;
+  if (next.iface.mtu)
+    next_mtu = *next.iface.mtu;
+  else if (cfg.iface.mtu)
+    next_mtu = automatic_mtu(endpoints, nl, name);
+  reload_interface(cfg, next, next_mtu, tunnel_mtu, itf);
+  if (done.firewall && next.iface.addresses != cfg.iface.addresses) {
+    // The anti-spoofing rule names the interface's addresses: the table is made again.
+    for (auto [f, mark] : done.fwmark_rules) {
+      if (!done.firewall_here) {
+        std::fprintf(stderr, "wgrouter[%s]: reload: the nftables table keeps the old addresses until a restart "
+                     "(the interface lives in another namespace)\n", name.c_str());
+        break;
       }
-      gw.update_port(*id, port_spec(pc, default_mtu));
-    } else if (!open_port(pc, default_mtu, itf, nl)) {
-      std::fprintf(stderr, "wgrouter[%s]: reload: port %s not added\n", name.c_str(), pc.name.c_str());
+      if (auto r = done.firewall->add(f, addresses_of(next, f), mark); !r)
+        std::fprintf(stderr, "wgrouter[%s]: reload: nftables table for the new addresses: %s\n", name.c_str(),
+                     r.error().c_str());
     }
   }
-  for (uint32_t p = 0; p < gw.port_count(); ++p) {
-    const std::string& pn = gw.port_spec(p).name;
-    const bool kept = std::any_of(next.ports.begin(), next.ports.end(), [&](const config::PortConfig& pc) { return pc.name == pn; });
-    if (!kept) {
-      gw.disable_port(p);
-      std::fprintf(stderr, "wgrouter[%s]: reload: port %s is no longer in the file: disabled until restart\n",
-                   name.c_str(), pn.c_str());
-    }
-  }
+  itf.gateway().set_unreachable(unreachable_of(next));
+  reload_ports(next, tunnel_mtu, itf, nl);
   cfg = std::move(next);
   std::fprintf(stderr, "wgrouter[%s]: reloaded %s: %zu peers, %zu ports\n", name.c_str(), path.c_str(),
                itf.device().peer_count(), cfg.ports.size());
@@ -712,7 +814,7 @@ int cmd_up(int argc, char** argv) {
         if (!resolver.in_flight(*pc.endpoint)) lookup_endpoint(*pc.endpoint, cfg, itf, resolver, false);
       }
     };
-    itf.on_reload = [&] { reload(path, cfg, tunnel_mtu, itf, nl, resolver); };
+    itf.on_reload = [&] { reload(path, cfg, tunnel_mtu, itf, nl, resolver, done); };
     if (ok) {
       set_dns(cfg.iface, name);
       done.dns = true;

@@ -155,6 +155,20 @@ int Netlink::add_address(int ifindex, core::Family f, const uint8_t* addr, uint8
   return request(buf);
 }
 
+int Netlink::del_address(int ifindex, core::Family f, const uint8_t* addr, uint8_t prefix_len) {
+  alignas(nlmsghdr) char buf[kBufLen];
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = RTM_DELADDR;
+  auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
+  ifa->ifa_family = af_of(f);
+  ifa->ifa_prefixlen = prefix_len;
+  ifa->ifa_index = static_cast<uint32_t>(ifindex);
+  const size_t len = f == core::Family::V4 ? 4 : 16;
+  mnl_attr_put(nlh, IFA_LOCAL, len, addr);
+  mnl_attr_put(nlh, IFA_ADDRESS, len, addr);
+  return request(buf);
+}
+
 namespace {
 void put_route(nlmsghdr* nlh, int ifindex, const core::Prefix& dst, uint32_t table) {
   auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));

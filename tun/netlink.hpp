@@ -43,6 +43,8 @@ class Netlink {
   int netns_id(int netns_fd);
   // Address with its prefix length; the host part is kept (it is the interface's own address).
   int add_address(int ifindex, core::Family f, const uint8_t* addr, uint8_t prefix_len);
+  // Removes an address add_address put there (same address and prefix length).
+  int del_address(int ifindex, core::Family f, const uint8_t* addr, uint8_t prefix_len);
   // table 0 means the main table.
   int add_route(int ifindex, const core::Prefix& dst, uint32_t table);
   int del_route(int ifindex, const core::Prefix& dst, uint32_t table);

@@ -441,32 +441,35 @@ struct SeedOptions {
   bool allow_host = false;       // on port 0
 };
 
+// The seed's port i (0 pub-ct0, 1 pub-vm0).
+inline PortSpec seed_port(int i, const SeedOptions& o = {}) {
+  PortSpec spec;
+  if (i == 0) {
+    spec.name = "pub-ct0";
+    spec.addresses = {{Family::V6, addr("fe80::1"), 64}, {Family::V4, addr("198.51.100.1"), 24}};
+    spec.routes = {prefix("2001:db8:64:2001::2/128"), prefix("198.51.100.2/32")};
+    spec.allow_inbound = {{pkt::kProtoTcp, 22, 22}, {pkt::kProtoUdp, 5000, 5010}};
+    spec.mtu = 1420;
+    spec.allow_host = o.allow_host;
+  } else {
+    spec.name = "pub-vm0";
+    spec.addresses = {{Family::V6, addr("fe80::1"), 64}};
+    spec.routes = {prefix("2001:db8:64:2002::2/128")};
+    spec.mtu = 1280;
+  }
+  spec.allowed_source = spec.routes;
+  spec.mac = kPortMac[i];
+  return spec;
+}
+
 inline void configure_seed(Gateway& gw, const SeedOptions& o = {}) {
   gw.set_host_addresses({{Family::V6, addr("2001:db8:64:1000::2"), 64}, {Family::V4, addr("192.0.2.1"), 24}});
   gw.add_unreachable(prefix("2001:db8:64:2000::/56"));
   gw.routes().insert(prefix("::/1"), RouteTarget::peer(0));
   gw.routes().insert(prefix("8000::/1"), RouteTarget::peer(0));
   if (o.v4_default_route) gw.routes().insert(prefix("0.0.0.0/0"), RouteTarget::peer(0));
-
-  PortSpec ct;
-  ct.name = "pub-ct0";
-  ct.addresses = {{Family::V6, addr("fe80::1"), 64}, {Family::V4, addr("198.51.100.1"), 24}};
-  ct.routes = {prefix("2001:db8:64:2001::2/128"), prefix("198.51.100.2/32")};
-  ct.allowed_source = ct.routes;
-  ct.allow_inbound = {{pkt::kProtoTcp, 22, 22}, {pkt::kProtoUdp, 5000, 5010}};
-  ct.mtu = 1420;
-  ct.allow_host = o.allow_host;
-  ct.mac = kPortMac[0];
-  gw.add_port(ct);
-
-  PortSpec vm;
-  vm.name = "pub-vm0";
-  vm.addresses = {{Family::V6, addr("fe80::1"), 64}};
-  vm.routes = {prefix("2001:db8:64:2002::2/128")};
-  vm.allowed_source = vm.routes;
-  vm.mtu = 1280;
-  vm.mac = kPortMac[1];
-  gw.add_port(vm);
+  gw.add_port(seed_port(0, o));
+  gw.add_port(seed_port(1, o));
 }
 
 // The instances' addresses.

@@ -829,6 +829,132 @@ TEST_CASE("gateway: from the TUN to a peer, a port, an Unreachable prefix and ou
   CHECK(drops_str(w.drops) == "no_route=1 unreachable=1");
 }
 
+// --- ports removed on reload, detached and attached again ---
+
+TEST_CASE("gateway: a removed port's routes, sources and neighbours are gone; traffic to it takes the no-route path") {
+  World w(SeedOptions{.v4_default_route = false});
+  w.resolve6(0, kInst6[0]);
+  w.resolve4();
+  w.end_batch();
+  w.out.clear();
+  REQUIRE(w.gw.neighbours(0).size() == 2);
+  const RouteTarget* before = w.gw.routes().lookup(Family::V4, kInst4.data());
+  REQUIRE(before);
+  CHECK(*before == RouteTarget::port(0));
+
+  w.gw.remove_port(0);
+  CHECK(w.gw.port_removed(0));
+  CHECK_FALSE(w.gw.port_removed(1));
+  CHECK_FALSE(w.gw.find_port("pub-ct0"));
+  CHECK(w.gw.find_port("pub-vm0") == std::optional<uint32_t>(1));
+  CHECK(w.gw.counters().ports_removed == 1);
+  CHECK(w.gw.neighbours(0).empty());
+  CHECK(w.gw.routes().lookup(Family::V4, kInst4.data()) == nullptr);
+  const RouteTarget* v6 = w.gw.routes().lookup(Family::V6, kInst6[0].data());
+  REQUIRE(v6);
+  CHECK(v6->kind == RouteTarget::Kind::Unreachable);  // only the seed's Unreachable /56 is left
+  w.gw.remove_port(0);  // twice: nothing more happens
+  CHECK(w.gw.counters().ports_removed == 1);
+
+  // From the tunnel to its IPv6 address: the Unreachable /56 answers, nothing reaches a port.
+  const Bytes syn = ip6(kRemote6, kInst6[0], kProtoTcp, tcp(5555, 22, kTcpSyn));
+  w.from_tunnel(syn);
+  REQUIRE(w.out.tunnel.size() == 1);
+  CHECK(w.out.tunnel[0].ip == icmp6_error(kHost6, kRemote6, pkt::kIcmp6DestUnreach, 0, 0, syn));
+  // From the TUN to its IPv4 address: no route, an ICMP unreachable back into the TUN.
+  const Bytes dgram = ip4(kHost4, kInst4, kProtoUdp, udp(1000, 53));
+  w.from_tun(dgram);
+  REQUIRE(w.out.tun.size() == 1);
+  const Bytes& e = w.out.tun[0];
+  REQUIRE(e.size() > 28);
+  CHECK(ipv4_header_ok(e));
+  CHECK(e[9] == kProtoIcmp);
+  CHECK(e[20] == pkt::kIcmp4DestUnreach);
+  CHECK(dst_of(e) == kHost4);
+  // A frame still arriving from the removed port goes nowhere.
+  w.from_port(0, inst_frame(0, ip6(kInst6[0], kRemote6, kProtoUdp, udp(1000, 53))));
+  CHECK(w.out.port.empty());
+  CHECK(w.out.tunnel.size() == 1);
+  CHECK(drops_str(w.drops) == "no_route=1 unreachable=1 not_for_us=1");
+  CHECK(port_drops(w, 0) == "not_for_us=1");
+
+  // The other port is untouched.
+  const Bytes to_vm = ip6(kRemote6, kInst6[1], kProtoTcp, tcp(5555, 23, kTcpSyn));
+  w.from_tunnel(to_vm);
+  REQUIRE(w.out.port.size() == 1);
+  CHECK(w.out.port[0].port == 1);  // its neighbour solicitation
+}
+
+TEST_CASE("gateway: a port removed and added again gets a new index, routes and neighbours of its own") {
+  World w;
+  w.resolve6(0, kInst6[0]);
+  w.end_batch();
+  w.gw.remove_port(0);
+  const uint32_t id = w.gw.add_port(seed_port(0));
+  CHECK(id == 2);  // index 0 is never handed out again
+  CHECK(w.gw.find_port("pub-ct0") == std::optional<uint32_t>(2));
+  CHECK(w.gw.port_count() == 3);
+  CHECK(w.gw.neighbours(id).empty());
+  CHECK(w.gw.port_stats(id).tx_packets == 0);
+
+  w.out.clear();
+  const Bytes syn = ip6(kRemote6, kInst6[0], kProtoTcp, tcp(5555, 22, kTcpSyn));
+  w.from_tunnel(syn);
+  REQUIRE(w.out.port.size() == 1);
+  CHECK(w.out.port[0].port == id);  // parked, solicited on the new port
+  w.out.clear();
+  w.from_port(id, inst_frame(0, neighbor_advert(kInst6[0], kPortLl, kInst6[0], kNaSolicited | kNaOverride, kInstMac[0])));
+  REQUIRE(w.out.port.size() == 1);
+  CHECK(w.out.port[0].port == id);
+  CHECK(w.out.port[0].frame == to_inst(0, with_hop(syn, 63)));
+  // From the instance out through the new port, anti-spoofing and all.
+  const Bytes out = ip6(kInst6[0], kRemote6, kProtoUdp, udp(1000, 53));
+  w.from_port(id, inst_frame(0, out));
+  REQUIRE(w.out.tunnel.size() == 1);
+  CHECK(w.out.tunnel[0].ip == with_hop(out, 63));
+  w.from_port(id, inst_frame(0, ip6(kInst6[1], kRemote6, kProtoUdp, udp(1000, 53))));
+  CHECK(w.out.tunnel.size() == 1);
+  CHECK(drops_str(w.drops) == "spoofed_source=1");
+  CHECK(port_drops(w, id) == "spoofed_source=1");
+  CHECK(port_drops(w, 0) == "");
+}
+
+TEST_CASE("gateway: a detached port drops what is sent to it; attached again it learns its neighbours afresh") {
+  World w;
+  w.resolve6(0, kInst6[0]);
+  w.end_batch();
+  w.out.clear();
+  w.gw.detach_port(0);
+  CHECK_FALSE(w.gw.port_attached(0));
+  CHECK(w.gw.port_attached(1));
+  CHECK(w.gw.neighbours(0).empty());
+
+  const Bytes syn = ip6(kRemote6, kInst6[0], kProtoTcp, tcp(5555, 22, kTcpSyn));
+  w.from_tunnel(syn);
+  w.from_tun(ip6(kHost6, kInst6[0], kProtoTcp, tcp(1000, 22, kTcpSyn)));
+  CHECK(w.out.port.empty());
+  CHECK(w.out.tunnel.empty());
+  CHECK(w.out.tun.empty());
+  CHECK(drops_str(w.drops) == "port_write_failed=2");
+  CHECK(port_drops(w, 0) == "port_write_failed=2");
+  CHECK(w.gw.counters().neighbour_solicits == 0);
+
+  // The interface is back with a new instance behind it (another MAC).
+  w.gw.reattach_port(0);
+  CHECK(w.gw.port_attached(0));
+  CHECK(w.gw.port_stats(0).reattached == 1);
+  w.from_tunnel(syn);
+  REQUIRE(w.out.port.size() == 1);  // not sent to the old MAC: solicited first
+  CHECK(dst_mac_of(w.out.port[0].frame) == Mac{0x33, 0x33, 0xff, 0x00, 0x00, 0x02});
+  w.out.clear();
+  const Mac fresh{0x52, 0x54, 0, 0, 0, 0x77};
+  w.from_port(0, frame(kPortMac[0], fresh, 0x86dd,
+                       neighbor_advert(kInst6[0], kPortLl, kInst6[0], kNaSolicited | kNaOverride, fresh)));
+  REQUIRE(w.out.port.size() == 1);
+  CHECK(w.out.port[0].frame == frame(fresh, kPortMac[0], 0x86dd, with_hop(syn, 63)));
+  CHECK(drops_str(w.drops) == "port_write_failed=2");
+}
+
 // --- offloads from the TUN (virtio-net header, TUNSETOFFLOAD) ---
 
 TEST_CASE("gateway: a TSO super-packet from the TUN leaves for its peer as MTU-sized segments with valid checksums") {

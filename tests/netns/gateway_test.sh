@@ -30,6 +30,16 @@
 #   o ipv4         (by reload) ct gets 198.51.100.2 on an IPv4 route of its port and AllowHost:
 #                  the gateway's host pings it through its TUN (ARP resolved by wgrouter, the
 #                  replies allowed to the host); without AllowHost ct's packets are host_denied
+#   x reattach     ct's veth pair deleted and created again (same name, new ifindex): frames
+#                  to ct meanwhile dropped (port_write_failed); wgrouter attaches the new one
+#                  by itself, pings through the gateway work again, show says reattached 1
+#   y remove       SIGHUP with pub-ct0 gone from the file: its route is gone (inet -> ct gets
+#                  Destination unreachable from the gateway), show no longer lists it and
+#                  counts ports_removed; SIGHUP with it back: traffic again
+#   z interface    SIGHUP changing [Interface] Address (a second one added, then removed:
+#                  `ip addr` in the gateway and the router's host addresses follow) and MTU
+#                  (`ip link` shows it; a DF ping of the old size from ct earns Packet Too Big
+#                  with the new MTU; a port without its own MTU follows the interface's)
 #   j rebind       the CGNAT changes its mapping (new port range, conntrack flushed): traffic
 #                  recovers and the PoP follows the new port
 #   k restart      SIGTERM: exit 0, TAP gone; start again, re-attach the vm: traffic again
@@ -45,8 +55,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/gateway_topo.sh"
 
 ORDER=(a:handshake b:egress c:inbound d:replies e:spoof f:east_west g:unreachable h:pmtu
-	i:ttl l:iperf m:show n:reload o:ipv4 j:rebind k:restart)
-NEEDS_PORTS="b c d e f g h i l m n o"
+	i:ttl l:iperf m:show n:reload o:ipv4 x:reattach y:remove z:interface j:rebind k:restart)
+NEEDS_PORTS="b c d e f g h i l m n o x y z"
 
 selected() { # LETTER
 	[[ -n ${ONLY:-} && " $ONLY " != *" $1 "* ]] && return 1
@@ -402,6 +412,129 @@ sc_o_ipv4() {
 	nsx gw ip route del 198.51.100.2/32 dev "$GW_IF" 2>/dev/null
 	nsx ct ip route del default via 198.51.100.1 dev eth0 2>/dev/null
 	nsx ct ip addr del 198.51.100.2/24 dev eth0 2>/dev/null
+}
+
+# has DESC REGEX TEXT: PASS with the first matching line of TEXT.
+has() {
+	local l
+	if l=$(grep -m1 -E -- "$2" <<<"$3"); then pass "$1: '${l#"${l%%[![:space:]]*}"}'"; return 0; fi
+	fail "$1" "expected a line matching /$2/ in:" "$3"
+}
+
+# port_json NAME: the port's object in `show --json` (empty when it is not listed).
+port_json() { gw_json | jq -c --arg p "$1" '(.[0].ports // [])[] | select(.name == $p)'; }
+
+# ct_link: ct's side of a fresh pub-ct0 pair, as topo_build sets it up.
+ct_link() {
+	nsx ct ip link set eth0 mtu 1420 up && addr_add ct eth0 "$CT6/128" &&
+		nsx ct ip -6 route add default via fe80::1 dev eth0
+}
+
+sc_x_reattach() {
+	local idx0 idx1 before t0 j out
+	idx0=$(nsx gw cat /sys/class/net/pub-ct0/ifindex)
+	check "before: ct -> inet" ping_ok ct "$INET6" 1 5
+	# deleting ct's end takes the pair with it, as when a container goes away
+	nsx ct ip link del eth0 || { fail "ct: ip link del eth0"; return; }
+	check "pub-ct0 gone from the gateway" wait_for 3 eval "! nsx gw ip link show pub-ct0 >/dev/null 2>&1"
+	check "wgrouter noticed (log)" wait_for 3 eval "grep -q 'port pub-ct0: interface deleted' '$GW_LOG'"
+	check_eq "show --json: pub-ct0 attached while its interface is gone" false "$(port_json pub-ct0 | jq -r .attached)"
+	before=$(gw_port_drop pub-ct0 port_write_failed)
+	check "inet -> ct while the veth is gone: no reply" ping_none inet "$CT6"
+	grew "frames to the gone veth" port_write_failed "$before" pub-ct0
+	# the same pair again: a new ifindex under the old name, ct configured as before
+	t0=$(now_us)
+	out=$(ip link add pub-ct0 netns "$(ns_ref gw)" type veth peer name eth0 netns "$(ns_ref ct)" 2>&1) &&
+		out=$(ct_link 2>&1) || { fail "veth pub-ct0 <-> eth0 again" "$out"; return; }
+	idx1=$(nsx gw cat /sys/class/net/pub-ct0/ifindex)
+	info "pub-ct0 ifindex $idx0 -> $idx1"
+	if check "ct -> inet again through the re-attached port" wait_for 10 ping_ok ct "$INET6" 1 1; then
+		info "ct -> inet $(since_s "$t0") s after the pair was created again"
+	else
+		gw_diag
+	fi
+	check "inet -> ct again" ping_ok inet "$CT6" 2 5
+	check "inet -> ct tcp/22" eval "tcp_connect inet $CT6 22 64 | grep -q echo=ok"
+	j=$(port_json pub-ct0)
+	check_eq "show --json: pub-ct0 reattached" 1 "$(jq -r .reattached <<<"$j")"
+	check_eq "show --json: pub-ct0 attached" true "$(jq -r .attached <<<"$j")"
+	has "show (text)" "link: attached, reattached 1$" "$(nsx gw timeout 10 "$WGROUTER_BIN" show "$GW_IF" 2>&1)"
+	check "the new pub-ct0 is up" gw_link_up pub-ct0
+	check_eq "the new pub-ct0 has the port's MTU" 1420 "$(nsx gw cat /sys/class/net/pub-ct0/mtu)"
+	check_eq "the new pub-ct0 has IPv6 off (only wgrouter answers there)" 1 \
+		"$(nsx gw cat /proc/sys/net/ipv6/conf/pub-ct0/disable_ipv6 2>&1)"
+}
+
+# conf_without_port NAME: gw0.conf without that [Port] section (sections end at a blank line).
+conf_without_port() {
+	awk -v name="$1" 'BEGIN { RS = ""; ORS = "\n\n" } !($0 ~ "\nName = " name "(\n|$)")' "$GW_CONF"
+}
+
+sc_y_remove() {
+	local orig=$T_DIR/gw0.conf.ports out text removed0
+	cp "$GW_CONF" "$orig"
+	removed0=$(gw_json | jq -r '.[0].counters.ports_removed // 0')
+	conf_without_port pub-ct0 >"$GW_CONF.new" && mv "$GW_CONF.new" "$GW_CONF"
+	check "SIGHUP without pub-ct0" reload_gw "port pub-ct0 removed"
+	check_eq "show --json: pub-ct0 not listed" "" "$(port_json pub-ct0)"
+	check_eq "show --json: pub-vm0 still listed" pub-vm0 "$(port_json pub-vm0 | jq -r .name)"
+	check_eq "show --json: ports_removed" $((removed0 + 1)) "$(gw_json | jq -r '.[0].counters.ports_removed')"
+	text=$(nsx gw timeout 10 "$WGROUTER_BIN" show "$GW_IF" 2>&1)
+	check "show (text): no pub-ct0" eval "! grep -q pub-ct0 <<<\"\$text\""
+	has "show (text): ports_removed counted" "ports_removed $((removed0 + 1))" "$text"
+	out=$(ping_text inet -c 1 -w 3 "$CT6")
+	if [[ $out == *"From $TUN6_GW "*"Destination unreachable"* ]]; then
+		pass "inet -> ct after the removal: its route is gone, $(grep -m1 'From' <<<"$out")"
+	else
+		fail "inet -> ct after the removal: expected Destination unreachable from $TUN6_GW" "$out" "$(gw_diag)"
+	fi
+	check "ct -> inet: nothing reads its frames" ping_none ct "$INET6"
+	check "the veth pub-ct0 stays (not wgrouter's to delete)" nsx gw ip link show pub-ct0
+	cp "$orig" "$GW_CONF"
+	check "SIGHUP with pub-ct0 back" reload_gw "port pub-ct0 added"
+	check "ct -> inet again" wait_for 10 ping_ok ct "$INET6" 1 1
+	check "inet -> ct again" ping_ok inet "$CT6" 2 5
+	check_eq "show --json: pub-ct0 listed again" veth "$(port_json pub-ct0 | jq -r .mode)"
+}
+
+sc_z_interface() {
+	local orig=$T_DIR/gw0.conf.iface extra=2001:db8:64:1000::3 out before
+	cp "$GW_CONF" "$orig"
+	check "before: ct -> inet with 1420-byte DF packets" ping_ok ct "$INET6" 1 5 -M do -s 1372
+	# a second address; the tunnel MTU 1420 -> 1380; pub-vm0 without its own MTU
+	sed -i -e "s|^Address = $TUN6_GW/64\$|Address = $TUN6_GW/64, $extra/64|" -e 's|^MTU = 1420$|MTU = 1380|' \
+		-e '/^MTU = 1280$/d' "$GW_CONF"
+	# (the port's own "MTU = 1420" under pub-ct0 became 1380 as well: put it back)
+	awk 'BEGIN { RS = ""; ORS = "\n\n" } /\nName = pub-ct0\n/ { sub(/\nMTU = 1380/, "\nMTU = 1420") } 1' "$GW_CONF" >"$GW_CONF.new" &&
+		mv "$GW_CONF.new" "$GW_CONF"
+	check "SIGHUP: Address and MTU" reload_gw "MTU 1420 -> 1380"
+	check "no restart message for Address/MTU" eval "! grep -q 'Address, MTU' '$GW_LOG'"
+	has "ip addr in the gateway: the second address" "inet6 $extra/64" "$(nsx gw ip -6 addr show dev "$GW_IF")"
+	has "ip link in the gateway: MTU 1380" "mtu 1380 " "$(nsx gw ip link show "$GW_IF")"
+	check_eq "show --json: pub-vm0 follows the interface's MTU" 1380 "$(port_json pub-vm0 | jq -r .mtu)"
+	check_eq "show --json: pub-ct0 keeps its own MTU" 1420 "$(port_json pub-ct0 | jq -r .mtu)"
+	before=$(gw_drop host_denied)
+	check "ct -> the new host address $extra: the router knows it as the host's (refused)" ping_none ct "$extra"
+	grew "ct -> the new host address" host_denied "$before"
+	before=$(gw_drop too_big)
+	out=$(ping_text ct -c 1 -w 3 -M do -s 1372 "$INET6")
+	if [[ $out == *"Packet too big"*"mtu=1380"* ]]; then
+		pass "ct -> inet, 1420 bytes DF over the 1380 tunnel: $(grep -m1 -i 'too big' <<<"$out")"
+	else
+		fail "ct -> inet 1420 bytes DF: expected Packet too big mtu=1380" "$out" "$(gw_diag)"
+	fi
+	grew "1420 bytes for the 1380 tunnel" too_big "$before"
+	check "ct -> inet with 1380-byte DF packets passes" ping_ok ct "$INET6" 1 5 -M do -s 1332
+	# back: the second address removed, MTU 1420
+	cp "$orig" "$GW_CONF"
+	check "SIGHUP: the original file" reload_gw "MTU 1380 -> 1420"
+	out=$(nsx gw ip -6 addr show dev "$GW_IF")
+	if [[ $out != *"$extra/64"* && $out == *"$TUN6_GW/64"* ]]; then pass "ip addr in the gateway: $extra removed, $TUN6_GW kept"
+	else fail "ip addr in the gateway after removing $extra" "$out"; fi
+	has "ip link in the gateway: MTU 1420" "mtu 1420 " "$(nsx gw ip link show "$GW_IF")"
+	check_eq "show --json: pub-vm0 back to 1280" 1280 "$(port_json pub-vm0 | jq -r .mtu)"
+	nsx ct ip -6 route flush cache >/dev/null 2>&1
+	check "ct -> inet with 1420-byte DF packets again" ping_ok ct "$INET6" 1 5 -M do -s 1372
 }
 
 sc_k_restart() {
