@@ -40,6 +40,9 @@
 #                  `ip addr` in the gateway and the router's host addresses follow) and MTU
 #                  (`ip link` shows it; a DF ping of the old size from ct earns Packet Too Big
 #                  with the new MTU; a port without its own MTU follows the interface's)
+#   w tapgone      vm's eth0 (the TAP wgrouter made) deleted: logged once, frames to vm dropped
+#                  (port_write_failed), wgrouter keeps running; SIGHUP without pub-vm0 and with
+#                  it again makes a new TAP, handed to vm: traffic again
 #   j rebind       the CGNAT changes its mapping (new port range, conntrack flushed): traffic
 #                  recovers and the PoP follows the new port
 #   k restart      SIGTERM: exit 0, TAP gone; start again, re-attach the vm: traffic again
@@ -55,8 +58,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/gateway_topo.sh"
 
 ORDER=(a:handshake b:egress c:inbound d:replies e:spoof f:east_west g:unreachable h:pmtu
-	i:ttl l:iperf m:show n:reload o:ipv4 x:reattach y:remove z:interface j:rebind k:restart)
-NEEDS_PORTS="b c d e f g h i l m n o x y z"
+	i:ttl l:iperf m:show n:reload o:ipv4 x:reattach y:remove z:interface w:tapgone j:rebind k:restart)
+NEEDS_PORTS="b c d e f g h i l m n o x y z w"
 
 selected() { # LETTER
 	[[ -n ${ONLY:-} && " $ONLY " != *" $1 "* ]] && return 1
@@ -535,6 +538,28 @@ sc_z_interface() {
 	check_eq "show --json: pub-vm0 back to 1280" 1280 "$(port_json pub-vm0 | jq -r .mtu)"
 	nsx ct ip -6 route flush cache >/dev/null 2>&1
 	check "ct -> inet with 1420-byte DF packets again" ping_ok ct "$INET6" 1 5 -M do -s 1372
+}
+
+sc_w_tapgone() {
+	local before orig=$T_DIR/gw0.conf.tap gone="port pub-vm0: its device is gone"
+	nsx vm ip link del eth0 || { fail "vm: ip link del eth0 (the TAP)"; return; }
+	check "wgrouter logs the TAP gone" wait_for 3 eval "grep -q '$gone' '$GW_LOG'"
+	check_eq "show --json: pub-vm0 attached" false "$(port_json pub-vm0 | jq -r .attached)"
+	before=$(gw_port_drop pub-vm0 port_write_failed)
+	check "inet -> vm: no reply" ping_none inet "$VM6"
+	grew "frames to the gone TAP" port_write_failed "$before" pub-vm0
+	check_eq "the TAP's end logged once" 1 "$(grep -c "$gone" "$GW_LOG")"
+	check "wgrouter still running" pid_alive "$GW_DPID"
+	check "ct -> inet unaffected" ping_ok ct "$INET6" 1 5
+	# removed and added again by two reloads: a new TAP, handed to vm again
+	cp "$GW_CONF" "$orig"
+	conf_without_port pub-vm0 >"$GW_CONF.new" && mv "$GW_CONF.new" "$GW_CONF"
+	check "SIGHUP without pub-vm0" reload_gw "port pub-vm0 removed"
+	cp "$orig" "$GW_CONF"
+	check "SIGHUP with pub-vm0 back" reload_gw "port pub-vm0 added"
+	vm_attach || return
+	check "vm -> inet through the new TAP" wait_for 10 ping_ok vm "$INET6" 1 1
+	check "inet -> vm tcp/23" eval "tcp_connect inet $VM6 23 64 | grep -q echo=ok"
 }
 
 sc_k_restart() {
