@@ -72,11 +72,17 @@ void exercise(PacketIo& io) {
   REQUIRE(sink.frames.size() == 1);
   CHECK(sink.frames[0] == std::pair<uint32_t, std::string>{0, "one"});
 
-  // The interface is re-created: port 0 now reads the new descriptor. A frame that reaches the
-  // old one after the swap (while io_uring's reads on it may still be armed) is not delivered.
+  // The interface is re-created: port 0 now reads the new descriptor. A frame that reached the
+  // old one just before the swap is not delivered: io_uring completes the read the old
+  // descriptor had armed while the swap flushes the write queued for it, so that completion
+  // waits in the backend when the swap happens; and one that arrives after the swap is not
+  // read at all.
+  a->send("stale");
+  io.write_port(0, {reinterpret_cast<const uint8_t*>("last"), 4});
   Pair b;
   io.replace_port(0, b.port);
-  a->send("stale");
+  CHECK(a->recv() == "last");  // flushed to the descriptor it was queued for
+  a->send("later");
   a->close_port();
   b.send("new");
   pump(io, sink, 2);
