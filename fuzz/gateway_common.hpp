@@ -5,7 +5,8 @@
 // Input: one configuration byte, then records until the bytes run out:
 //   [selector] [clock] [length hi] [length lo] [length bytes, fewer if the input ends]
 //   selector bits 0-1: 0 = from_port(0), 1 = from_port(1), 2 = from_tunnel, 3 = from_tun;
-//            bit 2: from_tunnel as peer 1 (which owns nothing); bit 7: the I/O batch ends after
+//            bit 2: from_tunnel as peer 1 (which owns nothing); bits 4-5: before the record,
+//            port (bit 0) is 1 detached, 2 attached again, 3 removed; bit 7: the I/O batch ends after
 //            this record (queued output is sent, the gateway's scratch buffers are free again)
 //   clock:   advanced before the record by n ms (n < 128) or by n - 127 seconds
 //   bytes:   a frame (virtio-net header + Ethernet) for a port, an IP packet otherwise, copied
@@ -16,7 +17,7 @@
 // have changed in between: io/ reads queued spans only at flush):
 //   port frames   >= 24 bytes, zero virtio-net header, Ethernet source = the port's MAC, and an
 //                 ARP message from that MAC or an IP packet of the EtherType's family that
-//                 parses and fills the frame exactly;
+//                 parses and fills the frame exactly; never to a detached or removed port;
 //   tunnel / TUN  parses with parse_ip; the tunnel span has room for header, padding and tag;
 //   ICMP errors   (the packet handed over right after counters().icmp_sent moved) an ICMP(v6)
 //                 error with a valid checksum, at most 1280 bytes (IPv6) / 576 (IPv4);
@@ -40,6 +41,7 @@ using wg::testing::SeededRng;
 
 inline constexpr uint8_t kCfgNoV4Default = 0x01, kCfgAllowHost = 0x02;
 inline constexpr uint8_t kSelPort0 = 0, kSelPort1 = 1, kSelTunnel = 2, kSelTun = 3, kSelPeer1 = 0x04,
+                         kSelDetach = 0x10, kSelReattach = 0x20, kSelRemove = 0x30, kSelPortEvent = 0x30,
                          kSelEndBatch = 0x80;
 inline constexpr size_t kTailRoom = 64;
 inline constexpr size_t kFlowCapacity = 64;  // small: evictions are reachable
@@ -74,6 +76,7 @@ class CheckingOutput : public GatewayOutput {
   }
   void to_port(uint32_t port, std::span<uint8_t> frame) override {
     check(port < gw_.port_count(), "to_port: no such port");
+    check(gw_.port_attached(port) && !gw_.port_removed(port), "to_port: a port without a device");
     ++tally_.to_port[port];
     hold(Kind::Port, port, frame);
   }
@@ -184,6 +187,14 @@ inline Tally run(const uint8_t* data, size_t size) {
     at += 4;
     clock.advance(tick < 128 ? Duration(std::chrono::milliseconds(tick)) : Duration(std::chrono::seconds(tick - 127)));
     const Env env{clock.now, clock.wall, rng};
+    switch (sel & kSelPortEvent) {
+      case kSelDetach: g.detach_port(sel & 1); break;
+      case kSelReattach: g.reattach_port(sel & 1); break;
+      case kSelRemove:
+        g.remove_port(sel & 1);
+        check(!g.find_port((sel & 1) ? "pub-vm0" : "pub-ct0"), "a removed port is still found");
+        break;
+    }
 
     const unsigned kind = sel & 3;
     const size_t off = kind <= kSelPort1 ? kIngressHeadroom - pkt::kFrameHeader : kIngressHeadroom;

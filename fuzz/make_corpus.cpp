@@ -432,6 +432,13 @@ void make_gateway_seeds() {
   };
 
   add("ns_link_local", 0, {{kSelPort0, 0, ns_for(kInstLl, kPortLl, kInstMac[0])}}, 1, 0, 0, 0, 0, "");
+  // Port 0 removed: the Unreachable /56 answers for ct's address. Port 0 detached: dropped.
+  add("port_removed", 0, {{kSelTunnel | kSelRemove, 0, g::ip6(kRemote6, kInst6[0], pkt::kProtoTcp, g::tcp(5555, 22, syn))}},
+      0, 0, 1, 0, 1, "unreachable=1");
+  add("port_detached", 0,
+      {{kSelTunnel | kSelDetach, 0, g::ip6(kRemote6, kInst6[0], pkt::kProtoTcp, g::tcp(5555, 22, syn))},
+       {kSelTunnel | kSelReattach, 1, g::ip6(kRemote6, kInst6[0], pkt::kProtoTcp, g::tcp(5555, 22, syn))}},
+      1, 0, 0, 0, 0, "port_write_failed=1");
   add("dad_defended", 0, {{kSelPort0, 0, ns_for(g::addr("::"), kPortLl, std::nullopt)}}, 1, 0, 0, 0, 0, "");
   add("echo6", 0,
       {{kSelPort0, 0,
