@@ -543,7 +543,7 @@ void Gateway::from_port(const Env& env, uint32_t p, std::span<uint8_t> buf, size
   ++port.stats.rx_packets;
   port.stats.rx_bytes += len > kVnetLen ? len - kVnetLen : 0;
   Ingress in{Ingress::Kind::Port, p, {}};
-  if (port.removed) return count(Drop::NotForUs, in);
+  if (port.detached) return count(Drop::NotForUs, in);  // removed, or read before its device went
   if (len < kFrameHeader) return count(Drop::BadFrame, in);
   const VnetHeader vnet = read_vnet(buf.data() + off);
   const auto eth = parse_eth(buf.subspan(off + kVnetLen, len - kVnetLen));

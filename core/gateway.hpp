@@ -156,7 +156,8 @@ class Gateway {
   void remove_port(uint32_t p);
   bool port_removed(uint32_t p) const { return ports_[p]->removed; }
   // The port's device went away (a deleted veth): frames towards it are dropped
-  // (port_write_failed) and its neighbours forgotten until reattach_port.
+  // (port_write_failed), frames still read from it not_for_us, and its neighbours forgotten
+  // until reattach_port.
   void detach_port(uint32_t p);
   // The device is back under the same name (a new veth, a new instance behind it): its
   // neighbours are learned afresh; counted in PortStats::reattached.

@@ -938,6 +938,12 @@ TEST_CASE("gateway: a detached port drops what is sent to it; attached again it 
   CHECK(drops_str(w.drops) == "port_write_failed=2");
   CHECK(port_drops(w, 0) == "port_write_failed=2");
   CHECK(w.gw.counters().neighbour_solicits == 0);
+  // A frame read from the old device before it went: not taken in (its ICMP answer could not
+  // go anywhere either).
+  w.from_port(0, inst_frame(0, ip6(kInst6[0], addr("2001:db8:64:2003::9"), kProtoUdp, udp(1000, 53))));
+  CHECK(w.out.total() == 0);
+  CHECK(w.gw.counters().icmp_sent == 0);
+  CHECK(port_drops(w, 0) == "not_for_us=1 port_write_failed=2");
 
   // The interface is back with a new instance behind it (another MAC).
   w.gw.reattach_port(0);
@@ -952,7 +958,7 @@ TEST_CASE("gateway: a detached port drops what is sent to it; attached again it 
                        neighbor_advert(kInst6[0], kPortLl, kInst6[0], kNaSolicited | kNaOverride, fresh)));
   REQUIRE(w.out.port.size() == 1);
   CHECK(w.out.port[0].frame == frame(fresh, kPortMac[0], 0x86dd, with_hop(syn, 63)));
-  CHECK(drops_str(w.drops) == "port_write_failed=2");
+  CHECK(drops_str(w.drops) == "not_for_us=1 port_write_failed=2");
 }
 
 // --- offloads from the TUN (virtio-net header, TUNSETOFFLOAD) ---
