@@ -596,25 +596,25 @@ void reload(const std::string& path, config::Config& cfg, uint32_t& tunnel_mtu, 
   crypto::wipe(req.data(), req.size());
   if (reply.find("errno=0\n") == std::string::npos)
     std::fprintf(stderr, "wgrouter[%s]: reload: peers: %s", name.c_str(), reply.c_str());
-  // The interface's own part, then the router's. Without an MTU line the MTU stays what it is,
-  // unless the file had one before: then it is found again as at start.
-  uint32_t next_mtu = tunnel_mtu;
-  if (next.iface.mtu)
-    next_mtu = *next.iface.mtu;
-  else if (cfg.iface.mtu)
-    next_mtu = automatic_mtu(endpoints, nl, name);
+  // The interface's own part, then the router's. Without an MTU line the MTU stays what it is:
+  // the automatic MTU is found at start, before routes through the interface itself exist.
+  const uint32_t next_mtu = next.iface.mtu.value_or(tunnel_mtu);
+  if (!next.iface.mtu && cfg.iface.mtu)
+    std::fprintf(stderr, "wgrouter[%s]: reload: no MTU line any more: MTU stays %u until a restart\n", name.c_str(),
+                 tunnel_mtu);
   reload_interface(cfg, next, next_mtu, tunnel_mtu, itf);
   if (done.firewall && next.iface.addresses != cfg.iface.addresses) {
-    // The anti-spoofing rule names the interface's addresses: the table is made again.
-    for (auto [f, mark] : done.fwmark_rules) {
-      if (!done.firewall_here) {
-        std::fprintf(stderr, "wgrouter[%s]: reload: the nftables table keeps the old addresses until a restart "
-                     "(the interface lives in another namespace)\n", name.c_str());
-        break;
-      }
-      if (auto r = done.firewall->add(f, addresses_of(next, f), mark); !r)
-        std::fprintf(stderr, "wgrouter[%s]: reload: nftables table for the new addresses: %s\n", name.c_str(),
-                     r.error().c_str());
+    // The anti-spoofing rule names the interface's addresses: the tables are made again (an
+    // owned table cannot be replaced in place, so they go first).
+    if (done.firewall_here) {
+      done.firewall->remove();
+      for (auto [f, mark] : done.fwmark_rules)
+        if (auto r = done.firewall->add(f, addresses_of(next, f), mark); !r)
+          std::fprintf(stderr, "wgrouter[%s]: reload: nftables table for the new addresses: %s\n", name.c_str(),
+                       r.error().c_str());
+    } else {
+      std::fprintf(stderr, "wgrouter[%s]: reload: the nftables tables keep the old addresses until a restart "
+                   "(the interface lives in another namespace)\n", name.c_str());
     }
   }
   itf.gateway().set_unreachable(unreachable_of(next));
