@@ -831,7 +831,7 @@ TEST_CASE("gateway: from the TUN to a peer, a port, an Unreachable prefix and ou
 
 // --- ports removed on reload, detached and attached again ---
 
-TEST_CASE("gateway: a removed port's routes, sources and neighbours are gone; traffic to it takes the no-route path") {
+TEST_CASE("gateway: a removed port's routes, sources and neighbours are gone, traffic to it takes the no-route path") {
   World w(SeedOptions{.v4_default_route = false});
   w.resolve6(0, kInst6[0]);
   w.resolve4();
@@ -919,7 +919,7 @@ TEST_CASE("gateway: a port removed and added again gets a new index, routes and 
   CHECK(port_drops(w, 0) == "");
 }
 
-TEST_CASE("gateway: a detached port drops what is sent to it; attached again it learns its neighbours afresh") {
+TEST_CASE("gateway: a detached port drops what is sent to it, attached again it learns its neighbours afresh") {
   World w;
   w.resolve6(0, kInst6[0]);
   w.end_batch();
