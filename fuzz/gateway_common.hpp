@@ -11,7 +11,8 @@
 //   clock:   advanced before the record by n ms (n < 128) or by n - 127 seconds
 //   bytes:   a frame (virtio-net header + Ethernet) for a port, an IP packet otherwise, copied
 //            into a buffer with the headroom gateway.hpp asks for and kTailRoom bytes after it
-// Configuration bits: kCfgNoV4Default (peer 0 does not own 0.0.0.0/0), kCfgAllowHost (port 0).
+// Configuration bits: kCfgNoV4Default (peer 0 does not own 0.0.0.0/0), kCfgAllowHost (port 0),
+// kCfgNoEndpoint (peer 0 has no endpoint every third send: the ICMP path for it runs).
 //
 // Checked for every packet, when it is handed over and again when the batch ends (it must not
 // have changed in between: io/ reads queued spans only at flush):
@@ -39,7 +40,7 @@ namespace gw = wg::testing::gw;
 using wg::testing::FakeClock;
 using wg::testing::SeededRng;
 
-inline constexpr uint8_t kCfgNoV4Default = 0x01, kCfgAllowHost = 0x02;
+inline constexpr uint8_t kCfgNoV4Default = 0x01, kCfgAllowHost = 0x02, kCfgNoEndpoint = 0x04;
 inline constexpr uint8_t kSelPort0 = 0, kSelPort1 = 1, kSelTunnel = 2, kSelTun = 3, kSelPeer1 = 0x04,
                          kSelDetach = 0x10, kSelReattach = 0x20, kSelRemove = 0x30, kSelPortEvent = 0x30,
                          kSelEndBatch = 0x80;
@@ -57,12 +58,12 @@ class CheckingOutput : public GatewayOutput {
  public:
   CheckingOutput(const Gateway& g, Tally& t) : gw_(g), tally_(t) {}
   uint64_t calls_ = 0;
+  bool no_endpoint_every_third = false;  // kCfgNoEndpoint
 
   Drop to_tunnel(const Env&, PeerId peer, std::span<uint8_t> buf, size_t len) override {
     check(buf.size() >= send_capacity(len), "to_tunnel: no room for the data header, padding and tag");
     check(peer == 0, "to_tunnel: a peer that owns no address");
-    // Every third packet finds the peer without an endpoint: the ICMP path runs too.
-    if (++calls_ % 3 == 0) {
+    if (no_endpoint_every_third && ++calls_ % 3 == 0) {
       icmp_seen_ = gw_.counters().icmp_sent;  // consumed here: whatever ICMP it was is accounted
       return Drop::NoEndpoint;
     }
@@ -177,6 +178,7 @@ inline Tally run(const uint8_t* data, size_t size) {
   Gateway g(drops, 0x5eed, kFlowCapacity);
   gw::configure_seed(g, {.v4_default_route = !(cfg & kCfgNoV4Default), .allow_host = (cfg & kCfgAllowHost) != 0});
   CheckingOutput out(g, tally);
+  out.no_endpoint_every_third = (cfg & kCfgNoEndpoint) != 0;
   std::deque<std::vector<uint8_t>> buffers;  // alive until their batch ends
 
   size_t at = 1;

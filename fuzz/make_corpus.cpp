@@ -504,6 +504,12 @@ void make_gateway_seeds() {
   add("no_route_v4", kCfgNoV4Default,
       {{kSelPort0, 0, g::inst_frame(0, g::ip4(kInst4, kRemote4, pkt::kProtoUdp, g::udp(40000, 53)))}}, 1, 0, 0, 0, 1,
       "no_route=1");
+  // Peer 0 without an endpoint on the third send: the instance hears address unreachable.
+  add("no_endpoint", kCfgNoEndpoint,
+      {{kSelPort0, 0, g::inst_frame(0, g::ip6(kInst6[0], kRemote6, pkt::kProtoUdp, g::udp(40000, 53)))},
+       {kSelPort0, 0, g::inst_frame(0, g::ip6(kInst6[0], kRemote6, pkt::kProtoUdp, g::udp(40001, 53)))},
+       {kSelPort0, 0, g::inst_frame(0, g::ip6(kInst6[0], kRemote6, pkt::kProtoUdp, g::udp(40002, 53)))}},
+      1, 0, 2, 0, 1, "");
   add("allow_host", kCfgAllowHost,
       {{kSelPort0, 0, g::inst_frame(0, g::ip6(kInst6[0], g::kHost6, pkt::kProtoTcp, g::tcp(40000, 22, syn)))}}, 0, 0, 0,
       1, 0, "");

@@ -22,6 +22,8 @@ using core::Drop;
 using core::Family;
 
 constexpr core::Duration kTickInterval = std::chrono::milliseconds(50);
+constexpr core::Duration kStaleSession = std::chrono::seconds(135);
+constexpr core::Duration kReresolveEvery = std::chrono::seconds(15);
 
 int make_signal_fd() {
   sigset_t set;
@@ -303,9 +305,24 @@ void Interface::flush_outbox() {
 void Interface::log_events() {
   for (const core::Event& ev : pending_events_) {
     const core::Peer* peer = device_.peer(ev.peer);
-    const bool silent = ev.kind == core::EventKind::HandshakeGaveUp ||
-                        (ev.kind == core::EventKind::HandshakeInitiated && peer &&
-                         peer->timers.handshake_attempts > 0 && peer->timers.handshake_attempts % 3 == 0);
+    bool silent = ev.kind == core::EventKind::HandshakeGaveUp ||
+                  (ev.kind == core::EventKind::HandshakeInitiated && peer &&
+                   peer->timers.handshake_attempts > 0 && peer->timers.handshake_attempts % 3 == 0);
+    // Under steady traffic new packets keep starting the handshake tries over, so the count
+    // above may not reach three for a long time: a peer that had a session, now older than
+    // 135 s, that we keep trying to reach counts as silent too, at most every 15 s (the rule
+    // of wireguard-tools' reresolve-dns script).
+    if (!silent && ev.kind == core::EventKind::HandshakeInitiated && peer &&
+        peer->last_handshake.since_epoch.count() != 0) {
+      const core::Keypair* kp = peer->keypairs.current.get();
+      if (!kp || now_ - kp->birth > kStaleSession) {
+        auto [it, fresh] = reresolved_.try_emplace(ev.peer, now_);
+        if (fresh || now_ - it->second >= kReresolveEvery) {
+          it->second = now_;
+          silent = true;
+        }
+      }
+    }
     if (silent && on_peer_unresponsive) on_peer_unresponsive(ev.peer);
     const char* what = nullptr;
     switch (ev.kind) {

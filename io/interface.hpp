@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "config/uapi.hpp"
@@ -190,6 +191,7 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   std::vector<std::array<uint8_t, core::kMaxControlLen>> control_copies_;
   size_t control_used_ = 0;
   std::vector<core::Event> pending_events_;
+  std::unordered_map<core::PeerId, core::Instant> reresolved_;  // last stale-session re-resolve
   std::vector<std::pair<int, std::function<void()>>> watchers_;  // watch_fd
 };
 

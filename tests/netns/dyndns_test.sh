@@ -74,8 +74,9 @@ check "the log says the reload looked the name up and set it" \
 check "ping through the tunnel after the reload" ip netns exec $A ping -c 2 -W 3 -i 0.3 198.51.100.2
 
 # Steady traffic towards a peer that moved, on a session past its rekey age: new packets keep
-# restarting the handshake tries, yet the retries still reach the "every third unanswered
-# initiation" point and the name is looked up again.
+# restarting the handshake tries, so "every third unanswered initiation" may not come for a
+# long time; a session older than 135 s whose peer we keep trying to reach is looked up again
+# (at most every 15 s).
 sleep 14  # the session from the reload ages past 135 protocol seconds
 ip -n $B addr del 192.0.2.2/24 dev ${P}y && ip -n $B addr add 192.0.2.4/24 dev ${P}y
 printf '127.0.0.1 localhost\n192.0.2.4 peer-b.example\n' >"/etc/netns/$A/hosts"
