@@ -70,6 +70,15 @@ for bad in "$P-nosuch:cannot open /run/netns/$P-nosuch" "/etc/passwd:not a netwo
   fi
 done
 
+# A namespace this process may not enter: a user namespace of its own has no CAP_SYS_ADMIN over C.
+out=$(ip netns exec "$A" unshare --user --map-root-user -- "$BIN" up "$DIR/${P}a.conf" --netns "$C" --foreground 2>&1)
+rc=$?
+if ((rc == 1)) && [[ $out == *"cannot enter: Operation not permitted"* ]] && nothing_left >/dev/null 2>&1; then
+  pass "--netns without the right to enter it: exit 1, \"$out\", nothing left behind"
+else
+  fail "--netns without permission: rc=$rc out=$out"
+fi
+
 echo "-- b. up --netns"
 ip netns exec "$A" "$BIN" up "$DIR/${P}a.conf" --netns "$C" --foreground >"$DIR/a.log" 2>&1 &
 UP=$!
