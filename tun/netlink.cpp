@@ -89,10 +89,8 @@ int Netlink::set_link(int ifindex, std::optional<bool> up, std::optional<uint32_
   return request(buf);
 }
 
-LinkState Netlink::get_link(int ifindex) {
-  LinkState st;
-  if (!nl_) return st;
-  alignas(nlmsghdr) char buf[kBufLen];
+bool Netlink::query_link(char* buf, int ifindex, const char* name) {
+  if (!nl_) return false;
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
   nlh->nlmsg_type = RTM_GETLINK;
   nlh->nlmsg_flags = NLM_F_REQUEST;
@@ -100,33 +98,29 @@ LinkState Netlink::get_link(int ifindex) {
   auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
   ifm->ifi_family = AF_UNSPEC;
   ifm->ifi_index = ifindex;
-  if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0) return st;
-  const ssize_t n = mnl_socket_recvfrom(nl_, buf, sizeof(buf));
-  if (n <= 0) return st;
+  if (name) mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+  if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0) return false;
+  const ssize_t n = mnl_socket_recvfrom(nl_, buf, kBufLen);
+  if (n <= 0) return false;
   auto* reply = reinterpret_cast<nlmsghdr*>(buf);
-  if (!mnl_nlmsg_ok(reply, static_cast<int>(n)) || reply->nlmsg_type != RTM_NEWLINK) return st;
+  return mnl_nlmsg_ok(reply, static_cast<int>(n)) && reply->nlmsg_type == RTM_NEWLINK;
+}
+
+LinkState Netlink::get_link(int ifindex) {
+  LinkState st;
+  alignas(nlmsghdr) char buf[kBufLen];
+  if (!query_link(buf, ifindex, nullptr)) return st;
   int idx = 0;
   bool deleted = false;
-  parse_link(reply, idx, st, deleted);
+  parse_link(reinterpret_cast<nlmsghdr*>(buf), idx, st, deleted);
   return st;
 }
 
 int Netlink::find_link(const std::string& name) {
-  if (!nl_ || name.empty() || name.size() >= IFNAMSIZ) return 0;
+  if (name.empty() || name.size() >= IFNAMSIZ) return 0;
   alignas(nlmsghdr) char buf[kBufLen];
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-  nlh->nlmsg_type = RTM_GETLINK;
-  nlh->nlmsg_flags = NLM_F_REQUEST;
-  nlh->nlmsg_seq = seq_++;
-  auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
-  ifm->ifi_family = AF_UNSPEC;
-  mnl_attr_put_strz(nlh, IFLA_IFNAME, name.c_str());
-  if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0) return 0;
-  const ssize_t n = mnl_socket_recvfrom(nl_, buf, sizeof(buf));
-  if (n <= 0) return 0;
-  auto* reply = reinterpret_cast<nlmsghdr*>(buf);
-  if (!mnl_nlmsg_ok(reply, static_cast<int>(n)) || reply->nlmsg_type != RTM_NEWLINK) return 0;
-  return static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(reply))->ifi_index;
+  if (!query_link(buf, 0, name.c_str())) return 0;
+  return static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(reinterpret_cast<nlmsghdr*>(buf)))->ifi_index;
 }
 
 int Netlink::move_link(int ifindex, int netns_fd) {
@@ -140,11 +134,11 @@ int Netlink::move_link(int ifindex, int netns_fd) {
   return request(buf);
 }
 
-int Netlink::add_address(int ifindex, core::Family f, const uint8_t* addr, uint8_t prefix_len) {
-  alignas(nlmsghdr) char buf[kBufLen];
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-  nlh->nlmsg_type = RTM_NEWADDR;
-  nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
+namespace {
+// RTM_NEWADDR / RTM_DELADDR for one address of a link, host part kept.
+void put_address(nlmsghdr* nlh, bool add, int ifindex, core::Family f, const uint8_t* addr, uint8_t prefix_len) {
+  nlh->nlmsg_type = add ? RTM_NEWADDR : RTM_DELADDR;
+  if (add) nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
   auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
   ifa->ifa_family = af_of(f);
   ifa->ifa_prefixlen = prefix_len;
@@ -152,20 +146,18 @@ int Netlink::add_address(int ifindex, core::Family f, const uint8_t* addr, uint8
   const size_t len = f == core::Family::V4 ? 4 : 16;
   mnl_attr_put(nlh, IFA_LOCAL, len, addr);
   mnl_attr_put(nlh, IFA_ADDRESS, len, addr);
+}
+}  // namespace
+
+int Netlink::add_address(int ifindex, core::Family f, const uint8_t* addr, uint8_t prefix_len) {
+  alignas(nlmsghdr) char buf[kBufLen];
+  put_address(mnl_nlmsg_put_header(buf), true, ifindex, f, addr, prefix_len);
   return request(buf);
 }
 
 int Netlink::del_address(int ifindex, core::Family f, const uint8_t* addr, uint8_t prefix_len) {
   alignas(nlmsghdr) char buf[kBufLen];
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-  nlh->nlmsg_type = RTM_DELADDR;
-  auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
-  ifa->ifa_family = af_of(f);
-  ifa->ifa_prefixlen = prefix_len;
-  ifa->ifa_index = static_cast<uint32_t>(ifindex);
-  const size_t len = f == core::Family::V4 ? 4 : 16;
-  mnl_attr_put(nlh, IFA_LOCAL, len, addr);
-  mnl_attr_put(nlh, IFA_ADDRESS, len, addr);
+  put_address(mnl_nlmsg_put_header(buf), false, ifindex, f, addr, prefix_len);
   return request(buf);
 }
 

@@ -62,6 +62,8 @@ class Netlink {
 
  private:
   int request(void* buf);
+  // RTM_GETLINK by index or name; true when buf (kBufLen bytes) holds the RTM_NEWLINK answer.
+  bool query_link(char* buf, int ifindex, const char* name);
   // Sends buf and gives each reply message for it to cb until the kernel's done/ack/error;
   // 0 or -errno.
   int exchange(void* buf, int (*cb)(const nlmsghdr*, void*), void* data);

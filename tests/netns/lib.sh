@@ -77,6 +77,16 @@ check_match() {
 	fail "$1" "expected to match: /$2/" "actual: '$3'"
 }
 
+# selected LETTER NAME: whether scenario LETTER (called NAME) runs under ONLY= and SKIP=
+# (space-separated letters, names or LETTER_NAME).
+selected() { # LETTER NAME
+	local w
+	for w in ${SKIP:-}; do [[ $w == "$1" || $w == "$2" || $w == "$1_$2" ]] && return 1; done
+	[[ -z ${ONLY:-} ]] && return 0
+	for w in $ONLY; do [[ $w == "$1" || $w == "$2" || $w == "$1_$2" ]] && return 0; done
+	return 1
+}
+
 # summary NAME: the closing lines; returns 0 if nothing failed.
 summary() {
 	local f

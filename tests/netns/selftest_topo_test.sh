@@ -582,14 +582,6 @@ sc_i_icmp() {
 
 # ---------------------------------------------------------------------------------------------
 
-selected() { # LETTER NAME
-	local w
-	for w in ${SKIP:-}; do [[ $w == "$1" || $w == "$2" || $w == "$1_$2" ]] && return 1; done
-	[[ -z ${ONLY:-} ]] && return 0
-	for w in $ONLY; do [[ $w == "$1" || $w == "$2" || $w == "$1_$2" ]] && return 0; done
-	return 1
-}
-
 usage() {
 	echo "usage: $0 IMPL1 IMPL2 [WGROUTER_BIN]   (IMPL: wgrouter | wireguard-go | kernel)" >&2
 	exit 2
