@@ -28,10 +28,6 @@ FlowKey flow_key(const IpInfo& info, uint32_t port, bool inbound) {
 
 bool v4_broadcast_or_multicast(const uint8_t* a) { return (a[0] & 0xf0) == 0xe0 || load32(a) == 0xffffffff; }
 
-// ICMP types and codes the gateway sends, per family.
-struct IcmpKind {
-  uint8_t type6, code6, type4, code4;
-};
 constexpr IcmpKind kIcmpUnreachableRoute{kIcmp6DestUnreach, 0, kIcmp4DestUnreach, 1};  // `unreachable` route
 constexpr IcmpKind kIcmpNoRoute{kIcmp6DestUnreach, 0, kIcmp4DestUnreach, 0};
 constexpr IcmpKind kIcmpNoAddress{kIcmp6DestUnreach, 3, kIcmp4DestUnreach, 1};
@@ -205,9 +201,7 @@ void Gateway::send_to_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf
   std::span<uint8_t> ip = buf.subspan(off, len);
   IpInfo info;
   if (parse_ip(ip, info) != IpError::None) return;
-  const IcmpKind k = kIcmpNoAddress;
-  const bool v6 = info.family == Family::V6;
-  icmp_error(env, ip, info, v6 ? k.type6 : k.type4, v6 ? k.code6 : k.code4, 0, *in, out);
+  icmp_error(env, ip, info, kIcmpNoAddress, 0, *in, out);
 }
 
 bool Gateway::is_own(const Port& port, Family f, const uint8_t* addr) const {
@@ -250,8 +244,11 @@ const uint8_t* Gateway::icmp_source(Family f, const Ingress& in) const {
   return nullptr;
 }
 
-void Gateway::icmp_error(const Env& env, std::span<const uint8_t> orig, const IpInfo& info, uint8_t type,
-                         uint8_t code, uint32_t param, const Ingress& in, GatewayOutput& out) {
+void Gateway::icmp_error(const Env& env, std::span<const uint8_t> orig, const IpInfo& info, const IcmpKind& kind,
+                         uint32_t param, const Ingress& in, GatewayOutput& out) {
+  const bool v6 = info.family == Family::V6;
+  const uint8_t type = v6 ? kind.type6 : kind.type4;
+  const uint8_t code = v6 ? kind.code6 : kind.code4;
   // Towards the host the error comes from the destination it is about: the host drops a
   // packet arriving with one of its own addresses as source (a martian), and its stack (and
   // conntrack, for NATed senders) matches the quoted packet, not the source.
@@ -323,9 +320,7 @@ void Gateway::from_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, s
   if (d && d->kind == RouteTarget::Kind::Port) return forward_to_port(env, d->id, buf, off, info, in, out);
   if (d && d->kind == RouteTarget::Kind::Unreachable) {
     drops_.add(Drop::Unreachable);
-    const IcmpKind k = kIcmpUnreachableRoute;
-    const bool v6 = info.family == Family::V6;
-    return icmp_error(env, ip, info, v6 ? k.type6 : k.type4, v6 ? k.code6 : k.code4, 0, in, out);
+    return icmp_error(env, ip, info, kIcmpUnreachableRoute, 0, in, out);
   }
   out.to_tun(ip.first(info.len));  // everything else is the host's to decide, as with plain WireGuard
 }
@@ -350,14 +345,12 @@ void Gateway::from_tun(const Env& env, std::span<uint8_t> buf, size_t off, size_
   }
   const RouteTarget* d = routes_.lookup(info.family, info.dst);
   const Ingress in{Ingress::Kind::Tun, 0, {}};
-  const bool v6 = info.family == Family::V6;
   if (gso != kGsoNone && d && (d->kind == RouteTarget::Kind::Peer || d->kind == RouteTarget::Kind::Port))
     return split_from_tun(env, *d, ip, info, *vnet, out);
   if (d && d->kind == RouteTarget::Kind::Peer) return send_to_tunnel(env, d->id, buf, off, info.len, out, &in);
   if (d && d->kind == RouteTarget::Kind::Port) return forward_to_port(env, d->id, buf, off, info, in, out);
-  const IcmpKind k = d && d->kind == RouteTarget::Kind::Unreachable ? kIcmpUnreachableRoute : kIcmpNoAddress;
   drops_.add(d && d->kind == RouteTarget::Kind::Unreachable ? Drop::Unreachable : Drop::NoRoute);
-  icmp_error(env, ip, info, v6 ? k.type6 : k.type4, v6 ? k.code6 : k.code4, 0, in, out);
+  icmp_error(env, ip, info, d && d->kind == RouteTarget::Kind::Unreachable ? kIcmpUnreachableRoute : kIcmpNoAddress, 0, in, out);
 }
 
 size_t Gateway::cut_segment(std::span<const uint8_t> ip, const IpInfo& info, const VnetHeader& vnet, size_t i,
@@ -406,8 +399,7 @@ void Gateway::forward_to_port(const Env& env, uint32_t p, std::span<uint8_t> buf
   }
   if (info.ttl <= 1) {
     count_port(Drop::TtlExceeded, p);
-    const IcmpKind k = kIcmpTimeExceeded;
-    return icmp_error(env, ip, info, v6 ? k.type6 : k.type4, v6 ? k.code6 : k.code4, 0, in, out);
+    return icmp_error(env, ip, info, kIcmpTimeExceeded, 0, in, out);
   }
   if (info.len > port.spec.mtu) {
     if (!v6 && !info.dont_fragment && ipv4_fragments(ip, info, port.spec.mtu) > 0) {
@@ -423,8 +415,7 @@ void Gateway::forward_to_port(const Env& env, uint32_t p, std::span<uint8_t> buf
       return;
     }
     count_port(Drop::TooBig, p);
-    const IcmpKind k = kIcmpTooBig;
-    return icmp_error(env, ip, info, v6 ? k.type6 : k.type4, v6 ? k.code6 : k.code4, port.spec.mtu, in, out);
+    return icmp_error(env, ip, info, kIcmpTooBig, port.spec.mtu, in, out);
   }
   decrement_ttl(buf.data() + off, info.family);
   deliver_on_port(env, p, buf, off, info.len, info.family, info.dst, out);
@@ -591,8 +582,7 @@ void Gateway::forward_from_port(const Env& env, uint32_t p, std::span<uint8_t> b
   if (!d) {
     if (!port.spec.allow_host) {
       count(Drop::NoRoute, in);
-      const IcmpKind k = kIcmpNoRoute;
-      return icmp_error(env, ip, info, v6 ? k.type6 : k.type4, v6 ? k.code6 : k.code4, 0, in, out);
+      return icmp_error(env, ip, info, kIcmpNoRoute, 0, in, out);
     }
     to_host = true;
   } else {
@@ -600,8 +590,7 @@ void Gateway::forward_from_port(const Env& env, uint32_t p, std::span<uint8_t> b
       case RouteTarget::Kind::Port: return count(Drop::EastWest, in);
       case RouteTarget::Kind::Unreachable: {
         count(Drop::Unreachable, in);
-        const IcmpKind k = kIcmpUnreachableRoute;
-        return icmp_error(env, ip, info, v6 ? k.type6 : k.type4, v6 ? k.code6 : k.code4, 0, in, out);
+        return icmp_error(env, ip, info, kIcmpUnreachableRoute, 0, in, out);
       }
       case RouteTarget::Kind::Host:
         if (!port.spec.allow_host) return count(Drop::HostDenied, in);
@@ -612,15 +601,13 @@ void Gateway::forward_from_port(const Env& env, uint32_t p, std::span<uint8_t> b
   }
   if (info.ttl <= 1) {
     count(Drop::TtlExceeded, in);
-    const IcmpKind k = kIcmpTimeExceeded;
-    return icmp_error(env, ip, info, v6 ? k.type6 : k.type4, v6 ? k.code6 : k.code4, 0, in, out);
+    return icmp_error(env, ip, info, kIcmpTimeExceeded, 0, in, out);
   }
   const uint32_t mtu = tunnel_mtu_;
   auto too_big = [&](std::span<const uint8_t> pkt, const IpInfo& pi) {
     count(Drop::TooBig, in);
     if (v6 || pi.dont_fragment) {
-      const IcmpKind k = kIcmpTooBig;
-      icmp_error(env, pkt, pi, v6 ? k.type6 : k.type4, v6 ? k.code6 : k.code4, mtu, in, out);
+      icmp_error(env, pkt, pi, kIcmpTooBig, mtu, in, out);
     }
   };
   auto emit = [&](std::span<uint8_t> b, size_t o, size_t n, bool decrement = true) {

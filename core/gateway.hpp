@@ -40,6 +40,11 @@ namespace wg::core {
 
 inline constexpr size_t kIngressHeadroom = 32;
 
+// An ICMP error the gateway sends, as type and code per family.
+struct IcmpKind {
+  uint8_t type6, code6, type4, code4;
+};
+
 struct RouteTarget {
   enum class Kind : uint8_t { Peer, Port, Unreachable, Host };
   Kind kind = Kind::Peer;
@@ -238,7 +243,7 @@ class Gateway {
   bool inbound_allowed(const Port& port, uint32_t p, const pkt::IpInfo& info, Instant now);
   void note_outbound(const Port& port, uint32_t p, const pkt::IpInfo& info, Instant now);
   // ICMP(v6) error about the packet at buf[off..] back to where it came from.
-  void icmp_error(const Env& env, std::span<const uint8_t> orig, const pkt::IpInfo& info, uint8_t type, uint8_t code,
+  void icmp_error(const Env& env, std::span<const uint8_t> orig, const pkt::IpInfo& info, const IcmpKind& kind,
                   uint32_t param, const Ingress& in, GatewayOutput& out);
   const uint8_t* icmp_source(Family f, const Ingress& in) const;
   bool icmp_allowed(Instant now, Family f, const uint8_t* to);
