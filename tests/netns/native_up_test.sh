@@ -290,6 +290,8 @@ KPID=$!
 if wait_for 10 bash -c "ip netns exec $A nft list tables | grep -q 'table ip6 wg-quick-${P}k'"; then
   kill -KILL $KPID
   check "SIGKILL: the nft tables go with the process" wait_for 5 bash -c "! ip netns exec $A nft list tables | grep -q 'wg-quick-${P}k'"
+  # Only the UAPI socket file stays after SIGKILL (a later start replaces a stale one): ours to remove.
+  rm -f "/var/run/wireguard/${P}k.sock"
 else
   fail "SIGKILL case: ${P}k did not come up: $(cat "$DIR/k.log")"
 fi
