@@ -371,10 +371,7 @@ void Interface::on_fd(int fd) {
     if (c.deleted || c.lost) {
       locate_device();  // deleted, or moved to another namespace: both look like this here
     } else {
-      if (c.mtu) {
-        device_.set_mtu(*c.mtu);
-        gateway_.set_tunnel_mtu(*c.mtu);
-      }
+      if (c.mtu) set_tunnel_mtu(*c.mtu);
       if (c.up) device_.set_up(env(), *c.up, outbox_);
     }
     flush_outbox();
@@ -393,11 +390,13 @@ void Interface::on_tun_error(int err) {
   locate_device();
 }
 
+void Interface::set_tunnel_mtu(uint32_t mtu) {
+  device_.set_mtu(mtu);
+  gateway_.set_tunnel_mtu(mtu);
+}
+
 void Interface::apply_link_state(const tun::LinkState& st) {
-  if (st.mtu) {
-    device_.set_mtu(st.mtu);
-    gateway_.set_tunnel_mtu(st.mtu);
-  }
+  if (st.mtu) set_tunnel_mtu(st.mtu);
   device_.set_up(env(), st.up, outbox_);
 }
 

@@ -64,6 +64,8 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   // Sets a port's link MTU now and for later re-attachments.
   int set_port_link_mtu(uint32_t id, std::optional<uint32_t> mtu);
   std::optional<uint32_t> port_link_mtu(uint32_t id) const;
+  // The tunnel MTU for both the protocol (padding) and the router (Too Big, segment sizes).
+  void set_tunnel_mtu(uint32_t mtu);
   // The name the interface was created with: its UAPI socket and its log lines keep it.
   const std::string& name() const { return name_; }
   // The TUN's index in the namespace it lives in now.

@@ -516,8 +516,7 @@ void reload_interface(const config::Config& cfg, const config::Config& next, uin
       std::fprintf(stderr, "wgrouter[%s]: reload: MTU %u: %s; MTU stays %u\n", name.c_str(), next_mtu,
                    std::strerror(-rc), mtu);
     } else {
-      itf.device().set_mtu(next_mtu);
-      itf.gateway().set_tunnel_mtu(next_mtu);
+      itf.set_tunnel_mtu(next_mtu);
       tunnel_mtu = next_mtu;
       std::fprintf(stderr, "wgrouter[%s]: reload: MTU %u -> %u\n", name.c_str(), mtu, next_mtu);
     }
@@ -672,7 +671,7 @@ bool apply_config(const config::Config& cfg, const std::vector<std::optional<cor
     std::fprintf(stderr, "wgrouter[%s]: link up: %s\n", itf.name().c_str(), std::strerror(-rc));
     return false;
   }
-  dev.set_mtu(mtu);
+  itf.set_tunnel_mtu(mtu);
   dev.set_up(env, true, itf.outbox());
   // Keepalives last: set_up already sent one for every peer with persistent keepalive.
   for (size_t i = 0; i < cfg.peers.size(); ++i)
