@@ -17,7 +17,7 @@
 //                hits and misses; flow_refresh is note_outbound on live flows, flow_insert is
 //                note_outbound of new flows with ~10 k live (older ones expire as time moves).
 // Buffers sit where io/ puts them: one kBufferSize stride per buffer, TUN and port packets at
-// kHeadroom, datagrams at kRxHeadroom.
+// kIngressHeadroom, datagrams at kRxHeadroom.
 //
 // Run: build/bench/datapath_bench --benchmark_min_time=0.2
 #include <benchmark/benchmark.h>
@@ -42,9 +42,6 @@
 namespace {
 
 using namespace wg::core;
-using wg::io::kBufferSize;
-using wg::io::kHeadroom;
-using wg::io::kRxHeadroom;
 using wg::testing::Pair;
 using Address = std::array<uint8_t, 16>;
 
@@ -83,8 +80,8 @@ std::vector<uint8_t> ipv4_template(size_t len) {
 
 // --- encrypt ---
 
-// The TUN → tunnel hand-over: the TUN packet sits at kHeadroom and the gateway passes the
-// buffer from kHeadroom - kHeaderLen on, so the data header goes in front in place.
+// The TUN → tunnel hand-over: the TUN packet sits at kIngressHeadroom and the gateway passes the
+// buffer from kIngressHeadroom - kHeaderLen on, so the data header goes in front in place.
 void encrypt(benchmark::State& state) {
   const size_t n = static_cast<size_t>(state.range(0));
   const size_t len = static_cast<size_t>(state.range(1));
@@ -96,8 +93,8 @@ void encrypt(benchmark::State& state) {
   for (auto _ : state) {
     const Env env = pr.env();  // io/ reads the clock once per batch
     for (size_t i = 0; i < n; ++i) {
-      std::memcpy(arena.slot(i) + kHeadroom, plain.data(), len);  // what the TUN read wrote
-      const TxResult tx = pr.dev[0].send(env, pr.peer[0], arena.from(i, kHeadroom - data::kHeaderLen), len, out);
+      std::memcpy(arena.slot(i) + kIngressHeadroom, plain.data(), len);  // what the TUN read wrote
+      const TxResult tx = pr.dev[0].send(env, pr.peer[0], arena.from(i, kIngressHeadroom - data::kHeaderLen), len, out);
       if (tx.status != TxStatus::Sent) return state.SkipWithError("send did not encrypt");
       benchmark::DoNotOptimize(tx.datagram.data());
     }
@@ -114,7 +111,7 @@ void copy_only(benchmark::State& state) {
   Arena arena(n);
   for (auto _ : state) {
     for (size_t i = 0; i < n; ++i) {
-      std::memcpy(arena.slot(i) + kHeadroom, plain.data(), len);
+      std::memcpy(arena.slot(i) + kIngressHeadroom, plain.data(), len);
       benchmark::ClobberMemory();
     }
   }
@@ -265,7 +262,7 @@ PrefixTable<uint8_t> allowed_source() {
   return t;
 }
 
-// n port frames (IPv6) in io/ buffers, the IP header at kHeadroom; sources cycle through srcs.
+// n port frames (IPv6) in io/ buffers, the IP header at kIngressHeadroom; sources cycle through srcs.
 void antispoof(benchmark::State& state, bool hits) {
   const size_t n = static_cast<size_t>(state.range(0));
   const PrefixTable<uint8_t> table = allowed_source();
@@ -276,7 +273,7 @@ void antispoof(benchmark::State& state, bool hits) {
                          parse("fd00::2")};
   Arena arena(n);
   for (size_t i = 0; i < n; ++i) {
-    uint8_t* ip = arena.slot(i) + kHeadroom;
+    uint8_t* ip = arena.slot(i) + kIngressHeadroom;
     ip[0] = 0x60;
     std::memcpy(ip + 8, srcs[i % srcs.size()].data(), 16);
     std::memcpy(ip + 24, parse("2001:db8:ff::10").data(), 16);
@@ -284,7 +281,7 @@ void antispoof(benchmark::State& state, bool hits) {
   uint64_t allowed = 0;
   for (auto _ : state) {
     for (size_t i = 0; i < n; ++i) {
-      const uint8_t* v = table.lookup(Family::V6, arena.slot(i) + kHeadroom + 8);
+      const uint8_t* v = table.lookup(Family::V6, arena.slot(i) + kIngressHeadroom + 8);
       allowed += v != nullptr;
       benchmark::DoNotOptimize(v);
     }

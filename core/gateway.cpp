@@ -157,7 +157,7 @@ void Gateway::install_port(uint32_t id) {
     port.link_local = ll;
     port.spec.addresses.push_back({Family::V6, ll, 64});
   }
-  const size_t need = kIngressHeadroom + std::max<uint32_t>(port.spec.mtu, 1280) + 64;
+  const size_t need = kIngressHeadroom + std::max<uint32_t>(port.spec.mtu, 1280) + kTailroom;
   if (port.pending.size() < need) {
     port.pending.resize(need);
     port.pending_len = 0;
@@ -357,7 +357,7 @@ size_t Gateway::cut_segment(std::span<const uint8_t> ip, const IpInfo& info, con
                             uint8_t*& s, GatewayOutput& out) {
   s = scratch(out);
   return gso_segment(ip, info, vnet.gso_type, vnet.gso_size, i, s + kIngressHeadroom,
-                     scratch_size_ - kIngressHeadroom - 64);
+                     scratch_size_ - kIngressHeadroom - kTailroom);
 }
 
 // A TSO/USO super-packet from the host (TUNSETOFFLOAD): segments are cut into scratch buffers,
@@ -626,7 +626,7 @@ void Gateway::forward_from_port(const Env& env, uint32_t p, std::span<uint8_t> b
       const size_t n = ipv4_fragments(ip, info, mtu);
       for (size_t i = 0; i < n; ++i) {
         uint8_t* s = scratch(out);
-        const size_t len = ipv4_fragment(ip, info, mtu, i, s + kIngressHeadroom, scratch_size_ - kIngressHeadroom - 64);
+        const size_t len = ipv4_fragment(ip, info, mtu, i, s + kIngressHeadroom, scratch_size_ - kIngressHeadroom - kTailroom);
         if (len == 0) return count(Drop::TooBig, in);
         emit({s, scratch_size_}, kIngressHeadroom, len, false);
       }

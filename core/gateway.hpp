@@ -15,9 +15,8 @@
 //                         AllowHost) | unreachable (ICMP) | nothing (ICMP, no_route)
 //
 // Buffers: an IP packet handed in sits at buf[off, off + len) with off >= kIngressHeadroom,
-// so an Ethernet + virtio-net header (24 bytes) or the WireGuard data header (16) can be
-// written in front of it in place, and with room after it for padding and the tag when it
-// goes to the tunnel.
+// so a virtio-net + Ethernet header or the WireGuard data header can be written in front of it
+// in place, with room after it for padding and the tag (core/buffer_layout.hpp).
 #pragma once
 #include <array>
 #include <cstddef>
@@ -28,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "core/buffer_layout.hpp"
 #include "core/drop.hpp"
 #include "core/env.hpp"
 #include "core/flow_table.hpp"
@@ -37,8 +37,6 @@
 #include "core/prefix_table.hpp"
 
 namespace wg::core {
-
-inline constexpr size_t kIngressHeadroom = 32;
 
 // An ICMP error the gateway sends, as type and code per family.
 struct IcmpKind {
@@ -183,7 +181,7 @@ class Gateway {
   // checksums left to the device completed), else nullptr.
   void from_tun(const Env& env, std::span<uint8_t> buf, size_t off, size_t len, const pkt::VnetHeader* vnet,
                 GatewayOutput& out);
-  // A frame (virtio-net header + Ethernet) at buf[off, off + len); off + 24 >= kIngressHeadroom.
+  // A frame (virtio-net header + Ethernet) at buf[off, off + len); off + kFrameHeader >= kIngressHeadroom.
   void from_port(const Env& env, uint32_t port, std::span<uint8_t> buf, size_t off, size_t len, GatewayOutput& out);
   // The output flushed: scratch buffers are free again.
   void flushed() { scratch_used_ = 0; }

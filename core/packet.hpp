@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 
+#include "core/buffer_layout.hpp"
 #include "core/endpoint.hpp"
 
 namespace wg::core::pkt {
@@ -21,9 +22,9 @@ using Addr16 = std::array<uint8_t, 16>;  // IPv4 in the first 4 bytes
 inline constexpr uint16_t kEtherIpv4 = 0x0800;
 inline constexpr uint16_t kEtherArp = 0x0806;
 inline constexpr uint16_t kEtherIpv6 = 0x86dd;
-inline constexpr size_t kEthLen = 14;
-inline constexpr size_t kVnetLen = 10;  // struct virtio_net_hdr (no num_buffers)
-inline constexpr size_t kFrameHeader = kVnetLen + kEthLen;
+using core::kEthLen;  // the header sizes live with the buffer layout
+using core::kFrameHeader;
+using core::kVnetLen;
 
 inline constexpr uint8_t kProtoIcmp = 1;
 inline constexpr uint8_t kProtoTcp = 6;

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "core/cookie.hpp"
+#include "core/ids.hpp"
 #include "core/endpoint.hpp"
 #include "core/handshake.hpp"
 #include "core/keypair.hpp"
@@ -14,8 +15,6 @@
 
 namespace wg::core {
 
-using PeerId = uint32_t;
-inline constexpr PeerId kNoPeer = ~PeerId{0};
 
 struct Peer {
   // configuration

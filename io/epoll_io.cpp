@@ -137,7 +137,7 @@ class EpollIo final : public PacketIo {
     bool gone = false;
     for (; n < kMaxBatch; ++n) {
       uint8_t* buf = tun_rx_.data() + n * kBufferSize;
-      const ssize_t r = ::read(ports_[id], buf + kPortReadOffset, kBufferSize - kPortReadOffset - 64);
+      const ssize_t r = ::read(ports_[id], buf + kPortReadOffset, core::kPortReadMax);
       ++counters_.syscalls;
       if (r < 0 && (errno == EBADFD || errno == EBADF)) {  // the TAP was deleted: stop watching it
         ++counters_.port_read_errors;
@@ -193,7 +193,7 @@ class EpollIo final : public PacketIo {
     int err = 0;
     for (; n < kMaxBatch; ++n) {
       uint8_t* buf = tun_rx_.data() + n * kBufferSize;
-      const ssize_t r = ::read(tun_, buf + kHeadroom - tun_vnet_, kBufferSize - kHeadroom - 64);
+      const ssize_t r = ::read(tun_, buf + core::kIngressHeadroom - tun_vnet_, core::kTunReadMax);
       ++counters_.syscalls;
       if (r < 0 && (errno == EBADFD || errno == EBADF)) {
         // The device is gone: its descriptor polls as an error forever. Stop watching it.
@@ -289,7 +289,7 @@ class EpollIo final : public PacketIo {
   std::array<sockaddr_storage, kMaxBatch> names_{};
   std::array<std::array<uint8_t, kRecvControlSpace>, kMaxBatch> control_{};
   std::vector<RxDatagram> batch_;  // several per receive with UDP_GRO
-  std::array<TunPacket, kMaxBatch> tun_batch_{};
+  std::array<DeviceRead, kMaxBatch> tun_batch_{};
   size_t tun_vnet_ = 0;  // kVnetLen when the TUN has a virtio-net header
   std::vector<UdpSend> sends_;
   std::vector<Write> writes_;

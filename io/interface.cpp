@@ -149,8 +149,6 @@ void Interface::forget_all_sources() {
 
 // --- data path ---
 
-static_assert(kHeadroom == core::kIngressHeadroom);
-static_assert(kRxHeadroom + core::data::kHeaderLen >= core::kIngressHeadroom);
 
 void Interface::open_batch(std::span<RxDatagram> batch) {
   open_jobs_.clear();
@@ -193,23 +191,23 @@ void Interface::on_datagrams(std::span<RxDatagram> batch) {
   log_events();
 }
 
-void Interface::on_tun_packets(std::span<TunPacket> batch) {
+void Interface::on_tun_packets(std::span<DeviceRead> batch) {
   refresh_clock();
   const core::Env e = env();
   const bool vnet = tun_.vnet();
-  for (TunPacket& p : batch) {
+  for (DeviceRead& p : batch) {
     core::pkt::VnetHeader h;
-    if (vnet) h = core::pkt::read_vnet(p.buf.data() + kHeadroom - kVnetLen);
-    gateway_.from_tun(e, p.buf, kHeadroom, p.len, vnet ? &h : nullptr, *this);
+    if (vnet) h = core::pkt::read_vnet(p.buf.data() + core::kIngressHeadroom - kVnetLen);
+    gateway_.from_tun(e, p.buf, core::kIngressHeadroom, p.len, vnet ? &h : nullptr, *this);
   }
   drain_coalescers();
   log_events();
 }
 
-void Interface::on_port_frames(uint32_t port, std::span<TunPacket> batch) {
+void Interface::on_port_frames(uint32_t port, std::span<DeviceRead> batch) {
   refresh_clock();
   const core::Env e = env();
-  for (TunPacket& f : batch) gateway_.from_port(e, port, f.buf, kPortReadOffset, f.len, *this);
+  for (DeviceRead& f : batch) gateway_.from_port(e, port, f.buf, kPortReadOffset, f.len, *this);
   drain_coalescers();
   log_events();
 }

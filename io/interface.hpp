@@ -100,8 +100,8 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
 
   // PacketSink
   void on_datagrams(std::span<RxDatagram> batch) override;
-  void on_tun_packets(std::span<TunPacket> batch) override;
-  void on_port_frames(uint32_t port, std::span<TunPacket> batch) override;
+  void on_tun_packets(std::span<DeviceRead> batch) override;
+  void on_port_frames(uint32_t port, std::span<DeviceRead> batch) override;
   void on_fd(int fd) override;
   void on_tun_error(int err) override;
   void on_port_gone(uint32_t port) override;

@@ -14,6 +14,7 @@
 #include <vector>
 #include <cstring>
 
+#include "core/egress.hpp"
 #include "core/endpoint.hpp"
 #include "core/env.hpp"
 #include "core/messages.hpp"
@@ -21,42 +22,17 @@
 
 namespace wg::io {
 
-inline constexpr size_t kMaxBatch = 64;
-// Room for the largest UDP payload or TUN packet plus the data header, padding and tag.
-inline constexpr size_t kBufferSize = 65536 + 64;
-// TUN packets are read at this offset so a header (the data header towards the tunnel, a
-// virtio-net + Ethernet header towards a port) is written in front in place.
-inline constexpr size_t kHeadroom = 32;
-// Port frames (virtio-net header + Ethernet) are read here, which puts their IP packet at
-// kHeadroom as well.
-inline constexpr size_t kPortReadOffset = kHeadroom - 24;
-// Backends leave this many writable bytes in front of the first datagram of a receive. The
-// second and later datagrams of a UDP_GRO receive have kRxMinHeadroom: the previous
-// datagram's tag, dead once that datagram is decrypted. With the data header in front of the
-// plaintext that still leaves the data path its kIngressHeadroom.
-inline constexpr size_t kRxHeadroom = 48;
-inline constexpr size_t kRxMinHeadroom = 16;
-// The most datagrams one receive can carry with UDP_GRO (the kernel's UDP_GRO_CNT_MAX).
-inline constexpr size_t kMaxGroSegments = 64;
-// UDP GSO sends: at most this many datagrams and bytes per sendmsg (UDP_MAX_SEGMENTS on the
-// oldest kernels that have it; the largest UDP payload with room to spare).
-inline constexpr size_t kMaxGsoSegments = 64;
-inline constexpr size_t kMaxGsoBytes = 65000;
-
-struct RxDatagram {
-  std::span<uint8_t> bytes;  // decrypted in place by the data path
-  core::Endpoint from;       // includes the local address it arrived on
-  size_t headroom = 0;       // writable bytes in front of bytes.data() (>= kRxMinHeadroom)
-};
-
-// A TUN packet at buf[kHeadroom, kHeadroom + len) (with a virtio-net header at
-// buf[kHeadroom - kVnetLen] when the TUN has one), or a port frame at
-// buf[kPortReadOffset, kPortReadOffset + len).
-struct TunPacket {
-  std::span<uint8_t> buf;  // the whole buffer
-  size_t len;
-};
-inline constexpr size_t kVnetLen = 10;
+using core::DeviceRead;
+using core::kBufferSize;
+using core::kMaxBatch;
+using core::kMaxGroSegments;
+using core::kMaxGsoBytes;
+using core::kMaxGsoSegments;
+using core::kPortReadOffset;
+using core::kRxHeadroom;
+using core::kRxMinHeadroom;
+using core::kVnetLen;
+using core::RxDatagram;
 
 // A queued datagram.
 struct UdpSend {
@@ -108,12 +84,12 @@ inline void prepare_send(msghdr& h, sockaddr_storage& name, iovec* iov, uint8_t*
 inline void push_datagrams(std::vector<RxDatagram>& out, std::span<uint8_t> bytes, size_t gso_size,
                            const core::Endpoint& from, size_t headroom) {
   if (gso_size == 0 || bytes.size() <= gso_size) {
-    out.push_back({bytes, from, headroom});
+    out.push_back({bytes, from, headroom, 0});
     return;
   }
   for (size_t at = 0, i = 0; at < bytes.size() && i < kMaxGroSegments * 2; at += gso_size, ++i) {
     const size_t n = bytes.size() - at < gso_size ? bytes.size() - at : gso_size;
-    out.push_back({bytes.subspan(at, n), from, at == 0 ? headroom : kRxMinHeadroom});
+    out.push_back({bytes.subspan(at, n), from, at == 0 ? headroom : kRxMinHeadroom, 0});
   }
 }
 
@@ -122,8 +98,8 @@ class PacketSink {
  public:
   virtual ~PacketSink() = default;
   virtual void on_datagrams(std::span<RxDatagram> batch) = 0;
-  virtual void on_tun_packets(std::span<TunPacket> batch) = 0;
-  virtual void on_port_frames(uint32_t port, std::span<TunPacket> batch) = 0;
+  virtual void on_tun_packets(std::span<DeviceRead> batch) = 0;
+  virtual void on_port_frames(uint32_t port, std::span<DeviceRead> batch) = 0;
   virtual void on_fd(int fd) = 0;  // a watched control descriptor is readable
   // A TUN read failed for good (EBADFD: the device is gone); the backend stopped reading it.
   virtual void on_tun_error(int /*err*/) {}
@@ -157,7 +133,7 @@ class PacketIo {
   virtual std::string_view name() const = 0;
   virtual void set_udp(int fd4, int fd6) = 0;
   // vnet: the TUN has a virtio-net header (IFF_VNET_HDR); reads then put it at
-  // buf[kHeadroom - kVnetLen] and writes must carry it.
+  // buf[kIngressHeadroom - kVnetLen] and writes must carry it.
   virtual void set_tun(int fd, bool vnet) = 0;
   // Joins runs of equal-sized datagrams to one endpoint into UDP_SEGMENT sends. Switched off
   // for good when the kernel refuses one (the run is then sent one by one).

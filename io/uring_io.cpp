@@ -337,7 +337,7 @@ class UringIo final : public PacketIo {
     PortRx& p = ports_[id];
     io_uring_sqe* sqe = get_sqe();
     uint8_t* buf = p.rx.data() + size_t{slot} * kBufferSize;
-    io_uring_prep_read(sqe, p.fd, buf + kPortReadOffset, kBufferSize - kPortReadOffset - 64, 0);
+    io_uring_prep_read(sqe, p.fd, buf + kPortReadOffset, core::kPortReadMax, 0);
     io_uring_sqe_set_data64(sqe, port_tag(id, p.gen, slot));
     ++p.inflight;
   }
@@ -453,7 +453,7 @@ class UringIo final : public PacketIo {
   void arm_tun_read(unsigned slot) {
     io_uring_sqe* sqe = get_sqe();
     uint8_t* buf = tun_rx_.data() + size_t{slot} * kBufferSize;
-    io_uring_prep_read(sqe, tun_, buf + kHeadroom - tun_vnet_, kBufferSize - kHeadroom - 64, 0);
+    io_uring_prep_read(sqe, tun_, buf + core::kIngressHeadroom - tun_vnet_, core::kTunReadMax, 0);
     io_uring_sqe_set_data64(sqe, tag(kTunRead, slot));
   }
 
@@ -604,7 +604,7 @@ class UringIo final : public PacketIo {
   std::vector<int> rearm_;
   std::vector<RxDatagram> rx_batch_;         // the datagrams of held_ (several each with UDP_GRO)
   std::array<uint16_t, kMaxBatch> held_{};  // provided buffers of this batch's receives
-  std::array<TunPacket, kMaxBatch> tun_batch_{};
+  std::array<DeviceRead, kMaxBatch> tun_batch_{};
   std::array<unsigned, kMaxBatch> tun_slots_{};
   size_t tun_vnet_ = 0;  // kVnetLen when the TUN has a virtio-net header
   int tun_error_ = 0;    // errno of a TUN read that ended reading for good
@@ -616,7 +616,7 @@ class UringIo final : public PacketIo {
   std::vector<RetiredRx> retired_;
   std::vector<uint32_t> gone_;      // ports whose reads failed for good, to report
   std::vector<uint32_t> gone_now_;  // the ones being reported
-  std::array<TunPacket, kMaxBatch> port_batch_{};
+  std::array<DeviceRead, kMaxBatch> port_batch_{};
   std::array<unsigned, kMaxBatch> port_slots_{};
   uint32_t batch_port_ = 0;
   std::vector<msghdr> send_msgs_;

@@ -25,9 +25,9 @@ using wg::io::PacketSink;
 struct RecordingSink final : PacketSink {
   std::vector<std::pair<uint32_t, std::string>> frames;
   void on_datagrams(std::span<wg::io::RxDatagram>) override {}
-  void on_tun_packets(std::span<wg::io::TunPacket>) override {}
-  void on_port_frames(uint32_t port, std::span<wg::io::TunPacket> batch) override {
-    for (const wg::io::TunPacket& f : batch)
+  void on_tun_packets(std::span<wg::io::DeviceRead>) override {}
+  void on_port_frames(uint32_t port, std::span<wg::io::DeviceRead> batch) override {
+    for (const wg::io::DeviceRead& f : batch)
       frames.emplace_back(port, std::string(reinterpret_cast<const char*>(f.buf.data() + wg::io::kPortReadOffset), f.len));
   }
   void on_fd(int) override {}
