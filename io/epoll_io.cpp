@@ -179,7 +179,7 @@ class EpollIo final : public PacketIo {
       take_pktinfo(msgs_[i].msg_hdr, from);
       const size_t gro = take_gro_size(msgs_[i].msg_hdr);
       const size_t before = batch_.size();
-      push_datagrams(batch_, {rx_.data() + i * kBufferSize + kRxHeadroom, msgs_[i].msg_len}, gro, from, kRxHeadroom);
+      core::split_gro(batch_, {{rx_.data() + i * kBufferSize + kRxHeadroom, msgs_[i].msg_len}, from, kRxHeadroom, gro});
       if (batch_.size() - before > 1) {
         ++counters_.udp_gro_receives;
         counters_.udp_gro_datagrams += batch_.size() - before;

@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "core/egress.hpp"
+#include "core/udp_batch.hpp"
 #include "core/endpoint.hpp"
 #include "core/env.hpp"
 #include "core/messages.hpp"
@@ -34,33 +35,8 @@ using core::kRxMinHeadroom;
 using core::kVnetLen;
 using core::RxDatagram;
 
-// A queued datagram.
-struct UdpSend {
-  core::Endpoint to;
-  std::span<const uint8_t> bytes;
-};
-
-// Whether two sends take the same path (remote and sticky local source): only those can share
-// one GSO sendmsg.
-inline bool same_path(const core::Endpoint& a, const core::Endpoint& b) {
-  return a.same_remote(b) && a.has_local == b.has_local && a.local_ifindex == b.local_ifindex &&
-         (!a.has_local || std::memcmp(a.local.data(), b.local.data(), a.addr_len()) == 0);
-}
-
-// The number of sends from s[i] on that one UDP_SEGMENT sendmsg can carry: same path, every
-// datagram as long as the first but the last, which may be shorter.
-inline size_t gso_run(std::span<const UdpSend> s, size_t i) {
-  const size_t size = s[i].bytes.size();
-  size_t k = 1, total = size;
-  while (i + k < s.size() && k < kMaxGsoSegments && same_path(s[i].to, s[i + k].to)) {
-    const size_t n = s[i + k].bytes.size();
-    if (n > size || n == 0 || total + n > kMaxGsoBytes) break;
-    total += n;
-    ++k;
-    if (n < size) break;  // a shorter one ends the run
-  }
-  return k;
-}
+using core::gso_run;
+using core::UdpSend;
 
 // Fills a sendmsg header for run (all to run[0].to): one datagram, or with several a
 // UDP_SEGMENT send. iov has room for run.size() entries, control for kSendControlSpace bytes.
@@ -77,20 +53,6 @@ inline void prepare_send(msghdr& h, sockaddr_storage& name, iovec* iov, uint8_t*
   if (run.size() > 1) cl += put_udp_segment(control + cl, static_cast<uint16_t>(s.bytes.size()));
   h.msg_control = cl ? control : nullptr;
   h.msg_controllen = cl;
-}
-
-// Appends the datagrams of one receive: one, or with UDP_GRO (gso_size > 0) a run of
-// gso_size-byte datagrams back to back, the last shorter.
-inline void push_datagrams(std::vector<RxDatagram>& out, std::span<uint8_t> bytes, size_t gso_size,
-                           const core::Endpoint& from, size_t headroom) {
-  if (gso_size == 0 || bytes.size() <= gso_size) {
-    out.push_back({bytes, from, headroom, 0});
-    return;
-  }
-  for (size_t at = 0, i = 0; at < bytes.size() && i < kMaxGroSegments * 2; at += gso_size, ++i) {
-    const size_t n = bytes.size() - at < gso_size ? bytes.size() - at : gso_size;
-    out.push_back({bytes.subspan(at, n), from, at == 0 ? headroom : kRxMinHeadroom, 0});
-  }
 }
 
 // Implemented by the interface: receives batches, queues output on the PacketIo.

@@ -546,7 +546,7 @@ class UringIo final : public PacketIo {
     const unsigned len = io_uring_recvmsg_payload_length(out, c.res, &recv_hdr_);
     if (len == 0) return;
     const size_t before = rx_batch_.size();
-    push_datagrams(rx_batch_, {payload, len}, gro, from, static_cast<size_t>(payload - buf));
+    core::split_gro(rx_batch_, {{payload, len}, from, static_cast<size_t>(payload - buf), gro});
     if (rx_batch_.size() - before > 1) {
       ++counters_.udp_gro_receives;
       counters_.udp_gro_datagrams += rx_batch_.size() - before;

@@ -13,7 +13,7 @@ namespace {
 
 using wg::core::Endpoint;
 using wg::io::OffloadSwitches;
-using wg::io::UdpSend;
+using wg::core::UdpSend;
 
 bool same(const OffloadSwitches& a, const OffloadSwitches& b) {
   return a.tun == b.tun && a.tso == b.tso && a.uso == b.uso && a.gro == b.gro && a.udp_gso == b.udp_gso &&
@@ -51,40 +51,40 @@ TEST_CASE("offload: a GSO run is one path, equal sizes, the last one shorter, wi
   p1_src.local = {192, 0, 2, 9};
   auto send = [&](const Endpoint& to, size_t n) { return UdpSend{to, {mem.data(), n}}; };
   std::vector<UdpSend> s = {send(p1, 1452), send(p1, 1452), send(p1, 1452), send(p1, 200), send(p1, 1452)};
-  CHECK(wg::io::gso_run(s, 0) == 4);  // the short one ends the run
-  CHECK(wg::io::gso_run(s, 3) == 1);
+  CHECK(wg::core::gso_run(s, 0) == 4);  // the short one ends the run
+  CHECK(wg::core::gso_run(s, 3) == 1);
   s = {send(p1, 100), send(p1, 1452)};
-  CHECK(wg::io::gso_run(s, 0) == 1);  // a longer one cannot follow
+  CHECK(wg::core::gso_run(s, 0) == 1);  // a longer one cannot follow
   s = {send(p1, 100), send(p2, 100), send(p1, 100)};
-  CHECK(wg::io::gso_run(s, 0) == 1);
+  CHECK(wg::core::gso_run(s, 0) == 1);
   s = {send(p1, 100), send(p1_src, 100)};
-  CHECK(wg::io::gso_run(s, 0) == 1);
+  CHECK(wg::core::gso_run(s, 0) == 1);
   s.assign(100, send(p1, 100));
-  CHECK(wg::io::gso_run(s, 0) == wg::io::kMaxGsoSegments);
+  CHECK(wg::core::gso_run(s, 0) == wg::core::kMaxGsoSegments);
   s.assign(60, send(p1, 1452));
-  const size_t k = wg::io::gso_run(s, 0);
-  CHECK(k * 1452 <= wg::io::kMaxGsoBytes);
-  CHECK((k + 1) * 1452 > wg::io::kMaxGsoBytes);
+  const size_t k = wg::core::gso_run(s, 0);
+  CHECK(k * 1452 <= wg::core::kMaxGsoBytes);
+  CHECK((k + 1) * 1452 > wg::core::kMaxGsoBytes);
   s = {send(p1, 0), send(p1, 0)};
-  CHECK(wg::io::gso_run(s, 0) == 1);
+  CHECK(wg::core::gso_run(s, 0) == 1);
 }
 
 TEST_CASE("offload: a UDP_GRO receive splits into its datagrams, headroom is the previous tag") {
   std::vector<uint8_t> mem(10000);
   const Endpoint from = Endpoint::v4(192, 0, 2, 1, 51820);
-  std::vector<wg::io::RxDatagram> out;
-  wg::io::push_datagrams(out, {mem.data() + 48, 3 * 1452 + 100}, 1452, from, 48);
+  std::vector<wg::core::RxDatagram> out;
+  wg::core::split_gro(out, {{mem.data() + 48, 3 * 1452 + 100}, from, 48, 1452});
   REQUIRE(out.size() == 4);
   for (size_t i = 0; i < 4; ++i) {
     CAPTURE(i);
     CHECK(out[i].bytes.data() == mem.data() + 48 + 1452 * i);
     CHECK(out[i].bytes.size() == (i < 3 ? 1452u : 100u));
-    CHECK(out[i].headroom == (i == 0 ? 48u : wg::io::kRxMinHeadroom));
+    CHECK(out[i].headroom == (i == 0 ? 48u : wg::core::kRxMinHeadroom));
     CHECK(out[i].from.same_remote(from));
   }
   out.clear();
-  wg::io::push_datagrams(out, {mem.data() + 48, 900}, 0, from, 48);  // no GRO: one datagram
-  wg::io::push_datagrams(out, {mem.data() + 48, 900}, 1452, from, 48);  // GRO size above the length
+  wg::core::split_gro(out, {{mem.data() + 48, 900}, from, 48, 0});  // no GRO: one datagram
+  wg::core::split_gro(out, {{mem.data() + 48, 900}, from, 48, 1452});  // GRO size above the length
   REQUIRE(out.size() == 2);
   CHECK(out[1].bytes.size() == 900);
 }
