@@ -1,7 +1,6 @@
-// io/interface.cpp — the loop and the data path stages around core::Device and core::Gateway:
-//   UDP batch  ► Device::receive (decrypt in place) ► Gateway::from_tunnel ► TUN or port
-//   TUN batch  ► Gateway::from_tun ► Device::send (encrypt in place) ► UDP, or a port
-//   port batch ► Gateway::from_port (L2, anti-spoof, policy) ► Device::send ► UDP
+// io/interface.cpp — the loop and its control plane: batches from the backend go to the data
+// plane (core/dataplane.hpp), its output goes back to the backend; signals, link events, the
+// UAPI and timers change the data plane's state between batches.
 #include "io/interface.hpp"
 
 #include <signal.h>
@@ -39,7 +38,7 @@ int make_signal_fd() {
 }  // namespace
 
 Interface::Interface(tun::TunDevice tun, int uapi_listen_fd, std::string uapi_path, InterfaceOptions opts)
-    : gateway_(device_.drop_counters(), (uint64_t{rng_.next_u32()} << 32) | rng_.next_u32()),
+    : dp_(*this, (uint64_t{rng_.next_u32()} << 32) | rng_.next_u32()),
       tun_(std::move(tun)),
       uapi_(uapi_listen_fd, std::move(uapi_path)),
       name_(tun_.name()),
@@ -63,22 +62,15 @@ Interface::Interface(tun::TunDevice tun, int uapi_listen_fd, std::string uapi_pa
     offload_.uso = o.uso;
   }
   offload_.gro = switches_.gro;
-  tun_gro_.set_enabled(switches_.gro);
-  tun_gro_.set_udp(offload_.uso);  // a kernel that hands over UDP super-packets also takes them
-  tun_sink_.io = io_.get();
+  dp_.set_tun_vnet(tun_.vnet());
+  dp_.set_coalescing(switches_.gro, offload_.uso);  // a kernel that hands over UDP super-packets also takes them
   udp_.want_gro(switches_.udp_gro);
-  if (opts.threads > 1) {
-    pool_ = std::make_unique<CryptoPool>(opts.threads);
-    seal_jobs_.reserve(1024);
-    open_jobs_.reserve(size_t{kMaxBatch} * kMaxGroSegments);
-    open_result_.reserve(size_t{kMaxBatch} * kMaxGroSegments);
-  }
+  if (opts.threads > 1) pool_ = std::make_unique<CryptoPool>(opts.threads);
   io_->set_tun(tun_.fd(), tun_.vnet());
   io_->watch(uapi_.listen_fd());
   if (links_.fd() >= 0) io_->watch(links_.fd());
   signal_fd_ = make_signal_fd();
   if (signal_fd_ >= 0) io_->watch(signal_fd_);
-  control_copies_.resize(64);
 
   // The kernel starts the interface down; wg-quick (or `up`) brings it up later. The TUN
   // may already live in another namespace (`up --netns`, or a descriptor handed down).
@@ -107,13 +99,9 @@ void Interface::append_status(std::string& out) const {
   num("udp_gso_failures", c.udp_gso_failures);
   num("udp_gro_receives", c.udp_gro_receives);
   num("udp_gro_datagrams", c.udp_gro_datagrams);
-  uint64_t supers = tun_gro_.counters().super_packets, joined = tun_gro_.counters().segments_joined;
-  for (const core::Coalescer& g : port_gro_) {
-    supers += g.counters().super_packets;
-    joined += g.counters().segments_joined;
-  }
-  num("gro_super_packets", supers);
-  num("gro_segments", joined);
+  const core::DataPlaneCounters dc = dp_.counters();
+  num("gro_super_packets", dc.gro_super_packets);
+  num("gro_segments", dc.gro_segments);
   num("udp_send_errors", c.udp_send_errors);
   num("tun_write_errors", c.tun_write_errors);
   num("port_write_errors", c.port_write_errors);
@@ -133,176 +121,70 @@ int Interface::set_listen_port(uint16_t port) {
   io_->set_udp(-1, -1);  // let go of the old sockets first: the port may be the same
   const int rc = udp_.bind(port, udp_.fwmark());
   io_->set_udp(udp_.fd4(), udp_.fd6());
-  forget_all_sources();  // a new port means new paths
+  dp_.forget_all_sources();  // a new port means new paths
   return rc;
 }
 
 int Interface::set_fwmark(uint32_t mark) {
   const int rc = udp_.set_fwmark(mark);
-  if (rc == 0) forget_all_sources();
+  if (rc == 0) dp_.forget_all_sources();
   return rc;
 }
 
-void Interface::forget_all_sources() {
-  device_.for_each_peer([this](core::PeerId id, const core::Peer&) { device_.peer(id)->endpoint.clear_local(); });
-}
-
-// --- data path ---
-
-
-void Interface::open_batch(std::span<RxDatagram> batch) {
-  open_jobs_.clear();
-  open_result_.assign(batch.size(), nullptr);
-  if (batch.size() < CryptoPool::kInlineBelow) return;
-  std::vector<size_t>& at = open_at_;
-  at.clear();
-  for (size_t i = 0; i < batch.size(); ++i) {
-    core::AeadJob j;
-    if (!device_.prepare_open(batch[i].bytes, now_, j)) continue;
-    at.push_back(i);
-    open_jobs_.push_back(j);
-    crypto::wipe(j.key.data(), j.key.size());
-  }
-  pool_->run(open_jobs_);
-  for (size_t k = 0; k < at.size(); ++k) open_result_[at[k]] = &open_jobs_[k].ok;
-}
+// --- batches: to the data plane ---
 
 void Interface::on_datagrams(std::span<RxDatagram> batch) {
   refresh_clock();
-  if (!device_.is_up()) {
-    // A down interface neither answers nor delivers, as the kernel's closes its sockets.
-    for (size_t i = 0; i < batch.size(); ++i) device_.count_drop(core::Drop::LinkDown);
-    return;
-  }
-  const core::Env e = env();
-  if (pool_) open_batch(batch);  // one thread: receive() opens each datagram itself
-  for (size_t i = 0; i < batch.size(); ++i) {
-    RxDatagram& d = batch[i];
-    core::RxResult r = device_.receive(e, d.from, d.bytes, outbox_, pool_ ? open_result_[i] : nullptr);
-    if (r.kind == core::RxKind::Data) {
-      // The plaintext sits inside the datagram; the buffer's headroom lies in front of both.
-      std::span<uint8_t> buf(d.bytes.data() - d.headroom, d.headroom + d.bytes.size());
-      const size_t off = d.headroom + static_cast<size_t>(r.plaintext.data() - d.bytes.data());
-      gateway_.from_tunnel(e, r.peer, buf, off, r.plaintext.size(), *this);
-    }
-    if (!outbox_.empty()) queue_outbox();
-  }
-  drain_coalescers();
+  dp_.on_datagrams(env(), batch);
   log_events();
 }
 
 void Interface::on_tun_packets(std::span<DeviceRead> batch) {
   refresh_clock();
-  const core::Env e = env();
-  const bool vnet = tun_.vnet();
-  for (DeviceRead& p : batch) {
-    core::pkt::VnetHeader h;
-    if (vnet) h = core::pkt::read_vnet(p.buf.data() + core::kIngressHeadroom - kVnetLen);
-    gateway_.from_tun(e, p.buf, core::kIngressHeadroom, p.len, vnet ? &h : nullptr, *this);
-  }
-  drain_coalescers();
+  dp_.on_tun_packets(env(), batch);
   log_events();
 }
 
 void Interface::on_port_frames(uint32_t port, std::span<DeviceRead> batch) {
   refresh_clock();
-  const core::Env e = env();
-  for (DeviceRead& f : batch) gateway_.from_port(e, port, f.buf, kPortReadOffset, f.len, *this);
-  drain_coalescers();
+  dp_.on_port_frames(env(), port, batch);
   log_events();
 }
 
-void Interface::run_seals() {
-  if (seal_jobs_.empty()) return;
-  pool_->run(seal_jobs_);
-  for (const core::AeadJob& j : seal_jobs_)
-    if (!j.ok) {
-      // Never let a plaintext leave: the datagram goes out as zeros the peer drops.
-      std::memset(j.data, 0, j.len + core::kTagLen);
-      device_.count_drop(core::Drop::SealFailed);
-    }
-  seal_jobs_.clear();
+// --- the data plane's output: to the backend ---
+
+void Interface::send_udp(const core::Endpoint& to, std::span<const iovec> datagrams) {
+  for (const iovec& d : datagrams) io_->send_udp(to, {static_cast<const uint8_t*>(d.iov_base), d.iov_len});
 }
 
-void Interface::drain_coalescers() {
-  run_seals();
-  tun_gro_.drain(tun_sink_);
-  for (size_t p = 0; p < port_gro_.size(); ++p) port_gro_[p].drain(port_sinks_[p]);
-}
+void Interface::write_tun(std::span<const iovec> parts) { io_->write_tun_v(parts); }
 
-core::Drop Interface::to_tunnel(const core::Env& env, core::PeerId peer, std::span<uint8_t> buf, size_t len) {
-  core::TxResult t = device_.send(env, peer, buf, len, outbox_, pool_ ? &seal_jobs_ : nullptr);
-  if (t.status == core::TxStatus::Sent) io_->send_udp(t.to, t.datagram);
-  if (!outbox_.empty()) queue_outbox();
-  return t.status == core::TxStatus::Dropped ? t.drop : core::Drop::None;
-}
+void Interface::write_port(core::PortId port, std::span<const iovec> parts) { io_->write_port_v(port, parts); }
 
-// With a virtio-net header on the TUN every write carries one: the coalescer writes it in
-// front of the packet (kIngressHeadroom leaves the room), joined or not.
-void Interface::to_tun(std::span<uint8_t> ip) {
-  if (tun_.vnet())
-    tun_gro_.add(ip.data(), ip.size(), tun_sink_);
-  else
-    io_->write_tun(ip);
-}
-
-void Interface::to_port(uint32_t port, std::span<uint8_t> frame) {
-  if (port < port_gro_.size() && frame.size() > core::pkt::kFrameHeader)
-    port_gro_[port].add(frame.data() + core::pkt::kFrameHeader, frame.size() - core::pkt::kFrameHeader,
-                        port_sinks_[port]);
-  else
-    io_->write_port(port, frame);
-}
-
-void Interface::flush() {
-  drain_coalescers();
-  io_->flush();
-}
-
-// Control messages and flushed staged packets are copied: their storage in the outbox and the
-// Device is only valid until the next Device call, and sends go out at the end of the batch.
-void Interface::queue_outbox() {
-  for (size_t i = 0; i < outbox_.size(); ++i) {
-    auto item = outbox_[i];
-    if (!item.to.valid()) continue;
-    if (item.bytes.size() <= core::kMaxControlLen) {
-      if (control_used_ == control_copies_.size()) control_copies_.emplace_back();
-      auto& slot = control_copies_[control_used_++];
-      std::memcpy(slot.data(), item.bytes.data(), item.bytes.size());
-      io_->send_udp(item.to, {slot.data(), item.bytes.size()});
-    } else {
-      // A flushed staged data packet: rare (only right after a handshake), so sent at once
-      // (with whatever the batch has queued, sealed first).
-      io_->send_udp(item.to, item.bytes);
-      run_seals();
-      io_->flush();
-    }
+void Interface::run_aead(std::span<core::AeadJob> jobs) {
+  if (pool_) return pool_->run(jobs);
+  for (core::AeadJob& j : jobs) {
+    j.run();
+    j.wipe_key();
   }
-  for (const core::Event& ev : outbox_.events()) pending_events_.push_back(ev);
-  outbox_.clear();
 }
 
 void Interface::forget_stale_sources() {
   auto& stale = io_->stale_sources();
   if (stale.empty()) return;
-  for (const core::Endpoint& e : stale)
-    device_.for_each_peer([&](core::PeerId id, const core::Peer& p) {
-      if (p.endpoint.same_remote(e)) device_.peer(id)->endpoint.clear_local();
-    });
+  for (const core::Endpoint& e : stale) dp_.forget_source(e);
   stale.clear();
 }
 
 void Interface::flush_outbox() {
-  queue_outbox();
-  drain_coalescers();
-  io_->flush();
-  control_used_ = 0;
+  dp_.flush_outbox();
   log_events();
 }
 
 void Interface::log_events() {
-  for (const core::Event& ev : pending_events_) {
-    const core::Peer* peer = device_.peer(ev.peer);
+  const core::Device& device = dp_.device();
+  for (const core::Event& ev : dp_.events()) {
+    const core::Peer* peer = device.peer(ev.peer);
     bool silent = ev.kind == core::EventKind::HandshakeGaveUp ||
                   (ev.kind == core::EventKind::HandshakeInitiated && peer &&
                    peer->timers.handshake_attempts > 0 && peer->timers.handshake_attempts % 3 == 0);
@@ -331,16 +213,16 @@ void Interface::log_events() {
       case core::EventKind::HandshakeInitiated: break;  // too frequent to log
     }
     if (!what) continue;
-    const core::Peer* p = device_.peer(ev.peer);
+    const core::Peer* p = device.peer(ev.peer);
     std::fprintf(stderr, "wgrouter[%s]: peer %s: %s%s%s\n", name().c_str(), peer_name(ev.peer).c_str(), what,
                  p && ev.kind == core::EventKind::EndpointChanged ? " to " : "",
                  p && ev.kind == core::EventKind::EndpointChanged ? core::to_string(p->endpoint).c_str() : "");
   }
-  pending_events_.clear();
+  dp_.events().clear();
 }
 
 std::string Interface::peer_name(core::PeerId id) const {
-  const core::Peer* p = device_.peer(id);
+  const core::Peer* p = dp_.device().peer(id);
   if (!p) return "?";
   return crypto::key_to_base64(p->public_key.data()).substr(0, 8) + "…";
 }
@@ -370,13 +252,13 @@ void Interface::on_fd(int fd) {
       locate_device();  // deleted, or moved to another namespace: both look like this here
     } else {
       if (c.mtu) set_tunnel_mtu(*c.mtu);
-      if (c.up) device_.set_up(env(), *c.up, outbox_);
+      if (c.up) device().set_up(env(), *c.up, outbox());
     }
     flush_outbox();
     return;
   }
   if (uapi_.owns(fd)) {
-    config::UapiTarget target{device_, gateway_.routes(), *this, &gateway_};
+    config::UapiTarget target{device(), allowed_ips(), *this, &gateway()};
     uapi_.on_readable(
         fd, target, [this](int c) { io_->watch(c); }, [this](int c) { io_->unwatch(c); });
     flush_outbox();  // keepalives or handshakes the configuration change caused
@@ -388,14 +270,11 @@ void Interface::on_tun_error(int err) {
   locate_device();
 }
 
-void Interface::set_tunnel_mtu(uint32_t mtu) {
-  device_.set_mtu(mtu);
-  gateway_.set_tunnel_mtu(mtu);
-}
+void Interface::set_tunnel_mtu(uint32_t mtu) { dp_.set_tunnel_mtu(mtu); }
 
 void Interface::apply_link_state(const tun::LinkState& st) {
   if (st.mtu) set_tunnel_mtu(st.mtu);
-  device_.set_up(env(), st.up, outbox_);
+  device().set_up(env(), st.up, outbox());
 }
 
 tun::NetnsFd Interface::device_netns() const {
@@ -445,7 +324,7 @@ void Interface::locate_device() {
     follow_warned_ = true;
     links_.follow(tun::LinkMonitor::kThisNamespace, -1);
     dev_ns_inode_ = 0;
-    device_.set_up(env(), true, outbox_);
+    device().set_up(env(), true, outbox());
     flush_outbox();
     return;
   }
@@ -491,8 +370,8 @@ bool Interface::run_watcher(int fd) {
 void Interface::tick() {
   if (now_ < next_tick_) return;
   next_tick_ = now_ + kTickInterval;
-  device_.tick(env(), outbox_);
-  flush_outbox();
+  dp_.tick(env());
+  log_events();
   uapi_.flush_waiting([this](int c) { io_->unwatch(c); });  // replies a slow reader left
   if (now_ >= next_housekeeping_) {
     next_housekeeping_ = now_ + std::chrono::seconds(1);
@@ -507,8 +386,6 @@ int Interface::run() {
   while (!stop_) {
     refresh_clock();
     tick();
-    control_used_ = 0;
-    gateway_.flushed();
     forget_stale_sources();
     const core::Duration wait = next_tick_ > now_ ? next_tick_ - now_ : core::Duration(0);
     io_->poll(wait, *this);

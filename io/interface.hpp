@@ -1,6 +1,9 @@
-// io/interface.hpp — one running WireGuard interface: the protocol Device, the AllowedIPs
-// table, the UDP sockets, the TUN, the UAPI socket, link monitoring, and the event loop that
-// moves batches between them. Single-threaded; everything here is touched by the loop only.
+// io/interface.hpp — one running WireGuard interface: the event loop and the control plane
+// around its data plane (core/dataplane.hpp): the UDP sockets, the TUN, the ports' devices,
+// the UAPI socket, signals, link monitoring, and the batches the I/O backend reads, handed to
+// the data plane, whose output comes back here as the core::Egress that queues it on the
+// backend. Single-threaded; everything here is touched by the loop only (the AEAD work of a
+// batch may run on CryptoPool threads).
 #pragma once
 #include <array>
 #include <atomic>
@@ -12,10 +15,7 @@
 #include <vector>
 
 #include "config/uapi.hpp"
-#include "core/coalesce.hpp"
-#include "core/device.hpp"
-#include "core/gateway.hpp"
-#include "core/prefix_table.hpp"
+#include "core/dataplane.hpp"
 #include "io/clock.hpp"
 #include "io/crypto_pool.hpp"
 #include "io/offload.hpp"
@@ -35,7 +35,7 @@ struct InterfaceOptions {
   unsigned threads = 1;         // threads doing AEAD work for a batch (io/crypto_pool.hpp)
 };
 
-class Interface final : public PacketSink, public config::UapiHooks, public core::GatewayOutput {
+class Interface final : public PacketSink, public config::UapiHooks, public core::Egress {
  public:
   Interface(tun::TunDevice tun, int uapi_listen_fd, std::string uapi_path, InterfaceOptions opts);
   ~Interface() override;
@@ -47,9 +47,11 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   // Returns the process exit status.
   int run();
 
-  core::Device& device() { return device_; }
-  core::RouteTable& allowed_ips() { return gateway_.routes(); }
-  core::Gateway& gateway() { return gateway_; }
+  core::DataPlane& dataplane() { return dp_; }
+  core::Device& device() { return dp_.device(); }
+  core::RouteTable& allowed_ips() { return dp_.gateway().routes(); }
+  core::Gateway& gateway() { return dp_.gateway(); }
+  const core::Gateway& gateway() const { return dp_.gateway(); }
   // --- gateway ports (io/interface_ports.cpp) ---
   // Adds a gateway port on an opened TAP or attached interface; returns its index. link_mtu:
   // the MTU the port's link was given when brought up (none: left as it was); a veth port
@@ -106,15 +108,18 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   void on_tun_error(int err) override;
   void on_port_gone(uint32_t port) override;
 
-  // GatewayOutput
-  core::Drop to_tunnel(const core::Env& env, core::PeerId peer, std::span<uint8_t> buf, size_t len) override;
-  void to_tun(std::span<uint8_t> ip) override;
-  void to_port(uint32_t port, std::span<uint8_t> frame) override;
-  void flush() override;
+  // Egress: the data plane's output, queued on the backend; AEAD work on the pool.
+  void send_udp(const core::Endpoint& to, std::span<const iovec> datagrams) override;
+  void write_tun(std::span<const iovec> parts) override;
+  void write_port(core::PortId port, std::span<const iovec> parts) override;
+  void run_aead(std::span<core::AeadJob> jobs) override;
+  bool parallel_aead() const override { return pool_ != nullptr; }
+  bool udp_gso() const override { return io_->udp_gso(); }
+  void flush() override { io_->flush(); }
 
   // UapiHooks
   core::Env env() override { return core::Env{now_, wall_, rng_}; }
-  core::Outbox& outbox() override { return outbox_; }
+  core::Outbox& outbox() override { return dp_.outbox(); }
   uint16_t listen_port() const override { return udp_.port(); }
   int set_listen_port(uint16_t port) override;
   uint32_t fwmark() const override { return udp_.fwmark(); }
@@ -123,11 +128,9 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
 
  private:
   void refresh_clock();
-  void queue_outbox();
   void log_events();
   void tick();
   void forget_stale_sources();
-  void forget_all_sources();
   // A descriptor given to watch_fd: runs its callback; false for any other descriptor.
   bool run_watcher(int fd);
   std::string peer_name(core::PeerId id) const;
@@ -135,49 +138,21 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   // the port's name is attached again (io/interface_ports.cpp).
   void on_port_links();
   void reattach_port(uint32_t id);
-  // Seals what the batch deferred, then sends the super-packets the coalescers hold open:
-  // before every flush of the I/O.
-  void drain_coalescers();
-  void run_seals();
-  // Opens the batch's data messages on the pool; open_result_[i] then points at datagram i's
-  // result (nullptr: receive() opens it itself).
-  void open_batch(std::span<RxDatagram> batch);
-
-  // Where the coalescers' writes go.
-  struct TunSink final : core::GatherSink {
-    PacketIo* io = nullptr;
-    void emit(std::span<const iovec> parts) override { io->write_tun_v(parts); }
-  };
-  struct PortSink final : core::GatherSink {
-    PacketIo* io = nullptr;
-    uint32_t id = 0;
-    void emit(std::span<const iovec> parts) override { io->write_port_v(id, parts); }
-  };
 
   SystemRng rng_;
   core::Instant now_;
   core::WallTime wall_;
-  core::Device device_;
-  core::Gateway gateway_;
+  core::DataPlane dp_;
   std::vector<tun::PortDevice> ports_;              // by port index
   std::vector<std::optional<uint32_t>> port_mtu_;  // link MTU set when a port is brought up
   tun::PortLinkWatch port_links_;                  // opened with the first veth port
   std::vector<tun::PortLinkWatch::Event> port_events_;
-  core::Outbox outbox_;
   tun::TunDevice tun_;
   UdpSockets udp_;
   std::unique_ptr<PacketIo> io_;
   OffloadSwitches switches_;
   OffloadState offload_;
-  core::Coalescer tun_gro_;
-  TunSink tun_sink_;
-  std::vector<core::Coalescer> port_gro_;
   std::unique_ptr<CryptoPool> pool_;  // nullptr: one thread, AEAD inline
-  std::vector<core::AeadJob> seal_jobs_;
-  std::vector<core::AeadJob> open_jobs_;
-  std::vector<const bool*> open_result_;
-  std::vector<size_t> open_at_;
-  std::vector<PortSink> port_sinks_;
   UapiServer uapi_;
   std::string name_;
   tun::LinkMonitor links_;   // the TUN's link events, in whichever namespace it lives
@@ -189,10 +164,6 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   int exit_status_ = 0;
   core::Instant next_tick_{};
   core::Instant next_housekeeping_{};
-  // Copies of control messages (handshakes, keepalives) until the next flush.
-  std::vector<std::array<uint8_t, core::kMaxControlLen>> control_copies_;
-  size_t control_used_ = 0;
-  std::vector<core::Event> pending_events_;
   std::unordered_map<core::PeerId, core::Instant> reresolved_;  // last stale-session re-resolve
   std::vector<std::pair<int, std::function<void()>>> watchers_;  // watch_fd
 };

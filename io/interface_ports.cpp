@@ -19,16 +19,8 @@ uint32_t Interface::add_port(tun::PortDevice dev, core::PortSpec spec, std::opti
       std::fprintf(stderr, "wgrouter[%s]: warning: cannot follow link events (netlink); a veth port whose "
                    "interface is re-created needs a restart\n", name().c_str());
   }
-  const uint32_t id = gateway_.add_port(std::move(spec));
+  const uint32_t id = dp_.add_port(std::move(spec));
   io_->add_port(id, dev.fd());
-  if (port_gro_.size() <= id) {
-    port_gro_.resize(id + 1, core::Coalescer(core::pkt::kEthLen));
-    port_sinks_.resize(id + 1);
-  }
-  port_gro_[id].set_enabled(switches_.gro);
-  port_gro_[id].set_udp(offload_.uso);
-  port_sinks_[id].io = io_.get();
-  port_sinks_[id].id = id;
   if (ports_.size() <= id) {
     ports_.resize(id + 1);
     port_mtu_.resize(id + 1);
@@ -39,16 +31,15 @@ uint32_t Interface::add_port(tun::PortDevice dev, core::PortSpec spec, std::opti
 }
 
 void Interface::remove_port(uint32_t id) {
-  if (id >= ports_.size() || gateway_.port_removed(id)) return;
-  flush();  // what the port's coalescer holds and the writes queued for it go out first
-  gateway_.remove_port(id);
+  if (id >= ports_.size() || gateway().port_removed(id)) return;
+  dp_.remove_port(id);  // what its coalescer holds and the writes queued for it go out first
   io_->remove_port(id);
   ports_[id] = tun::PortDevice{};  // closes it (a TAP is deleted with it)
   port_mtu_[id].reset();
 }
 
 const tun::PortDevice* Interface::port_device(uint32_t id) const {
-  return id < ports_.size() && !gateway_.port_removed(id) ? &ports_[id] : nullptr;
+  return id < ports_.size() && !gateway().port_removed(id) ? &ports_[id] : nullptr;
 }
 
 std::optional<uint32_t> Interface::port_link_mtu(uint32_t id) const {
@@ -56,16 +47,16 @@ std::optional<uint32_t> Interface::port_link_mtu(uint32_t id) const {
 }
 
 int Interface::set_port_link_mtu(uint32_t id, std::optional<uint32_t> mtu) {
-  if (id >= ports_.size() || gateway_.port_removed(id)) return -ENODEV;
+  if (id >= ports_.size() || gateway().port_removed(id)) return -ENODEV;
   port_mtu_[id] = mtu;
   const tun::PortDevice& dev = ports_[id];
-  if (!mtu || dev.fd() < 0 || !gateway_.port_attached(id)) return 0;
+  if (!mtu || dev.fd() < 0 || !gateway().port_attached(id)) return 0;
   // A TAP handed to a VM's namespace (or renamed there) is not ours to configure any more; its
   // ifindex may even name another interface here.
   char here[IF_NAMESIZE] = {};
   if (!if_indextoname(static_cast<unsigned>(dev.ifindex()), here) || dev.name() != here) {
     std::fprintf(stderr, "wgrouter[%s]: port %s: its device was moved or renamed; its link MTU is left as it is\n",
-                 name().c_str(), gateway_.port_spec(id).name.c_str());
+                 name().c_str(), gateway().port_spec(id).name.c_str());
     return 0;
   }
   tun::Netlink nl;  // ports live in wgrouter's own namespace
@@ -73,17 +64,17 @@ int Interface::set_port_link_mtu(uint32_t id, std::optional<uint32_t> mtu) {
 }
 
 void Interface::on_port_gone(uint32_t id) {
-  if (id >= ports_.size() || gateway_.port_removed(id) || !gateway_.port_attached(id)) return;
+  if (id >= ports_.size() || gateway().port_removed(id) || !gateway().port_attached(id)) return;
   std::fprintf(stderr, "wgrouter[%s]: port %s: its device is gone (deleted); frames to it are dropped "
                "until the port is removed, or removed and added again, by a reload\n",
-               name().c_str(), gateway_.port_spec(id).name.c_str());
-  gateway_.detach_port(id);
+               name().c_str(), gateway().port_spec(id).name.c_str());
+  gateway().detach_port(id);
   io_->remove_port(id);
   ports_[id] = tun::PortDevice{};
 }
 
 void Interface::reattach_port(uint32_t id) {
-  const std::string& port = gateway_.port_spec(id).name;
+  const std::string& port = gateway().port_spec(id).name;
   auto dev = tun::PortDevice::attach(port);
   if (!dev) {
     std::fprintf(stderr, "wgrouter[%s]: port %s: cannot attach again: %s\n", name().c_str(), port.c_str(),
@@ -97,26 +88,25 @@ void Interface::reattach_port(uint32_t id) {
   if (const int rc = nl.set_link(dev->ifindex(), true, port_mtu_[id]); rc != 0)
     std::fprintf(stderr, "wgrouter[%s]: port %s: link up: %s\n", name().c_str(), port.c_str(), std::strerror(-rc));
   const int old_index = ports_[id].ifindex();
-  flush();
   io_->replace_port(id, dev->fd());
   ports_[id] = std::move(*dev);  // the old packet socket closes here
-  gateway_.reattach_port(id);
+  gateway().reattach_port(id);
   std::fprintf(stderr, "wgrouter[%s]: port %s: interface created again (ifindex %d, was %d): attached, "
                "neighbours forgotten\n", name().c_str(), port.c_str(), ports_[id].ifindex(), old_index);
 }
 
 void Interface::on_port_links() {
   const bool complete = port_links_.drain(port_events_);
-  auto veth = [&](uint32_t id) { return !gateway_.port_removed(id) && !gateway_.port_spec(id).tap; };
+  auto veth = [&](uint32_t id) { return !gateway().port_removed(id) && !gateway().port_spec(id).tap; };
   for (const tun::PortLinkWatch::Event& ev : port_events_) {
     for (uint32_t id = 0; id < ports_.size(); ++id) {
       if (!veth(id)) continue;
-      if (ev.deleted && ev.ifindex == ports_[id].ifindex() && gateway_.port_attached(id)) {
+      if (ev.deleted && ev.ifindex == ports_[id].ifindex() && gateway().port_attached(id)) {
         std::fprintf(stderr, "wgrouter[%s]: port %s: interface deleted (ifindex %d); frames to it are dropped "
-                     "until it is back\n", name().c_str(), gateway_.port_spec(id).name.c_str(), ev.ifindex);
-        gateway_.detach_port(id);
-      } else if (!ev.deleted && (ev.ifindex != ports_[id].ifindex() || !gateway_.port_attached(id)) &&
-                 ev.name == gateway_.port_spec(id).name) {
+                     "until it is back\n", name().c_str(), gateway().port_spec(id).name.c_str(), ev.ifindex);
+        gateway().detach_port(id);
+      } else if (!ev.deleted && (ev.ifindex != ports_[id].ifindex() || !gateway().port_attached(id)) &&
+                 ev.name == gateway().port_spec(id).name) {
         reattach_port(id);
       }
     }
@@ -125,11 +115,11 @@ void Interface::on_port_links() {
     // Events were lost: compare each veth port's name with what it is attached to now.
     for (uint32_t id = 0; id < ports_.size(); ++id) {
       if (!veth(id)) continue;
-      const int now = static_cast<int>(if_nametoindex(gateway_.port_spec(id).name.c_str()));
+      const int now = static_cast<int>(if_nametoindex(gateway().port_spec(id).name.c_str()));
       if (now != 0 && now != ports_[id].ifindex())
         reattach_port(id);
-      else if (now == 0 && gateway_.port_attached(id))
-        gateway_.detach_port(id);
+      else if (now == 0 && gateway().port_attached(id))
+        gateway().detach_port(id);
     }
   }
   flush_outbox();
