@@ -119,14 +119,6 @@ inline constexpr uint8_t kFixIndex = 0x40;      // receiver index := a valid one
 inline constexpr uint8_t kFixMac1 = 0x08;       // handshake messages: recompute mac1
 inline constexpr uint8_t kUnderLoad = 0x04;     // handshake messages: the device is under load
 
-// Writes a correct mac1 for receiver `to` over msg (a whole initiation or response).
-inline void fix_mac1(std::span<uint8_t> msg, const PublicKey& to) {
-  uint8_t key[32];
-  derive_label_key(key, kLabelMac1, to);
-  const size_t off = msg.size() - 2 * kMacLen;
-  crypto::blake2s(msg.subspan(off, kMacLen), msg.first(off), std::span<const uint8_t>(key, 32));
-}
-
 // The input as a message of type t for device `at`; returns the control byte.
 inline uint8_t shape(World& w, int at, MessageType t, std::span<const uint8_t> in, Bytes& msg) {
   msg.assign(in.begin(), in.end());
