@@ -41,8 +41,7 @@ Interface::Interface(tun::TunDevice tun, int uapi_listen_fd, std::string uapi_pa
     : dp_(*this, (uint64_t{rng_.next_u32()} << 32) | rng_.next_u32()),
       tun_(std::move(tun)),
       uapi_(uapi_listen_fd, std::move(uapi_path)),
-      name_(tun_.name()),
-      links_(tun_.ifindex()) {
+      name_(tun_.name()) {
   refresh_clock();
   std::string why;
   if (!opts.force_fallback) io_ = make_uring_io(why);
@@ -245,24 +244,37 @@ void Interface::on_fd(int fd) {
     }
     return;
   }
-  if (fd == port_links_.fd()) return on_port_links();
-  if (fd == links_.fd()) {
-    const tun::LinkMonitor::Change c = links_.drain();
-    if (c.deleted || c.lost) {
-      locate_device();  // deleted, or moved to another namespace: both look like this here
-    } else {
-      if (c.mtu) set_tunnel_mtu(*c.mtu);
-      if (c.up) device().set_up(env(), *c.up, outbox());
-    }
-    flush_outbox();
-    return;
-  }
+  if (fd == links_.fd()) return on_link_events();
   if (uapi_.owns(fd)) {
     config::UapiTarget target{device(), allowed_ips(), *this, &gateway()};
     uapi_.on_readable(
         fd, target, [this](int c) { io_->watch(c); }, [this](int c) { io_->unwatch(c); });
     flush_outbox();  // keepalives or handshakes the configuration change caused
   }
+}
+
+void Interface::on_link_events() {
+  const bool complete = links_.drain(link_events_);
+  bool relocate = !complete;
+  std::optional<bool> up;
+  std::optional<uint32_t> mtu;
+  for (const tun::LinkEvents::Event& ev : link_events_) {
+    if (ev.nsid != dev_nsid_ || ev.ifindex != dev_ifindex_) continue;
+    if (ev.deleted) {
+      relocate = true;  // deleted, or moved to another namespace: both look like this here
+      continue;
+    }
+    up = ev.up;
+    if (ev.mtu) mtu = ev.mtu;
+  }
+  if (relocate) {
+    locate_device();  // reads the state again
+  } else {
+    if (mtu) set_tunnel_mtu(*mtu);
+    if (up) device().set_up(env(), *up, outbox());
+  }
+  on_port_links(complete);
+  flush_outbox();
 }
 
 void Interface::on_tun_error(int err) {
@@ -300,7 +312,7 @@ void Interface::locate_device() {
   // Where the device lives now; the descriptor is only held while we look.
   const tun::NetnsFd ns = device_netns();
   auto self = tun::current_netns();
-  int nsid = tun::LinkMonitor::kThisNamespace;
+  int nsid = tun::LinkEvents::kThisNamespace;
   std::unique_ptr<tun::Netlink> nl;
   bool followed = ns && self;
   if (followed && !self->same(ns.get())) {
@@ -322,7 +334,8 @@ void Interface::locate_device() {
                    "serving it as up, link state and MTU changes there are not seen\n",
                    name().c_str());
     follow_warned_ = true;
-    links_.follow(tun::LinkMonitor::kThisNamespace, -1);
+    dev_nsid_ = tun::LinkEvents::kThisNamespace;
+    dev_ifindex_ = -1;
     dev_ns_inode_ = 0;
     device().set_up(env(), true, outbox());
     flush_outbox();
@@ -335,7 +348,8 @@ void Interface::locate_device() {
   const int idx = nl->find_link(tun_.name());
   if (idx > 0) tun_.set_ifindex(idx);
   // Follow first, then read the state: a change in between is seen twice, never missed.
-  links_.follow(nsid, tun_.ifindex());
+  dev_nsid_ = nsid;
+  dev_ifindex_ = tun_.ifindex();
   apply_link_state(nl->get_link(tun_.ifindex()));
   flush_outbox();
 }

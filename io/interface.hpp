@@ -134,9 +134,11 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   // A descriptor given to watch_fd: runs its callback; false for any other descriptor.
   bool run_watcher(int fd);
   std::string peer_name(core::PeerId id) const;
-  // Link events of veth ports: a deleted interface detaches its port, one created again under
-  // the port's name is attached again (io/interface_ports.cpp).
-  void on_port_links();
+  // Link events: the TUN's change the tunnel (up, MTU; deleted or moved: locate_device), and
+  // the veth ports': a deleted interface detaches its port, one created again under the port's
+  // name is attached again (io/interface_ports.cpp).
+  void on_link_events();
+  void on_port_links(bool complete);
   void reattach_port(uint32_t id);
 
   SystemRng rng_;
@@ -145,8 +147,6 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   core::DataPlane dp_;
   std::vector<tun::PortDevice> ports_;              // by port index
   std::vector<std::optional<uint32_t>> port_mtu_;  // link MTU set when a port is brought up
-  tun::PortLinkWatch port_links_;                  // opened with the first veth port
-  std::vector<tun::PortLinkWatch::Event> port_events_;
   tun::TunDevice tun_;
   UdpSockets udp_;
   std::unique_ptr<PacketIo> io_;
@@ -155,7 +155,12 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   std::unique_ptr<CryptoPool> pool_;  // nullptr: one thread, AEAD inline
   UapiServer uapi_;
   std::string name_;
-  tun::LinkMonitor links_;   // the TUN's link events, in whichever namespace it lives
+  // Link events of every namespace with an id here: the TUN's, wherever it lives, and the veth
+  // ports', in this one.
+  tun::LinkEvents links_;
+  std::vector<tun::LinkEvents::Event> link_events_;
+  int dev_nsid_ = tun::LinkEvents::kThisNamespace;  // where the TUN lives (its id here)
+  int dev_ifindex_ = -1;                             // its index there (-1: not followed)
   ino_t dev_ns_inode_ = 0;   // that namespace (0: not known)
   bool follow_warned_ = false;
   void apply_link_state(const tun::LinkState& st);

@@ -12,13 +12,9 @@
 namespace wg::io {
 
 uint32_t Interface::add_port(tun::PortDevice dev, core::PortSpec spec, std::optional<uint32_t> link_mtu) {
-  if (!dev.is_tap() && port_links_.fd() < 0) {
-    if (port_links_.open())
-      io_->watch(port_links_.fd());
-    else
-      std::fprintf(stderr, "wgrouter[%s]: warning: cannot follow link events (netlink); a veth port whose "
-                   "interface is re-created needs a restart\n", name().c_str());
-  }
+  if (!dev.is_tap() && links_.fd() < 0)
+    std::fprintf(stderr, "wgrouter[%s]: warning: cannot follow link events (netlink); a veth port whose "
+                 "interface is re-created needs a restart\n", name().c_str());
   const uint32_t id = dp_.add_port(std::move(spec));
   io_->add_port(id, dev.fd());
   if (ports_.size() <= id) {
@@ -95,10 +91,10 @@ void Interface::reattach_port(uint32_t id) {
                "neighbours forgotten\n", name().c_str(), port.c_str(), ports_[id].ifindex(), old_index);
 }
 
-void Interface::on_port_links() {
-  const bool complete = port_links_.drain(port_events_);
+void Interface::on_port_links(bool complete) {
   auto veth = [&](uint32_t id) { return !gateway().port_removed(id) && !gateway().port_spec(id).tap; };
-  for (const tun::PortLinkWatch::Event& ev : port_events_) {
+  for (const tun::LinkEvents::Event& ev : link_events_) {
+    if (ev.nsid != tun::LinkEvents::kThisNamespace) continue;  // ports live here
     for (uint32_t id = 0; id < ports_.size(); ++id) {
       if (!veth(id)) continue;
       if (ev.deleted && ev.ifindex == ports_[id].ifindex() && gateway().port_attached(id)) {
@@ -122,7 +118,6 @@ void Interface::on_port_links() {
         gateway().detach_port(id);
     }
   }
-  flush_outbox();
 }
 
 }  // namespace wg::io

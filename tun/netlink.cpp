@@ -30,11 +30,13 @@ int attr_cb(const nlattr* a, void* data) {
   return MNL_CB_OK;
 }
 
-// Fills state from one RTM_NEWLINK/RTM_DELLINK message.
-void parse_link(const nlmsghdr* nlh, int& ifindex, LinkState& st, bool& deleted) {
+// Fills state (and the name, when asked) from one RTM_NEWLINK/RTM_DELLINK message.
+void parse_link(const nlmsghdr* nlh, int& ifindex, LinkState& st, bool& deleted, std::string* name = nullptr) {
   const auto* ifm = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(nlh));
   const nlattr* tb[IFLA_MAX + 1] = {};
   mnl_attr_parse(nlh, sizeof(*ifm), attr_cb, tb);
+  if (name && tb[IFLA_IFNAME] && mnl_attr_validate(tb[IFLA_IFNAME], MNL_TYPE_NUL_STRING) == 0)
+    *name = mnl_attr_get_str(tb[IFLA_IFNAME]);
   ifindex = ifm->ifi_index;
   deleted = nlh->nlmsg_type == RTM_DELLINK;
   st.exists = !deleted;
@@ -225,7 +227,7 @@ int Netlink::add_suppress_rule(core::Family f, bool add) {
   return request(buf);
 }
 
-LinkMonitor::LinkMonitor(int ifindex) : ifindex_(ifindex) {
+LinkEvents::LinkEvents() {
   nl_ = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
   if (nl_ && mnl_socket_bind(nl_, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0) {
     mnl_socket_close(nl_);
@@ -237,18 +239,19 @@ LinkMonitor::LinkMonitor(int ifindex) : ifindex_(ifindex) {
   all_ns_ = nl_ && mnl_socket_setsockopt(nl_, NETLINK_LISTEN_ALL_NSID, &on, sizeof(on)) == 0;
 }
 
-LinkMonitor::~LinkMonitor() {
+LinkEvents::~LinkEvents() {
   if (nl_) mnl_socket_close(nl_);
 }
 
-int LinkMonitor::fd() const { return nl_ ? mnl_socket_get_fd(nl_) : -1; }
+int LinkEvents::fd() const { return nl_ ? mnl_socket_get_fd(nl_) : -1; }
 
-LinkMonitor::Change LinkMonitor::drain() {
-  Change c;
-  if (!nl_) return c;
-  char buf[kBufLen];
+bool LinkEvents::drain(std::vector<Event>& out) {
+  out.clear();
+  if (!nl_) return true;
+  bool complete = true;
+  alignas(nlmsghdr) char buf[16384];
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  for (int i = 0; i < 256; ++i) {
+  for (int i = 0; i < 256; ++i) {  // bounded: a burst of events is read over several wake-ups
     iovec iov{buf, sizeof(buf)};
     sockaddr_nl sa{};
     msghdr mh{};
@@ -259,8 +262,8 @@ LinkMonitor::Change LinkMonitor::drain() {
     mh.msg_control = control;
     mh.msg_controllen = sizeof(control);
     const ssize_t n = recvmsg(mnl_socket_get_fd(nl_), &mh, MSG_DONTWAIT);
-    if (n < 0 && errno == ENOBUFS) {  // events were lost: the caller reads the state again
-      c.lost = true;
+    if (n < 0 && errno == ENOBUFS) {  // the kernel dropped messages; more may follow
+      complete = false;
       continue;
     }
     if (n <= 0) break;
@@ -272,24 +275,20 @@ LinkMonitor::Change LinkMonitor::drain() {
           cm->cmsg_len >= CMSG_LEN(sizeof(int)))
         std::memcpy(&nsid, CMSG_DATA(cm), sizeof(int));
     if (nsid < 0) nsid = kThisNamespace;
-    if (nsid != nsid_) continue;
     int len = static_cast<int>(n);
     for (auto* nlh = reinterpret_cast<nlmsghdr*>(buf); mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
       if (nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK) continue;
-      int idx = 0;
+      if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(ifinfomsg))) continue;
+      Event ev;
+      ev.nsid = nsid;
       LinkState st;
-      bool deleted = false;
-      parse_link(nlh, idx, st, deleted);
-      if (idx != ifindex_) continue;
-      if (deleted) {
-        c.deleted = true;
-        continue;
-      }
-      c.up = st.up;
-      if (st.mtu) c.mtu = st.mtu;
+      parse_link(nlh, ev.ifindex, st, ev.deleted, &ev.name);
+      ev.up = st.up;
+      if (st.mtu) ev.mtu = st.mtu;
+      out.push_back(std::move(ev));
     }
   }
-  return c;
+  return complete;
 }
 
 int Netlink::netns_id(int netns_fd) {

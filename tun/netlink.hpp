@@ -72,39 +72,37 @@ class Netlink {
   uint32_t portid_ = 0;
 };
 
-// Link events for one interface: deleted (or moved away), up/down, MTU. The descriptor is
-// polled by the loop. The socket lives in the calling thread's namespace and hears the other
-// namespaces that have an id here (NETLINK_LISTEN_ALL_NSID) without keeping any of them
-// alive: a container's namespace still goes away, with the interface in it, when it stops.
-class LinkMonitor {
+// Link events (created, changed, deleted) of this network namespace and of the others that
+// have an id here (NETLINK_LISTEN_ALL_NSID, with CAP_NET_BROADCAST), on one socket polled by
+// the loop: the TUN is followed wherever it was moved, veth ports are followed here. The socket
+// lives in the calling thread's namespace and keeps no other alive: a container's namespace
+// still goes away, with the interface in it, when it stops.
+class LinkEvents {
  public:
   static constexpr int kThisNamespace = -1;
-  explicit LinkMonitor(int ifindex);
-  ~LinkMonitor();
-  LinkMonitor(const LinkMonitor&) = delete;
-  LinkMonitor& operator=(const LinkMonitor&) = delete;
+  LinkEvents();
+  ~LinkEvents();
+  LinkEvents(const LinkEvents&) = delete;
+  LinkEvents& operator=(const LinkEvents&) = delete;
 
   int fd() const;
-  // Whether events of other namespaces arrive (CAP_NET_BROADCAST).
+  // Whether events of other namespaces arrive.
   bool all_namespaces() const { return all_ns_; }
-  struct Change {
-    bool deleted = false;
-    std::optional<bool> up;
+  struct Event {
+    int nsid = kThisNamespace;  // the namespace's id here
+    int ifindex = 0;
+    std::string name;      // empty when the message carried none
+    bool deleted = false;  // RTM_DELLINK: deleted, or moved out of that namespace
+    bool up = false;
     std::optional<uint32_t> mtu;
-    bool lost = false;  // the socket overflowed: read the state again
   };
-  // Reads every pending message; returns what changed for our interface.
-  Change drain();
-  // Follow link `ifindex` of the namespace with id `nsid` here (kThisNamespace: this one).
-  void follow(int nsid, int ifindex) {
-    nsid_ = nsid;
-    ifindex_ = ifindex;
-  }
+  // Reads every pending message into `out` (cleared first), in the order they happened.
+  // Returns false when the kernel dropped events (the socket's queue overflowed): the caller
+  // must then look at the state itself.
+  bool drain(std::vector<Event>& out);
 
  private:
   mnl_socket* nl_ = nullptr;
-  int ifindex_;
-  int nsid_ = kThisNamespace;
   bool all_ns_ = false;
 };
 

@@ -6,12 +6,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libmnl/libmnl.h>
 #include <net/if.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/if_tun.h>
-#include <linux/rtnetlink.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -117,57 +115,6 @@ Result<PortDevice, std::string> PortDevice::attach(const std::string& name) {
   if (!missing.empty())
     d.warning_ = "cannot set" + missing + " on " + name + "; the host's own stack may answer on this port";
   return d;
-}
-
-PortLinkWatch::~PortLinkWatch() {
-  if (nl_) mnl_socket_close(nl_);
-}
-
-bool PortLinkWatch::open() {
-  if (nl_) return true;
-  nl_ = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
-  if (nl_ && mnl_socket_bind(nl_, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0) {
-    mnl_socket_close(nl_);
-    nl_ = nullptr;
-  }
-  fd_ = nl_ ? mnl_socket_get_fd(nl_) : -1;
-  return nl_ != nullptr;
-}
-
-namespace {
-
-int link_attr(const nlattr* a, void* data) {
-  if (mnl_attr_type_valid(a, IFLA_MAX) < 0) return MNL_CB_OK;
-  static_cast<const nlattr**>(data)[mnl_attr_get_type(a)] = a;
-  return MNL_CB_OK;
-}
-
-}  // namespace
-
-bool PortLinkWatch::drain(std::vector<Event>& out) {
-  out.clear();
-  if (!nl_) return true;
-  bool complete = true;
-  alignas(nlmsghdr) char buf[16384];
-  for (int i = 0; i < 256; ++i) {  // bounded: a burst of events is read over several wake-ups
-    const ssize_t n = mnl_socket_recvfrom(nl_, buf, sizeof(buf));
-    if (n < 0 && errno == ENOBUFS) {  // the kernel dropped messages; more may follow
-      complete = false;
-      continue;
-    }
-    if (n <= 0) break;
-    int len = static_cast<int>(n);
-    for (auto* nlh = reinterpret_cast<nlmsghdr*>(buf); mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
-      if (nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK) continue;
-      if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(ifinfomsg))) continue;
-      const auto* ifm = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(nlh));
-      const nlattr* tb[IFLA_MAX + 1] = {};
-      if (mnl_attr_parse(nlh, sizeof(*ifm), link_attr, tb) < 0 || !tb[IFLA_IFNAME]) continue;
-      if (mnl_attr_validate(tb[IFLA_IFNAME], MNL_TYPE_NUL_STRING) < 0) continue;
-      out.push_back({mnl_attr_get_str(tb[IFLA_IFNAME]), ifm->ifi_index, nlh->nlmsg_type == RTM_DELLINK});
-    }
-  }
-  return complete;
 }
 
 }  // namespace wg::tun

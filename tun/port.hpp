@@ -11,7 +11,6 @@
 
 #include "core/result.hpp"
 
-struct mnl_socket;
 
 namespace wg::tun {
 
@@ -42,35 +41,6 @@ class PortDevice {
   bool offloads_ = false;
   std::string name_;
   std::string warning_;
-};
-
-// Link events of the network namespace wgrouter runs in, reported by name and ifindex, so a
-// veth port whose interface is deleted and created again (same name, new ifindex) can be
-// attached again. Its own netlink socket (RTMGRP_LINK); the descriptor is polled by the loop.
-class PortLinkWatch {
- public:
-  PortLinkWatch() = default;
-  ~PortLinkWatch();
-  PortLinkWatch(const PortLinkWatch&) = delete;
-  PortLinkWatch& operator=(const PortLinkWatch&) = delete;
-
-  // Subscribes; false (and fd() stays -1) when netlink refuses.
-  bool open();
-  int fd() const { return fd_; }
-
-  struct Event {
-    std::string name;
-    int ifindex = 0;
-    bool deleted = false;  // RTM_DELLINK (deleted or moved out of this namespace)
-  };
-  // Reads every pending message into `out` (cleared first), in the order they happened.
-  // Returns false when the kernel dropped events (the socket's queue overflowed): the caller
-  // must then look up each name itself.
-  bool drain(std::vector<Event>& out);
-
- private:
-  mnl_socket* nl_ = nullptr;
-  int fd_ = -1;
 };
 
 }  // namespace wg::tun
