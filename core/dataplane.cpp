@@ -7,7 +7,8 @@
 
 namespace wg::core {
 
-DataPlane::DataPlane(Egress& out, uint64_t seed) : out_(out), gateway_(device_.drop_counters(), seed) {
+DataPlane::DataPlane(Egress& out, uint64_t seed, size_t flow_capacity)
+    : out_(out), gateway_(device_.drop_counters(), seed, flow_capacity) {
   tun_sink_.out = &out_;
   control_copies_.resize(64);
   rx_.reserve(kMaxBatch * kMaxGroSegments);

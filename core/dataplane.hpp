@@ -37,7 +37,8 @@ class DataPlane final : public GatewayOutput {
   // handing them over costs more than the work.
   static constexpr size_t kParallelOpenFrom = 8;
 
-  DataPlane(Egress& out, uint64_t seed);
+  // flow_capacity: the gateway's flow table (core/flow_table.hpp).
+  DataPlane(Egress& out, uint64_t seed, size_t flow_capacity = 65536);
   DataPlane(const DataPlane&) = delete;
   DataPlane& operator=(const DataPlane&) = delete;
 

@@ -5,13 +5,13 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include "core/dataplane.hpp"
 #include "core/gateway_harness.hpp"
 #include "core/harness.hpp"
-#include "io/crypto_pool.hpp"
 
 namespace wg::testing::dp {
 
@@ -40,10 +40,10 @@ class RecordingEgress final : public Egress {
   bool gso = true;
   bool fail_aead = false;  // run_aead reports every job failed (a fault to be contained)
 
-  // threads == 0: the AEAD work is not deferred (one thread, inline in the Device).
-  explicit RecordingEgress(unsigned threads = 0) {
-    if (threads > 0) pool_ = std::make_unique<io::CryptoPool>(threads);
-  }
+  // Not deferred: the Device seals and opens inline. Deferred: the data plane hands the AEAD
+  // work here, to `runner` (worker threads) or inline.
+  explicit RecordingEgress(bool deferred = false) : deferred_(deferred) {}
+  std::function<void(std::span<AeadJob>)> runner;
 
   void send_udp(const Endpoint& to, std::span<const iovec> datagrams) override {
     Message m{to, {}};
@@ -58,8 +58,8 @@ class RecordingEgress final : public Egress {
   void write_port(PortId port, std::span<const iovec> parts) override { record(false, port, parts); }
   void run_aead(std::span<AeadJob> jobs) override {
     aead_jobs += jobs.size();
-    if (pool_)
-      pool_->run(jobs);
+    if (runner)
+      runner(jobs);
     else
       for (AeadJob& j : jobs) {
         j.run();
@@ -68,7 +68,7 @@ class RecordingEgress final : public Egress {
     if (fail_aead)
       for (AeadJob& j : jobs) j.ok = false;
   }
-  bool parallel_aead() const override { return pool_ != nullptr; }
+  bool parallel_aead() const override { return deferred_; }
   bool udp_gso() const override { return gso; }
   void flush() override {
     ++flushes;
@@ -107,11 +107,15 @@ class RecordingEgress final : public Egress {
     return out;
   }
   std::vector<Held> held_;
-  std::unique_ptr<io::CryptoPool> pool_;
+  bool deferred_;
 };
 
-// A backend-owned buffer (kBufferSize bytes, filled with a pattern) holding one read.
-inline std::vector<uint8_t> backend_buffer() { return std::vector<uint8_t>(kBufferSize, 0xee); }
+// A buffer holding one read of `len` bytes at `offset`, with just the tail room the layout
+// promises behind it (a backend's is kBufferSize, read at most up to its tail room): anything
+// reaching past what the layout grants shows up under ASan. Filled with a pattern.
+inline std::vector<uint8_t> backend_buffer(size_t offset, size_t len) {
+  return std::vector<uint8_t>(offset + len + kTailroom, 0xee);
+}
 
 struct Node {
   Endpoint addr;
@@ -119,7 +123,8 @@ struct Node {
   DataPlane dp;
   size_t sent = 0;  // out.udp[0, sent) went on the network
 
-  Node(const Endpoint& a, unsigned threads, uint64_t seed) : addr(a), out(threads), dp(out, seed) {}
+  // A small flow table: set up in a fraction of the time, and enough for any test here.
+  Node(const Endpoint& a, bool deferred, uint64_t seed) : addr(a), out(deferred), dp(out, seed, 1024) {}
 };
 
 // Nodes on one network: a datagram sent to a node's address arrives in its next batch.
@@ -131,8 +136,8 @@ struct Net {
 
   Env env() { return Env{clock.now, clock.wall, rng}; }
 
-  Node& add(const Endpoint& a, unsigned threads = 0) {
-    nodes.push_back(std::make_unique<Node>(a, threads, 0x5eed + nodes.size()));
+  Node& add(const Endpoint& a, bool deferred = false) {
+    nodes.push_back(std::make_unique<Node>(a, deferred, 0x5eed + nodes.size()));
     Node& n = *nodes.back();
     uint8_t key[32];
     rng.fill(key);
@@ -166,7 +171,9 @@ struct Net {
     std::vector<RxDatagram> batch;
     for (const auto& m : msgs) {
       if (gro && m.datagrams.size() > 1) {
-        auto& b = buffers.emplace_back(backend_buffer());
+        size_t total = 0;
+        for (const Bytes& d : m.datagrams) total += d.size();
+        auto& b = buffers.emplace_back(backend_buffer(kRxHeadroom, total));
         size_t at = kRxHeadroom;
         for (const Bytes& d : m.datagrams) {
           std::copy(d.begin(), d.end(), b.begin() + static_cast<std::ptrdiff_t>(at));
@@ -181,7 +188,7 @@ struct Net {
   }
 
   RxDatagram datagram_in(const Bytes& d, const Endpoint& from) {
-    auto& b = buffers.emplace_back(backend_buffer());
+    auto& b = buffers.emplace_back(backend_buffer(kRxHeadroom, d.size()));
     std::copy(d.begin(), d.end(), b.begin() + static_cast<std::ptrdiff_t>(kRxHeadroom));
     return {{b.data() + kRxHeadroom, d.size()}, from, kRxHeadroom, 0};
   }
@@ -214,7 +221,7 @@ struct Net {
   void tun_batch(Node& n, const std::vector<Bytes>& ips, const Vnet* vnet = nullptr) {
     std::vector<DeviceRead> batch;
     for (const Bytes& ip : ips) {
-      auto& b = buffers.emplace_back(backend_buffer());
+      auto& b = buffers.emplace_back(backend_buffer(kIngressHeadroom, ip.size()));
       std::copy(ip.begin(), ip.end(), b.begin() + static_cast<std::ptrdiff_t>(kIngressHeadroom));
       if (n.dp.tun_vnet()) {
         const Bytes f = frame(Mac{}, Mac{}, 0, {}, vnet ? *vnet : Vnet{});
@@ -229,7 +236,7 @@ struct Net {
   void port_batch(Node& n, PortId port, const std::vector<Bytes>& frames) {
     std::vector<DeviceRead> batch;
     for (const Bytes& f : frames) {
-      auto& b = buffers.emplace_back(backend_buffer());
+      auto& b = buffers.emplace_back(backend_buffer(kPortReadOffset, f.size()));
       std::copy(f.begin(), f.end(), b.begin() + static_cast<std::ptrdiff_t>(kPortReadOffset));
       batch.push_back({{b.data(), b.size()}, f.size()});
     }

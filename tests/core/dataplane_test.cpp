@@ -3,7 +3,10 @@
 // before the flush that let it go.
 #include <doctest/doctest.h>
 
+#include <deque>
+
 #include "core/dataplane_harness.hpp"
+#include "io/crypto_pool.hpp"
 
 namespace {
 
@@ -22,12 +25,21 @@ struct Broker {
   Node& a;
   Node& b;
   PeerId b_on_a = 0, a_on_b = 0;
+  // threads > 0: the node defers its AEAD work to a pool of that many threads.
   explicit Broker(unsigned threads_a = 0, unsigned threads_b = 0)
-      : a(net.add(kA, threads_a)), b(net.add(kB, threads_b)) {
+      : a(net.add(kA, threads_a > 0)), b(net.add(kB, threads_b > 0)) {
+    with_pool(a, threads_a);
+    with_pool(b, threads_b);
     auto [x, y] = net.connect(a, b, {prefix("2001:db8:64::/48"), prefix("192.0.2.0/24")}, {});
     b_on_a = x;
     a_on_b = y;
     configure_seed(b.dp, a_on_b);
+  }
+  std::deque<wg::io::CryptoPool> pools;
+  void with_pool(Node& n, unsigned threads) {
+    if (threads == 0) return;
+    wg::io::CryptoPool& pool = pools.emplace_back(threads);
+    n.out.runner = [&pool](std::span<AeadJob> jobs) { pool.run(jobs); };
   }
   // Sends one packet A → B's host and delivers everything until quiet.
   void handshake() {
