@@ -16,6 +16,10 @@
 //   flow_lookup  FlowTable::match_inbound (the lookup, with its refresh) among 10 k live flows,
 //                hits and misses; flow_refresh is note_outbound on live flows, flow_insert is
 //                note_outbound of new flows with ~10 k live (older ones expire as time moves).
+//   dataplane_tun_to_udp  a batch of TUN reads through core::DataPlane to the tunnel: routing,
+//                encryption, GSO runs, the flush; the Egress only counts (no syscalls).
+//   dataplane_udp_to_tun  a batch of datagrams through core::DataPlane to the TUN: decryption,
+//                source check, routing, the flush; datagrams refilled outside the timing.
 // Buffers sit where io/ puts them: one kBufferSize stride per buffer, TUN and port packets at
 // kIngressHeadroom, datagrams at kRxHeadroom.
 //
@@ -31,9 +35,11 @@
 #include <string_view>
 #include <vector>
 
+#include "core/dataplane.hpp"
 #include "core/device.hpp"
 #include "core/flow_table.hpp"
 #include "core/gateway.hpp"
+#include "core/gateway_harness.hpp"
 #include "core/harness.hpp"
 #include "core/prefix.hpp"
 #include "core/prefix_table.hpp"
@@ -394,6 +400,134 @@ void flow_insert(benchmark::State& state) {
   state.counters["evictions"] = static_cast<double>(table.evictions() - evictions_before);
 }
 
+// --- the data plane, whole ---
+
+// An Egress that keeps the datagrams it is handed while `keep` (for the handshake and to make
+// the receive bench's input) and otherwise only counts.
+struct CountingEgress final : Egress {
+  bool keep = true;
+  std::vector<std::vector<uint8_t>> kept;
+  uint64_t messages = 0, writes = 0;
+  void send_udp(const Endpoint&, std::span<const iovec> d) override {
+    ++messages;
+    if (keep)
+      for (const iovec& v : d) kept.emplace_back(static_cast<uint8_t*>(v.iov_base), static_cast<uint8_t*>(v.iov_base) + v.iov_len);
+  }
+  void write_tun(std::span<const iovec>) override { ++writes; }
+  void write_port(PortId, std::span<const iovec>) override { ++writes; }
+  void run_aead(std::span<AeadJob> jobs) override {
+    for (AeadJob& j : jobs) j.run();
+  }
+  bool parallel_aead() const override { return false; }
+  bool udp_gso() const override { return true; }
+  void flush() override {}
+};
+
+// Two data planes with a session: a (10.0.0.0/8 behind it) and b (192.0.2.0/24 behind it).
+struct PlanePair {
+  wg::testing::FakeClock clock;
+  wg::testing::SeededRng rng{3};
+  CountingEgress out[2];
+  DataPlane dp[2]{{out[0], 1, 1024}, {out[1], 2, 1024}};
+  const Endpoint addr[2]{Endpoint::v4(198, 51, 100, 1, 51820), Endpoint::v4(198, 51, 100, 2, 51820)};
+  Arena arena{2 * kRxPool};
+  std::vector<uint8_t> plain;
+
+  explicit PlanePair(size_t len) : plain(ipv4_template(len)) {
+    std::memcpy(plain.data() + 12, parse("10.0.0.1").data(), 4);
+    std::memcpy(plain.data() + 16, parse("192.0.2.1").data(), 4);
+    wg::testing::gw::fill_ipv4_header_checksum(plain);  // the gateway checks it
+    for (int i = 0; i < 2; ++i) {
+      uint8_t k[32];
+      rng.fill(k);
+      dp[i].device().set_private_key(env(), k, dp[i].outbox());
+    }
+    for (int i = 0; i < 2; ++i) {
+      const PeerId p = *dp[i].device().add_peer(dp[1 - i].device().identity().public_key);
+      dp[i].device().set_endpoint(p, addr[1 - i]);
+      dp[i].gateway().routes().insert(*parse_prefix(i == 0 ? "192.0.2.0/24" : "10.0.0.0/8"), RouteTarget::peer(p));
+    }
+  }
+  Env env() { return Env{clock.now, clock.wall, rng}; }
+
+  // a's TUN reads of n packets, in arena slots [0, n).
+  std::vector<DeviceRead> tun_reads(size_t n) {
+    std::vector<DeviceRead> r;
+    for (size_t i = 0; i < n; ++i) {
+      std::memcpy(arena.slot(i) + kIngressHeadroom, plain.data(), plain.size());
+      r.push_back({{arena.slot(i), kBufferSize}, plain.size()});
+    }
+    return r;
+  }
+  // Delivers what `from` kept to the other one.
+  void deliver(int from) {
+    std::vector<RxDatagram> batch;
+    for (size_t i = 0; i < out[from].kept.size(); ++i) {
+      auto& d = out[from].kept[i];
+      std::memcpy(arena.slot(kRxPool + i % kRxPool) + kRxHeadroom, d.data(), d.size());
+      batch.push_back({{arena.slot(kRxPool + i % kRxPool) + kRxHeadroom, d.size()}, addr[from], kRxHeadroom, 0});
+    }
+    out[from].kept.clear();
+    dp[1 - from].on_datagrams(env(), batch);
+  }
+  bool handshake() {
+    auto r = tun_reads(1);
+    dp[0].on_tun_packets(env(), r);
+    for (int round = 0; round < 4; ++round) deliver(round % 2);
+    return dp[0].device().peer(0)->keypairs.current && dp[1].device().peer(0)->keypairs.current;
+  }
+};
+
+void dataplane_tun_to_udp(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  const size_t len = static_cast<size_t>(state.range(1));
+  PlanePair pp(len);
+  if (!pp.handshake()) return state.SkipWithError("handshake failed");
+  pp.out[0].keep = false;
+  const uint64_t before = pp.out[0].messages;
+  for (auto _ : state) {
+    auto reads = pp.tun_reads(n);  // what the TUN read wrote (encryption is in place)
+    pp.dp[0].on_tun_packets(pp.env(), reads);
+  }
+  if (pp.out[0].messages == before) return state.SkipWithError("nothing was sent");
+  report(state, n, len);
+}
+
+void dataplane_udp_to_tun(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  const size_t len = static_cast<size_t>(state.range(1));
+  PlanePair pp(len);
+  if (!pp.handshake()) return state.SkipWithError("handshake failed");
+  // a seals kRxPool packets at a time into arena slots [kRxPool, 2 kRxPool); b opens them in
+  // batches of n, in order.
+  std::vector<RxDatagram> pool;
+  size_t next = kRxPool;
+  const uint64_t writes = pp.out[1].writes;
+  for (auto _ : state) {
+    if (next + n > pool.size()) {
+      state.PauseTiming();
+      pp.out[0].kept.clear();
+      for (size_t k = 0; k < kRxPool; k += kMaxBatch) {
+        auto reads = pp.tun_reads(kMaxBatch);
+        pp.dp[0].on_tun_packets(pp.env(), reads);
+      }
+      pool.clear();
+      for (size_t i = 0; i < pp.out[0].kept.size(); ++i) {
+        auto& d = pp.out[0].kept[i];
+        uint8_t* at = pp.arena.slot(kRxPool + i) + kRxHeadroom;
+        std::memcpy(at, d.data(), d.size());
+        pool.push_back({{at, d.size()}, pp.addr[0], kRxHeadroom, 0});
+      }
+      next = 0;
+      state.ResumeTiming();
+    }
+    pp.dp[1].on_datagrams(pp.env(), std::span(pool).subspan(next, n));
+    next += n;
+  }
+  if (pp.out[1].writes == writes) return state.SkipWithError("nothing reached the TUN");
+  report(state, n, len);
+}
+
 }  // namespace
 
 BENCHMARK(encrypt)->ArgsProduct({benchmark::CreateRange(1, 64, 2), {64, 1420}})->ArgNames({"batch", "bytes"});
@@ -407,3 +541,5 @@ BENCHMARK_CAPTURE(flow_lookup, hit, true)->RangeMultiplier(2)->Range(1, 64)->Arg
 BENCHMARK_CAPTURE(flow_lookup, miss, false)->RangeMultiplier(2)->Range(1, 64)->ArgName("batch");
 BENCHMARK(flow_refresh)->RangeMultiplier(2)->Range(1, 64)->ArgName("batch");
 BENCHMARK(flow_insert)->RangeMultiplier(2)->Range(1, 64)->ArgName("batch");
+BENCHMARK(dataplane_tun_to_udp)->ArgsProduct({{1, 8, 64}, {64, 1420}})->ArgNames({"batch", "bytes"});
+BENCHMARK(dataplane_udp_to_tun)->ArgsProduct({{1, 8, 64}, {64, 1420}})->ArgNames({"batch", "bytes"});
