@@ -5,9 +5,14 @@
 #include <cerrno>
 #include <cstring>
 
+#include "crypto/secure.hpp"
 #include "crypto/x25519.hpp"
 
 namespace wg::config {
+
+namespace {
+constexpr uint8_t kNoKey[32] = {};  // a private or preshared key of zeros: none
+}  // namespace
 
 // --- SetOperation ---
 
@@ -16,8 +21,7 @@ void SetOperation::set_private_key(const uint8_t key[32]) {
   // The Device drops a peer whose key becomes our own; its allowed IPs must go with it, or the
   // next peer to reuse the PeerId would inherit them.
   std::optional<core::PeerId> self;
-  static const uint8_t kZero[32] = {};
-  if (std::memcmp(key, kZero, sizeof(kZero)) != 0) {
+  if (!crypto::is_zero_ct(key, 32)) {
     core::PublicKey pub;
     crypto::x25519_public(pub.data(), key);
     self = dev.find_peer(pub);
@@ -121,9 +125,8 @@ namespace {
 
 // The peer's keys as `wg setconf` sends them, minus the ones a file can leave out.
 int apply_peer(SetOperation& set, const PeerConfig& pc, const std::optional<core::Endpoint>& endpoint) {
-  static const uint8_t kZero[32] = {};
   if (const int err = set.select_peer(pc.public_key)) return err;
-  set.set_preshared_key(pc.preshared_key ? pc.preshared_key->secret.data() : kZero);
+  set.set_preshared_key(pc.preshared_key ? pc.preshared_key->secret.data() : kNoKey);
   if (endpoint) set.set_endpoint(*endpoint);
   set.set_keepalive(pc.persistent_keepalive.value_or(0));
   set.replace_allowed_ips();
