@@ -13,7 +13,6 @@
 
 #include "crypto/encoding.hpp"
 #include "crypto/secure.hpp"
-#include "crypto/x25519.hpp"
 
 namespace wg::config {
 
@@ -283,7 +282,7 @@ void UapiConnection::on_line(std::string_view line, std::string& reply) {
     } else if (line == "set=1") {
       phase_ = Phase::Set;
       device_section_ = true;
-      peer_ = SetPeer{};
+      set_.emplace(t_);
     } else {
       fail(0, reply);  // wireguard-go closes on an unknown operation without a word
     }
@@ -293,8 +292,8 @@ void UapiConnection::on_line(std::string_view line, std::string& reply) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (line.empty()) {
     // wireguard-go handlePostConfig: the last peer's settings take effect at the blank line.
-    finish_peer();
-    peer_ = SetPeer{};
+    set_->finish_peer();
+    set_.reset();
     reply.append("errno=0\n\n");
     phase_ = Phase::Operation;
     return;
@@ -306,7 +305,8 @@ void UapiConnection::fail(int err, std::string& reply) {
   if (phase_ == Phase::Set) {
     // Lines before the bad one stay applied, including the current peer's keepalive interval.
     // (wireguard-go would keep the interval without sending the first keepalive; we send it.)
-    finish_peer();
+    set_->finish_peer();
+    set_.reset();
     reply.append(errno_reply(err));
   } else if (phase_ == Phase::GetBlank) {
     reply.append(errno_reply(err));
@@ -325,110 +325,62 @@ int UapiConnection::set_line(std::string_view line) {
   const std::string_view value = line.substr(eq + 1);
   if (key == "public_key") {
     device_section_ = false;
-    finish_peer();
-    return select_peer(value);
+    core::PublicKey pub;
+    if (!crypto::key_from_hex(pub.data(), value)) return -EINVAL;
+    return set_->select_peer(pub);
   }
   return device_section_ ? device_line(key, value) : peer_line(key, value);
 }
 
 int UapiConnection::device_line(std::string_view key, std::string_view value) {
-  core::Device& dev = t_.device;
   if (key == "private_key") {
     crypto::Secret<32> k;
     if (!crypto::key_from_hex(k.data(), value)) return -EINVAL;
-    // The Device drops a peer whose key becomes our own; its allowed IPs must go with it, or the
-    // next peer to reuse the PeerId would inherit them.
-    std::optional<core::PeerId> self;
-    if (!k.is_zero()) {
-      core::PublicKey pub;
-      crypto::x25519_public(pub.data(), k.data());
-      self = dev.find_peer(pub);
-    }
-    dev.set_private_key(t_.hooks.env(), k.data(), t_.hooks.outbox());
-    if (self && !dev.peer(*self)) t_.allowed_ips.remove_value(core::RouteTarget::peer(*self));
+    set_->set_private_key(k.data());
     return 0;
   }
   if (key == "listen_port") {
     const auto port = parse_decimal(value, UINT16_MAX);
     if (!port) return -EINVAL;
-    // Rebinds even for the same port, so "0" moves to a new random port (wg setconf).
-    if (t_.hooks.set_listen_port(static_cast<uint16_t>(*port)) != 0) return -EADDRINUSE;
-    return 0;
+    return set_->set_listen_port(static_cast<uint16_t>(*port)) != 0 ? -EADDRINUSE : 0;
   }
   if (key == "fwmark") {
     const auto mark = parse_decimal(value, UINT32_MAX);
     if (!mark) return -EINVAL;
-    // `wg setconf` always sends fwmark=0; an unchanged mark must not need CAP_NET_ADMIN
-    // (boringtun #92). wireguard-go's BindSetMark returns early the same way.
-    if (*mark != t_.hooks.fwmark() && t_.hooks.set_fwmark(static_cast<uint32_t>(*mark)) != 0) return -EADDRINUSE;
-    return 0;
+    return set_->set_fwmark(static_cast<uint32_t>(*mark)) != 0 ? -EADDRINUSE : 0;
   }
   if (key == "replace_peers") {
     if (value != "true") return -EINVAL;
-    dev.for_each_peer([&](core::PeerId id, const core::Peer&) { t_.allowed_ips.remove_value(core::RouteTarget::peer(id)); });
-    dev.remove_all_peers();
+    set_->replace_peers();
     return 0;
   }
   return -EINVAL;
 }
 
-int UapiConnection::select_peer(std::string_view hex) {
-  core::PublicKey key;
-  if (!crypto::key_from_hex(key.data(), hex)) return -EINVAL;
-  peer_ = SetPeer{};
-  core::Device& dev = t_.device;
-  // Our own key: a silent dummy whose lines are checked and ignored.
-  if (dev.identity().has_key && dev.identity().public_key == key) return 0;
-  if (auto id = dev.find_peer(key)) {
-    peer_.id = *id;
-    peer_.dummy = false;
-    return 0;
-  }
-  auto added = dev.add_peer(key);
-  if (!added.has_value()) return -EINVAL;  // too many peers
-  peer_.id = *added;
-  peer_.dummy = false;
-  peer_.created = true;
-  return 0;
-}
-
 int UapiConnection::peer_line(std::string_view key, std::string_view value) {
-  core::Device& dev = t_.device;
-  if (key == "update_only") {
+  if (key == "update_only" || key == "remove" || key == "replace_allowed_ips") {
     if (value != "true") return -EINVAL;
-    if (peer_.created && !peer_.dummy) {
-      remove_peer(peer_.id);
-      peer_ = SetPeer{};
-    }
-    return 0;
-  }
-  if (key == "remove") {
-    if (value != "true") return -EINVAL;
-    if (!peer_.dummy) remove_peer(peer_.id);
-    peer_ = SetPeer{};
+    if (key == "update_only") set_->update_only();
+    if (key == "remove") set_->remove_peer();
+    if (key == "replace_allowed_ips") set_->replace_allowed_ips();
     return 0;
   }
   if (key == "preshared_key") {
     crypto::Secret<32> psk;
     if (!crypto::key_from_hex(psk.data(), value)) return -EINVAL;
-    if (!peer_.dummy) dev.set_preshared_key(peer_.id, psk.data());
+    set_->set_preshared_key(psk.data());
     return 0;
   }
   if (key == "endpoint") {
     const auto ep = parse_uapi_endpoint(value);
     if (!ep) return -EINVAL;
-    if (!peer_.dummy) dev.set_endpoint(peer_.id, *ep);
+    set_->set_endpoint(*ep);
     return 0;
   }
   if (key == "persistent_keepalive_interval") {
     const auto secs = parse_decimal(value, UINT16_MAX);
     if (!secs) return -EINVAL;
-    if (!peer_.dummy) peer_.keepalive = static_cast<uint16_t>(*secs);
-    return 0;
-  }
-  if (key == "replace_allowed_ips") {
-    if (value != "true") return -EINVAL;
-    if (!peer_.dummy) t_.allowed_ips.remove_value(core::RouteTarget::peer(peer_.id));
+    set_->set_keepalive(static_cast<uint16_t>(*secs));
     return 0;
   }
   if (key == "allowed_ip") {
@@ -436,35 +388,12 @@ int UapiConnection::peer_line(std::string_view key, std::string_view value) {
     const bool remove = !value.empty() && value.front() == '-';
     const auto prefix = parse_uapi_prefix(remove ? value.substr(1) : value);
     if (!prefix) return -EINVAL;
-    if (peer_.dummy) return 0;
-    const auto self = core::RouteTarget::peer(peer_.id);
-    if (remove) {
-      t_.allowed_ips.remove_if(*prefix, self);
-      return 0;
-    }
-    // Moves it away from any other peer; a port route, Unreachable or host prefix stays put.
-    const auto prev = t_.allowed_ips.insert(*prefix, self);
-    if (prev && prev->kind != core::RouteTarget::Kind::Peer) {
-      t_.allowed_ips.insert(*prefix, *prev);
-      return -EADDRINUSE;
-    }
+    if (!remove) return set_->add_allowed_ip(*prefix);
+    set_->remove_allowed_ip(*prefix);
     return 0;
   }
   if (key == "protocol_version") return value == "1" ? 0 : -EINVAL;
   return -EINVAL;
-}
-
-// wireguard-go handlePostConfig: a keepalive interval turned on sends its first keepalive once
-// the peer's lines are done, so an endpoint given after it is already in place.
-void UapiConnection::finish_peer() {
-  if (!peer_.dummy && peer_.keepalive)
-    t_.device.set_persistent_keepalive(t_.hooks.env(), peer_.id, *peer_.keepalive, t_.hooks.outbox());
-  peer_.keepalive.reset();
-}
-
-void UapiConnection::remove_peer(core::PeerId id) {
-  t_.allowed_ips.remove_value(core::RouteTarget::peer(id));
-  t_.device.remove_peer(id);
 }
 
 }  // namespace wg::config

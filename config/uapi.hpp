@@ -1,6 +1,6 @@
 // config/uapi.hpp — the cross-platform UAPI text protocol (`wg` ⇄ daemon, PROTOCOL.md §2) on one
-// connection: framing, pipelining, the `get` output and the `set` keys, applied in order and
-// non-atomically as wireguard-go does. No sockets here: io/ feeds the bytes it reads and writes
+// connection: framing, pipelining, the `get` output and the `set` keys, parsed here and applied
+// through SetOperation (config/apply.hpp) in order and non-atomically as wireguard-go does. No sockets here: io/ feeds the bytes it reads and writes
 // back the reply; what a `set` makes the Device send goes to the hooks' outbox.
 #pragma once
 #include <cstddef>
@@ -9,35 +9,11 @@
 #include <string>
 #include <string_view>
 
-#include "core/device.hpp"
-#include "core/gateway.hpp"
+#include "config/apply.hpp"
 #include "core/endpoint.hpp"
-#include "core/env.hpp"
-#include "core/outbox.hpp"
 #include "core/prefix.hpp"
-#include "core/prefix_table.hpp"
 
 namespace wg::config {
-
-// Implemented by the running interface (io/), faked in tests.
-struct UapiHooks {
-  virtual ~UapiHooks() = default;
-  virtual core::Env env() = 0;                     // current time + RNG
-  virtual core::Outbox& outbox() = 0;              // io/ sends what a set queued after the request
-  virtual uint16_t listen_port() const = 0;        // the bound port (0 if none)
-  virtual int set_listen_port(uint16_t port) = 0;  // rebind (0 = random); 0 or -errno
-  virtual uint32_t fwmark() const = 0;
-  virtual int set_fwmark(uint32_t mark) = 0;       // 0 or -errno
-  // get=wgrouter: the I/O layer's own key=value lines (offloads in effect, their counters).
-  virtual void append_status(std::string& out) const { (void)out; }
-};
-
-struct UapiTarget {
-  core::Device& device;
-  core::RouteTable& allowed_ips;  // peers' AllowedIPs live among the gateway's routes
-  UapiHooks& hooks;
-  const core::Gateway* gateway = nullptr;  // ports and router counters for get=wgrouter
-};
 
 // One per accepted connection. Requests may be pipelined and arrive in fragments of any size.
 class UapiConnection {
@@ -65,13 +41,6 @@ class UapiConnection {
  private:
   bool with_drops_ = false;
   enum class Phase : uint8_t { Operation, GetBlank, Set, Closed };
-  // The peer the `set` lines apply to (wireguard-go ipcSetPeer).
-  struct SetPeer {
-    core::PeerId id = core::kNoPeer;
-    bool dummy = true;    // lines are checked but change nothing (own key, removed, update_only)
-    bool created = false;
-    std::optional<uint16_t> keepalive;  // applied when the peer's lines end (handlePostConfig)
-  };
 
   void consume(std::string_view in, std::string& reply);
   void on_line(std::string_view line, std::string& reply);
@@ -81,14 +50,11 @@ class UapiConnection {
   [[nodiscard]] int set_line(std::string_view line);
   [[nodiscard]] int device_line(std::string_view key, std::string_view value);
   [[nodiscard]] int peer_line(std::string_view key, std::string_view value);
-  [[nodiscard]] int select_peer(std::string_view hex);
-  void finish_peer();
-  void remove_peer(core::PeerId id);
 
   UapiTarget t_;
   Phase phase_ = Phase::Operation;
   bool device_section_ = true;
-  SetPeer peer_;
+  std::optional<SetOperation> set_;  // the `set` request in progress
   std::string line_;  // a line still waiting for its newline
   std::string held_;  // unread input held at the reply high-water mark
   size_t request_start_ = 0;  // where the current request's reply begins in `reply`

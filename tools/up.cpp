@@ -24,10 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include "config/apply.hpp"
 #include "config/config.hpp"
-#include "config/uapi.hpp"
-#include "crypto/encoding.hpp"
-#include "crypto/secure.hpp"
 #include "io/interface.hpp"
 #include "io/resolver.hpp"
 #include "io/uapi_server.hpp"
@@ -316,108 +314,76 @@ void undo_routes(tun::Netlink& nl, Applied& done) {
   done.firewall.reset();
 }
 
-// A stable, locally administered MAC per port name, so instances keep their neighbour entry
-// for the gateway across restarts.
-core::pkt::Mac port_mac(const std::string& name) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : name) h = (h ^ c) * 0x100000001b3ull;
-  return {0x02, static_cast<uint8_t>(h >> 32), static_cast<uint8_t>(h >> 24), static_cast<uint8_t>(h >> 16),
-          static_cast<uint8_t>(h >> 8), static_cast<uint8_t>(h)};
+config::UapiTarget uapi_target(io::Interface& itf) {
+  return {itf.device(), itf.allowed_ips(), itf, &itf.gateway()};
 }
 
-core::HostAddress host_address(const config::InterfaceAddress& a) { return {a.family, a.addr, a.len}; }
+// The running interface as config::apply_router changes it: the TUN's addresses and MTU through
+// netlink in the namespace the TUN lives in, the ports' devices in this one. Made for one apply:
+// its socket in the TUN's namespace goes with it (kept, it would keep a container's namespace
+// alive).
+class LiveRouter final : public config::RouterHooks {
+ public:
+  // tunnel_mtu: cmd_up's, updated when the MTU changes. auto_mtu_from: at `up`, the peers'
+  // endpoints the automatic MTU is found from; nullptr on reload, where the MTU stays.
+  LiveRouter(io::Interface& itf, tun::Netlink& nl, uint32_t& tunnel_mtu,
+             const std::vector<std::optional<core::Endpoint>>* auto_mtu_from)
+      : itf_(itf), nl_(nl), tunnel_mtu_(tunnel_mtu), auto_mtu_from_(auto_mtu_from) {}
 
-core::PortSpec port_spec(const config::PortConfig& pc, uint32_t default_mtu) {
-  core::PortSpec spec;
-  spec.name = pc.name;
-  spec.tap = pc.mode == config::PortMode::Tap;
-  for (const auto& a : pc.addresses) spec.addresses.push_back(host_address(a));
-  for (const auto& r : pc.routes) spec.routes.push_back(r.prefix);
-  for (const auto& r : pc.effective_allowed_source()) spec.allowed_source.push_back(r.prefix);
-  for (const auto& r : pc.allow_inbound)
-    spec.allow_inbound.push_back({r.proto == config::Proto::Tcp ? core::pkt::kProtoTcp : core::pkt::kProtoUdp, r.first, r.last});
-  spec.mtu = pc.mtu.value_or(default_mtu);
-  spec.allow_host = pc.allow_host;
-  spec.mac = port_mac(pc.name);
-  return spec;
-}
+  core::Gateway& gateway() override { return itf_.gateway(); }
+  bool reach_link() override {
+    if (!link_) link_ = itf_.device_netlink();
+    return link_ != nullptr;
+  }
+  int add_address(const config::InterfaceAddress& a) override {
+    return link_->add_address(itf_.ifindex(), a.family, a.addr.data(), a.len);
+  }
+  int del_address(const config::InterfaceAddress& a) override {
+    return link_->del_address(itf_.ifindex(), a.family, a.addr.data(), a.len);
+  }
+  // The routes asked are this namespace's (nl_): the UDP sockets send from here, also with --netns.
+  uint32_t mtu_without_line() override {
+    return auto_mtu_from_ ? automatic_mtu(*auto_mtu_from_, nl_, itf_.name()) : tunnel_mtu_;
+  }
+  uint32_t tunnel_mtu() const override { return tunnel_mtu_; }
+  int set_mtu(uint32_t mtu) override {
+    if (const int rc = link_->set_link(itf_.ifindex(), std::nullopt, mtu); rc != 0) return rc;
+    itf_.set_tunnel_mtu(mtu);
+    tunnel_mtu_ = mtu;
+    return 0;
+  }
+  bool open_port(const config::PortConfig& pc, core::PortSpec spec, std::optional<uint32_t> link_mtu) override;
+  void remove_port(uint32_t id) override { itf_.remove_port(id); }
+  std::optional<uint32_t> port_link_mtu(uint32_t id) const override { return itf_.port_link_mtu(id); }
+  int set_port_link_mtu(uint32_t id, std::optional<uint32_t> mtu) override { return itf_.set_port_link_mtu(id, mtu); }
+  void say(const std::string& line) override {
+    std::fprintf(stderr, "wgrouter[%s]: %s\n", itf_.name().c_str(), line.c_str());
+  }
+  // The TUN's namespace, once reach_link said it can be reached.
+  tun::Netlink* link() { return link_.get(); }
 
-// The MTU a port's link is given: a TAP is the instance's NIC, so its MTU is the port's; a
-// veth end only changes when the port names an MTU. Also used when a re-created veth is
-// attached again, and on reload.
-std::optional<uint32_t> port_link_mtu(const config::PortConfig& pc, const core::PortSpec& spec) {
-  return pc.mode == config::PortMode::Tap || pc.mtu ? std::optional<uint32_t>(spec.mtu) : std::nullopt;
-}
+ private:
+  io::Interface& itf_;
+  tun::Netlink& nl_;
+  uint32_t& tunnel_mtu_;
+  const std::vector<std::optional<core::Endpoint>>* auto_mtu_from_;
+  std::unique_ptr<tun::Netlink> link_;
+};
 
-// Opens (tap) or attaches to (veth) the port's device, brings it up and adds the port.
-bool open_port(const config::PortConfig& pc, uint32_t default_mtu, io::Interface& itf, tun::Netlink& nl) {
+bool LiveRouter::open_port(const config::PortConfig& pc, core::PortSpec spec, std::optional<uint32_t> link_mtu) {
   const bool tap = pc.mode == config::PortMode::Tap;
-  auto dev = tap ? tun::PortDevice::open_tap(pc.name, itf.offload_switches().tap) : tun::PortDevice::attach(pc.name);
+  auto dev = tap ? tun::PortDevice::open_tap(pc.name, itf_.offload_switches().tap) : tun::PortDevice::attach(pc.name);
   if (!dev) {
-    std::fprintf(stderr, "wgrouter[%s]: port %s: %s\n", itf.name().c_str(), pc.name.c_str(), dev.error().c_str());
+    say("port " + pc.name + ": " + dev.error());
     return false;
   }
-  if (!dev->warning().empty())
-    std::fprintf(stderr, "wgrouter[%s]: port %s: warning: %s\n", itf.name().c_str(), pc.name.c_str(),
-                 dev->warning().c_str());
-  core::PortSpec spec = port_spec(pc, default_mtu);
-  const std::optional<uint32_t> link_mtu = port_link_mtu(pc, spec);
-  if (int rc = nl.set_link(dev->ifindex(), true, link_mtu); rc != 0) {
-    std::fprintf(stderr, "wgrouter[%s]: port %s: link up: %s\n", itf.name().c_str(), pc.name.c_str(), std::strerror(-rc));
+  if (!dev->warning().empty()) say("port " + pc.name + ": warning: " + dev->warning());
+  if (const int rc = nl_.set_link(dev->ifindex(), true, link_mtu); rc != 0) {
+    say("port " + pc.name + ": link up: " + std::strerror(-rc));
     return false;
   }
-  itf.add_port(std::move(*dev), std::move(spec), link_mtu);
+  itf_.add_port(std::move(*dev), std::move(spec), link_mtu);
   return true;
-}
-
-std::vector<core::Prefix> unreachable_of(const config::Config& cfg) {
-  std::vector<core::Prefix> v;
-  for (const auto& u : cfg.iface.unreachable) v.push_back(u.prefix);
-  return v;
-}
-
-// The router part of the file: the host's addresses, Unreachable prefixes and the ports.
-bool apply_gateway(const config::Config& cfg, uint32_t default_mtu, io::Interface& itf, tun::Netlink& nl) {
-  core::Gateway& gw = itf.gateway();
-  std::vector<core::HostAddress> host;
-  for (const auto& a : cfg.iface.addresses) host.push_back(host_address(a));
-  gw.set_host_addresses(host);
-  gw.set_unreachable(unreachable_of(cfg));
-  for (const config::PortConfig& pc : cfg.ports)
-    if (!open_port(pc, default_mtu, itf, nl)) return false;
-  return true;
-}
-
-// The `set` request that makes the running peers what `cfg` says, as `wg syncconf` does:
-// peers not in the file are removed, the others updated in place (their sessions survive).
-std::string sync_request(const config::Config& cfg, const std::vector<std::optional<core::Endpoint>>& endpoints,
-                         const core::Device& dev) {
-  std::string req = "set=1\n";
-  char hex[crypto::kKeyHexLen + 1];
-  auto key_line = [&](std::string_view k, const uint8_t* key) {
-    crypto::key_to_hex(hex, key);
-    req.append(k).append("=").append(hex, crypto::kKeyHexLen).append("\n");
-  };
-  if (cfg.iface.private_key) key_line("private_key", cfg.iface.private_key->secret.data());
-  dev.for_each_peer([&](core::PeerId, const core::Peer& p) {
-    const bool kept = std::any_of(cfg.peers.begin(), cfg.peers.end(),
-                                  [&](const config::PeerConfig& pc) { return pc.public_key == p.public_key; });
-    if (kept) return;
-    key_line("public_key", p.public_key.data());
-    req += "remove=true\n";
-  });
-  static const uint8_t kZero[32] = {};
-  for (size_t i = 0; i < cfg.peers.size(); ++i) {
-    const config::PeerConfig& pc = cfg.peers[i];
-    key_line("public_key", pc.public_key.data());
-    key_line("preshared_key", pc.preshared_key ? pc.preshared_key->secret.data() : kZero);
-    if (endpoints[i]) req += "endpoint=" + core::to_string(*endpoints[i]) + "\n";
-    req += "persistent_keepalive_interval=" + std::to_string(pc.persistent_keepalive.value_or(0)) + "\n";
-    req += "replace_allowed_ips=true\n";
-    for (const auto& a : pc.allowed_ips) req += "allowed_ip=" + core::to_string(a.prefix) + "\n";
-  }
-  crypto::wipe(hex, sizeof(hex));
-  return req + "\n";
 }
 
 // An answer for spec's host:port came back (on the loop thread). Every peer the file still
@@ -472,100 +438,10 @@ void lookup_endpoint(const config::EndpointSpec& spec, const config::Config& cfg
   }
 }
 
-// Reload: [Interface] Address and MTU applied to the TUN and to the router as they change.
-// next_mtu: the MTU the file asks for now; tunnel_mtu becomes it once the link has it.
-void reload_interface(const config::Config& cfg, const config::Config& next, uint32_t next_mtu, uint32_t& tunnel_mtu,
-                      io::Interface& itf) {
-  const std::string& name = itf.name();
-  if (next.iface.addresses == cfg.iface.addresses && next_mtu == tunnel_mtu) return;
-  const auto dnl = itf.device_netlink();  // where the TUN lives (--netns: the target)
-  if (!dnl) {
-    std::fprintf(stderr, "wgrouter[%s]: reload: the interface's network namespace cannot be reached; "
-                 "Address and MTU left as they were\n", name.c_str());
-    return;
-  }
-  tun::Netlink& nl = *dnl;
-  auto has = [](const std::vector<config::InterfaceAddress>& l, const config::InterfaceAddress& a) {
-    return std::find(l.begin(), l.end(), a) != l.end();
-  };
-  for (const auto& a : cfg.iface.addresses) {
-    if (has(next.iface.addresses, a)) continue;
-    const int rc = nl.del_address(itf.ifindex(), a.family, a.addr.data(), a.len);
-    if (rc != 0 && rc != -EADDRNOTAVAIL)
-      std::fprintf(stderr, "wgrouter[%s]: reload: remove address %s: %s\n", name.c_str(), config::to_string(a).c_str(),
-                   std::strerror(-rc));
-    else
-      std::fprintf(stderr, "wgrouter[%s]: reload: address %s removed\n", name.c_str(), config::to_string(a).c_str());
-  }
-  for (const auto& a : next.iface.addresses) {
-    if (has(cfg.iface.addresses, a)) continue;
-    if (int rc = nl.add_address(itf.ifindex(), a.family, a.addr.data(), a.len); rc != 0 && rc != -EEXIST)
-      std::fprintf(stderr, "wgrouter[%s]: reload: add address %s: %s\n", name.c_str(), config::to_string(a).c_str(),
-                   std::strerror(-rc));
-    else
-      std::fprintf(stderr, "wgrouter[%s]: reload: address %s added\n", name.c_str(), config::to_string(a).c_str());
-  }
-  if (next.iface.addresses != cfg.iface.addresses) {
-    std::vector<core::HostAddress> host;
-    for (const auto& a : next.iface.addresses) host.push_back(host_address(a));
-    itf.gateway().set_host_addresses(host);
-  }
-  const uint32_t mtu = tunnel_mtu;
-  if (next_mtu != mtu) {
-    if (int rc = nl.set_link(itf.ifindex(), std::nullopt, next_mtu); rc != 0) {
-      std::fprintf(stderr, "wgrouter[%s]: reload: MTU %u: %s; MTU stays %u\n", name.c_str(), next_mtu,
-                   std::strerror(-rc), mtu);
-    } else {
-      itf.set_tunnel_mtu(next_mtu);
-      tunnel_mtu = next_mtu;
-      std::fprintf(stderr, "wgrouter[%s]: reload: MTU %u -> %u\n", name.c_str(), mtu, next_mtu);
-    }
-  }
-}
-
-// Reload: ports no longer in the file removed, the others updated in place (a port whose MTU
-// comes from the interface's follows it), new ones added.
-void reload_ports(const config::Config& next, uint32_t default_mtu, io::Interface& itf, tun::Netlink& nl) {
-  const std::string& name = itf.name();
-  core::Gateway& gw = itf.gateway();
-  for (uint32_t p = 0; p < gw.port_count(); ++p) {
-    if (gw.port_removed(p)) continue;
-    const std::string pn = gw.port_spec(p).name;
-    const bool kept = std::any_of(next.ports.begin(), next.ports.end(), [&](const config::PortConfig& pc) { return pc.name == pn; });
-    if (kept) continue;
-    itf.remove_port(p);
-    std::fprintf(stderr, "wgrouter[%s]: reload: port %s removed (its routes, neighbours and device let go)\n",
-                 name.c_str(), pn.c_str());
-  }
-  for (const config::PortConfig& pc : next.ports) {
-    auto id = gw.find_port(pc.name);
-    if (id && gw.port_spec(*id).tap != (pc.mode == config::PortMode::Tap)) {
-      itf.remove_port(*id);  // another Mode: another device
-      std::fprintf(stderr, "wgrouter[%s]: reload: port %s changes Mode: removed, added again\n", name.c_str(),
-                   pc.name.c_str());
-      id.reset();
-    }
-    if (!id) {
-      if (open_port(pc, default_mtu, itf, nl))
-        std::fprintf(stderr, "wgrouter[%s]: reload: port %s added\n", name.c_str(), pc.name.c_str());
-      else
-        std::fprintf(stderr, "wgrouter[%s]: reload: port %s not added\n", name.c_str(), pc.name.c_str());
-      continue;
-    }
-    core::PortSpec spec = port_spec(pc, default_mtu);
-    const std::optional<uint32_t> link_mtu = port_link_mtu(pc, spec);
-    gw.update_port(*id, std::move(spec));
-    if (link_mtu != itf.port_link_mtu(*id))
-      if (int rc = itf.set_port_link_mtu(*id, link_mtu); rc != 0)
-        std::fprintf(stderr, "wgrouter[%s]: reload: port %s: MTU %u: %s\n", name.c_str(), pc.name.c_str(),
-                     link_mtu.value_or(0), std::strerror(-rc));
-  }
-}
-
 // SIGHUP: re-reads the file and applies what changed without stopping traffic — peers as
 // `wg syncconf` would, [Interface] Address and MTU, Unreachable prefixes, the ports' routes,
-// sources, inbound rules and MTU, new ports and removed ones. Table, DNS and hooks of
-// [Interface] take a restart. A bad file changes nothing.
+// sources, inbound rules and MTU, new ports and removed ones (config/apply.hpp, the same code
+// as at `up`). Table, DNS and hooks of [Interface] take a restart. A bad file changes nothing.
 // Runs on the loop thread: hostname endpoints are looked up in the background and set when
 // their answers come (the peers keep their endpoints until then). The file is read here, as
 // any local file the daemon was started with; the rest is netlink and memory.
@@ -587,21 +463,10 @@ void reload(const std::string& path, config::Config& cfg, uint32_t& tunnel_mtu, 
   if (next.iface.table != cfg.iface.table || next.iface.dns_servers != cfg.iface.dns_servers ||
       next.iface.dns_search != cfg.iface.dns_search)
     std::fprintf(stderr, "wgrouter[%s]: reload: [Interface] Table and DNS changes take a restart\n", name.c_str());
-  // Peers through the UAPI, exactly as `wg syncconf` would send them.
-  config::UapiConnection conn{config::UapiTarget{itf.device(), itf.allowed_ips(), itf, &itf.gateway()}};
-  std::string reply;
-  std::string req = sync_request(next, endpoints, itf.device());
-  conn.feed(req, reply);
-  crypto::wipe(req.data(), req.size());
-  if (reply.find("errno=0\n") == std::string::npos)
-    std::fprintf(stderr, "wgrouter[%s]: reload: peers: %s", name.c_str(), reply.c_str());
-  // The interface's own part, then the router's. Without an MTU line the MTU stays what it is:
-  // the automatic MTU is found at start, before routes through the interface itself exist.
-  const uint32_t next_mtu = next.iface.mtu.value_or(tunnel_mtu);
-  if (!next.iface.mtu && cfg.iface.mtu)
-    std::fprintf(stderr, "wgrouter[%s]: reload: no MTU line any more: MTU stays %u until a restart\n", name.c_str(),
-                 tunnel_mtu);
-  reload_interface(cfg, next, next_mtu, tunnel_mtu, itf);
+  {
+    LiveRouter router(itf, nl, tunnel_mtu, nullptr);
+    (void)config::apply_file(uapi_target(itf), router, cfg, next, endpoints, config::ApplyMode::Reload);  // false only at Start
+  }
   if (done.firewall && next.iface.addresses != cfg.iface.addresses) {
     // The anti-spoofing rule names the interface's addresses: the tables are made again (an
     // owned table cannot be replaced in place, so they go first).
@@ -616,8 +481,6 @@ void reload(const std::string& path, config::Config& cfg, uint32_t& tunnel_mtu, 
                    "(the interface lives in another namespace)\n", name.c_str());
     }
   }
-  itf.gateway().set_unreachable(unreachable_of(next));
-  reload_ports(next, tunnel_mtu, itf, nl);
   cfg = std::move(next);
   std::fprintf(stderr, "wgrouter[%s]: reloaded %s: %zu peers, %zu ports\n", name.c_str(), path.c_str(),
                itf.device().peer_count(), cfg.ports.size());
@@ -630,53 +493,19 @@ void reload(const std::string& path, config::Config& cfg, uint32_t& tunnel_mtu, 
   }
 }
 
-// tunnel_mtu: the MTU set on the interface (the file's, else automatic_mtu); ports default to it.
+// `up`: the file applied to the new interface by the code a reload uses, over an empty
+// configuration, then the link and the protocol come up. tunnel_mtu: the MTU set on the
+// interface (the file's, else automatic_mtu); ports default to it.
 bool apply_config(const config::Config& cfg, const std::vector<std::optional<core::Endpoint>>& endpoints,
                   io::Interface& itf, tun::Netlink& nl, uint32_t& tunnel_mtu) {
-  core::Device& dev = itf.device();
-  const core::Env env = itf.env();
-  if (cfg.iface.private_key) dev.set_private_key(env, cfg.iface.private_key->secret.data(), itf.outbox());
-  if (cfg.iface.fwmark) itf.set_fwmark(*cfg.iface.fwmark);
-  if (int rc = itf.set_listen_port(cfg.iface.listen_port.value_or(0)); rc != 0) {
-    std::fprintf(stderr, "wgrouter[%s]: cannot listen on UDP port %u: %s\n", itf.name().c_str(),
-                 cfg.iface.listen_port.value_or(0), std::strerror(-rc));
-    return false;
-  }
-  for (size_t i = 0; i < cfg.peers.size(); ++i) {
-    const auto& p = cfg.peers[i];
-    auto id = dev.add_peer(p.public_key);
-    if (!id) continue;  // our own key: ignored, as wg does
-    if (p.preshared_key) dev.set_preshared_key(*id, p.preshared_key->secret.data());
-    if (endpoints[i]) dev.set_endpoint(*id, *endpoints[i]);
-    for (const auto& a : p.allowed_ips) itf.allowed_ips().insert(a.prefix, core::RouteTarget::peer(*id));
-  }
-  const auto dnlp = itf.device_netlink();  // where the TUN lives (--netns: the target)
-  if (!dnlp) {
-    std::fprintf(stderr, "wgrouter[%s]: the interface's network namespace cannot be reached\n", itf.name().c_str());
-    return false;
-  }
-  tun::Netlink& dnl = *dnlp;
-  for (const auto& a : cfg.iface.addresses)
-    if (int rc = dnl.add_address(itf.ifindex(), a.family, a.addr.data(), a.len); rc != 0 && rc != -EEXIST) {
-      std::fprintf(stderr, "wgrouter[%s]: address %s: %s\n", itf.name().c_str(), config::to_string(a).c_str(),
-                   std::strerror(-rc));
-      return false;
-    }
-  // As wg-quick: after the addresses, before the routes through the interface exist. The
-  // routes asked are this namespace's (nl): the UDP sockets send from here, also with --netns.
-  const uint32_t mtu = cfg.iface.mtu ? *cfg.iface.mtu : automatic_mtu(endpoints, nl, itf.name());
-  tunnel_mtu = mtu;
-  if (!apply_gateway(cfg, mtu, itf, nl)) return false;
-  if (int rc = dnl.set_link(itf.ifindex(), true, mtu); rc != 0) {
+  LiveRouter router(itf, nl, tunnel_mtu, &endpoints);
+  if (!config::apply_file(uapi_target(itf), router, config::Config{}, cfg, endpoints, config::ApplyMode::Start)) return false;
+  if (const int rc = router.link()->set_link(itf.ifindex(), true, std::nullopt); rc != 0) {
     std::fprintf(stderr, "wgrouter[%s]: link up: %s\n", itf.name().c_str(), std::strerror(-rc));
     return false;
   }
-  itf.set_tunnel_mtu(mtu);
-  dev.set_up(env, true, itf.outbox());
-  // Keepalives last: set_up already sent one for every peer with persistent keepalive.
-  for (size_t i = 0; i < cfg.peers.size(); ++i)
-    if (auto id = dev.find_peer(cfg.peers[i].public_key); id && cfg.peers[i].persistent_keepalive)
-      dev.set_persistent_keepalive(env, *id, *cfg.peers[i].persistent_keepalive, itf.outbox());
+  // Sends the first keepalive of every peer with a persistent keepalive.
+  itf.device().set_up(itf.env(), true, itf.outbox());
   itf.flush_outbox();
   return true;
 }
