@@ -308,14 +308,37 @@ bool apply_sockets(SetOperation& set, const Interface& iface, RouterHooks& h) {
   return true;
 }
 
+// A reload's ListenPort and FwMark, as `wg syncconf` applies them: only what changed. A port
+// that cannot be bound leaves the sockets where they were.
+void reload_sockets(SetOperation& set, const Interface& prev, const Interface& next, RouterHooks& h) {
+  if (next.fwmark.value_or(0) != prev.fwmark.value_or(0)) {
+    const uint32_t mark = next.fwmark.value_or(0);
+    if (const int rc = set.set_fwmark(mark); rc != 0)
+      h.say("reload: fwmark " + std::to_string(mark) + ": " + error_text(rc));
+    else
+      h.say("reload: FwMark " + std::to_string(prev.fwmark.value_or(0)) + " -> " + std::to_string(mark));
+  }
+  if (next.listen_port != prev.listen_port) {
+    const uint16_t port = next.listen_port.value_or(0);
+    if (const int rc = set.set_listen_port(port); rc != 0)
+      h.say("reload: cannot listen on UDP port " + std::to_string(port) + ": " + error_text(rc) +
+            "; the sockets stay where they were");
+    else
+      h.say("reload: ListenPort " + (prev.listen_port ? std::to_string(*prev.listen_port) : std::string("random")) +
+            " -> " + std::to_string(port));
+  }
+}
+
 }  // namespace
 
 bool apply_file(UapiTarget t, RouterHooks& h, const Config& prev, const Config& next,
                 std::span<const std::optional<core::Endpoint>> endpoints, ApplyMode mode) {
   const bool start = mode == ApplyMode::Start;
+  SetOperation set(t);
   if (start) {
-    SetOperation set(t);
     if (!apply_sockets(set, next.iface, h)) return false;
+  } else {
+    reload_sockets(set, prev.iface, next.iface, h);
   }
   if (const int err = sync_peers(t, next, endpoints); err != 0) {
     h.say(start ? "peers: " + error_text(err) : "reload: peers: errno=" + std::to_string(err));

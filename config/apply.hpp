@@ -127,8 +127,8 @@ enum class ApplyMode : uint8_t { Start, Reload };
 // The whole file over prev (an empty Config at Start), the one way `up` and a reload apply it: at
 // Start the sockets' FwMark (a failure is said, as a warning) and ListenPort (a failure stops
 // it); then the keys and peers (sync_peers; an error stops the peers and, at Start, the apply);
-// then the router part (apply_router). ListenPort and FwMark changes are not applied on reload:
-// the sockets stay as they are until a restart. False only at Start.
+// then the router part (apply_router). On reload a changed FwMark or ListenPort is applied too,
+// as `wg syncconf` does (a port that cannot be bound keeps the old one). False only at Start.
 [[nodiscard]] bool apply_file(UapiTarget t, RouterHooks& h, const Config& prev, const Config& next,
                               std::span<const std::optional<core::Endpoint>> endpoints, ApplyMode mode);
 

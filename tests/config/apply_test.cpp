@@ -310,6 +310,22 @@ TEST_CASE("apply: a reload says what it changed, with the texts of `wgrouter up`
   CHECK(r.log.size() == 7);
 }
 
+TEST_CASE("apply: a reload applies a changed ListenPort and FwMark, as wg syncconf does") {
+  const Config a = parse(kFileA);
+  Running r;
+  REQUIRE(r.start(a));
+  Config b = a;
+  b.iface.listen_port = 51999;
+  b.iface.fwmark = 0x77;
+  r.log.clear();
+  r.reload(a, b);
+  CHECK(r.port == 51999);
+  CHECK(r.mark == 0x77);
+  CHECK(r.said("reload: ListenPort 51820 -> 51999"));
+  CHECK(r.said("reload: FwMark 0 -> 119"));
+  CHECK(r.log.size() == 2);
+}
+
 TEST_CASE("apply: without an MTU line the MTU is found at start and kept on reload") {
   Config a = parse(kFileA);
   a.iface.mtu.reset();
