@@ -50,6 +50,21 @@ struct Broker {
 
 size_t drops(const Node& n, Drop d) { return n.dp.device().drops()[d]; }
 
+// The datagrams `n` sent since message `from`.
+std::vector<Bytes> sent_since(const Node& n, size_t from) {
+  std::vector<Bytes> out;
+  for (size_t i = from; i < n.out.udp.size(); ++i)
+    for (const Bytes& d : n.out.udp[i].datagrams) out.push_back(d);
+  return out;
+}
+
+void deliver(Net& net, Node& to, const std::vector<Bytes>& datagrams, const Endpoint& from) {
+  std::vector<RxDatagram> batch;
+  for (const Bytes& d : datagrams) batch.push_back(net.datagram_in(d, from));
+  to.dp.on_datagrams(net.env(), batch);
+}
+
+
 }  // namespace
 
 TEST_CASE("dataplane: the recorder catches a buffer changed between hand-over and flush") {
@@ -188,6 +203,35 @@ TEST_CASE("dataplane: deferred seals and opens on 1 and 3 threads keep each peer
   }
 }
 
+TEST_CASE("dataplane: deferred opens refuse a forgery and a duplicate in the batch, deliver the rest in order") {
+  for (unsigned threads : {1u, 3u}) {
+    CAPTURE(threads);
+    Broker w(0, threads);
+    w.handshake();
+    const size_t first = w.a.out.udp.size();
+    std::vector<Bytes> ips;
+    for (uint32_t i = 0; i < 40; ++i) ips.push_back(marked6(kA6, kHost6, 200, 1000 + i));
+    w.net.tun_batch(w.a, ips);
+    w.a.sent = w.a.out.udp.size();
+    auto d = sent_since(w.a, first);
+    REQUIRE(d.size() == 40);
+    d[5][data::kHeaderLen + 7] ^= 1;  // forged
+    d.push_back(d[3]);                // replayed within the batch
+    const uint64_t forged = drops(w.b, Drop::DataDecrypt), replayed = drops(w.b, Drop::Replayed);
+    const size_t jobs = w.b.out.aead_jobs, tun_before = w.b.out.tun_writes().size();
+    deliver(w.net, w.b, d, kA);
+    CHECK(w.b.out.aead_jobs == jobs + 41);  // every one looked acceptable before opening
+    CHECK(drops(w.b, Drop::DataDecrypt) == forged + 1);
+    CHECK(drops(w.b, Drop::Replayed) == replayed + 1);
+    const auto tun = w.b.out.tun_writes();
+    REQUIRE(tun.size() == tun_before + 39);
+    for (size_t i = 0, want = 1000; i < 39; ++i, ++want) {
+      if (want == 1005) ++want;
+      CHECK(marker_of(tun[tun_before + i].bytes) == want);
+    }
+  }
+}
+
 TEST_CASE("dataplane: GSO runs end where the path or the size changes; one datagram each without GSO") {
   for (bool gso : {true, false}) {
     CAPTURE(gso);
@@ -308,20 +352,6 @@ TEST_CASE("dataplane: TSO super-packets beyond the gateway's scratch leave whole
 }
 
 namespace {
-
-// The datagrams `n` sent since message `from`.
-std::vector<Bytes> sent_since(const Node& n, size_t from) {
-  std::vector<Bytes> out;
-  for (size_t i = from; i < n.out.udp.size(); ++i)
-    for (const Bytes& d : n.out.udp[i].datagrams) out.push_back(d);
-  return out;
-}
-
-void deliver(Net& net, Node& to, const std::vector<Bytes>& datagrams, const Endpoint& from) {
-  std::vector<RxDatagram> batch;
-  for (const Bytes& d : datagrams) batch.push_back(net.datagram_in(d, from));
-  to.dp.on_datagrams(net.env(), batch);
-}
 
 // A peer of B that starts a handshake: its initiation, not yet delivered.
 struct Newcomer {
