@@ -169,6 +169,9 @@ void Interface::open_batch(std::span<RxDatagram> batch) {
 
 void Interface::on_datagrams(std::span<RxDatagram> batch) {
   refresh_clock();
+  rx_split_.clear();
+  for (const RxDatagram& d : batch) core::split_gro(rx_split_, d);
+  batch = rx_split_;
   if (!device_.is_up()) {
     // A down interface neither answers nor delivers, as the kernel's closes its sockets.
     for (size_t i = 0; i < batch.size(); ++i) device_.count_drop(core::Drop::LinkDown);
@@ -228,11 +231,27 @@ void Interface::drain_coalescers() {
   run_seals();
   tun_gro_.drain(tun_sink_);
   for (size_t p = 0; p < port_gro_.size(); ++p) port_gro_[p].drain(port_sinks_[p]);
+  hand_sends();
+}
+
+void Interface::queue_udp(const core::Endpoint& to, std::span<const uint8_t> bytes) {
+  udp_sends_.push_back({to, bytes});
+}
+
+void Interface::hand_sends() {
+  udp_iov_.clear();
+  for (const core::UdpSend& s : udp_sends_) udp_iov_.push_back({const_cast<uint8_t*>(s.bytes.data()), s.bytes.size()});
+  for (size_t i = 0; i < udp_sends_.size();) {
+    const size_t k = io_->udp_gso() ? core::gso_run(udp_sends_, i) : 1;
+    io_->send_udp(udp_sends_[i].to, std::span<const iovec>(udp_iov_).subspan(i, k));
+    i += k;
+  }
+  udp_sends_.clear();
 }
 
 core::Drop Interface::to_tunnel(const core::Env& env, core::PeerId peer, std::span<uint8_t> buf, size_t len) {
   core::TxResult t = device_.send(env, peer, buf, len, outbox_, pool_ ? &seal_jobs_ : nullptr);
-  if (t.status == core::TxStatus::Sent) io_->send_udp(t.to, t.datagram);
+  if (t.status == core::TxStatus::Sent) queue_udp(t.to, t.datagram);
   if (!outbox_.empty()) queue_outbox();
   return t.status == core::TxStatus::Dropped ? t.drop : core::Drop::None;
 }
@@ -240,18 +259,17 @@ core::Drop Interface::to_tunnel(const core::Env& env, core::PeerId peer, std::sp
 // With a virtio-net header on the TUN every write carries one: the coalescer writes it in
 // front of the packet (kIngressHeadroom leaves the room), joined or not.
 void Interface::to_tun(std::span<uint8_t> ip) {
-  if (tun_.vnet())
-    tun_gro_.add(ip.data(), ip.size(), tun_sink_);
-  else
-    io_->write_tun(ip);
+  if (tun_.vnet()) return tun_gro_.add(ip.data(), ip.size(), tun_sink_);
+  const iovec v{ip.data(), ip.size()};
+  io_->write_tun({&v, 1});
 }
 
 void Interface::to_port(uint32_t port, std::span<uint8_t> frame) {
   if (port < port_gro_.size() && frame.size() > core::pkt::kFrameHeader)
-    port_gro_[port].add(frame.data() + core::pkt::kFrameHeader, frame.size() - core::pkt::kFrameHeader,
-                        port_sinks_[port]);
-  else
-    io_->write_port(port, frame);
+    return port_gro_[port].add(frame.data() + core::pkt::kFrameHeader, frame.size() - core::pkt::kFrameHeader,
+                               port_sinks_[port]);
+  const iovec v{frame.data(), frame.size()};
+  io_->write_port(port, {&v, 1});
 }
 
 void Interface::flush() {
@@ -269,12 +287,13 @@ void Interface::queue_outbox() {
       if (control_used_ == control_copies_.size()) control_copies_.emplace_back();
       auto& slot = control_copies_[control_used_++];
       std::memcpy(slot.data(), item.bytes.data(), item.bytes.size());
-      io_->send_udp(item.to, {slot.data(), item.bytes.size()});
+      queue_udp(item.to, {slot.data(), item.bytes.size()});
     } else {
       // A flushed staged data packet: rare (only right after a handshake), so sent at once
       // (with whatever the batch has queued, sealed first).
-      io_->send_udp(item.to, item.bytes);
+      queue_udp(item.to, item.bytes);
       run_seals();
+      hand_sends();
       io_->flush();
     }
   }

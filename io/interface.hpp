@@ -16,6 +16,7 @@
 #include "core/device.hpp"
 #include "core/gateway.hpp"
 #include "core/prefix_table.hpp"
+#include "core/udp_batch.hpp"
 #include "io/clock.hpp"
 #include "io/crypto_pool.hpp"
 #include "io/offload.hpp"
@@ -142,16 +143,23 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   // Opens the batch's data messages on the pool; open_result_[i] then points at datagram i's
   // result (nullptr: receive() opens it itself).
   void open_batch(std::span<RxDatagram> batch);
+  // Temporary until the data plane (issue 11) takes over: datagrams queued by the batch, handed
+  // to the I/O in GSO runs (core::gso_run) before every flush, and UDP_GRO receives split.
+  void queue_udp(const core::Endpoint& to, std::span<const uint8_t> bytes);
+  void hand_sends();
+  std::vector<core::UdpSend> udp_sends_;
+  std::vector<iovec> udp_iov_;
+  std::vector<RxDatagram> rx_split_;
 
   // Where the coalescers' writes go.
   struct TunSink final : core::GatherSink {
     PacketIo* io = nullptr;
-    void emit(std::span<const iovec> parts) override { io->write_tun_v(parts); }
+    void emit(std::span<const iovec> parts) override { io->write_tun(parts); }
   };
   struct PortSink final : core::GatherSink {
     PacketIo* io = nullptr;
     uint32_t id = 0;
-    void emit(std::span<const iovec> parts) override { io->write_port_v(id, parts); }
+    void emit(std::span<const iovec> parts) override { io->write_port(id, parts); }
   };
 
   SystemRng rng_;
