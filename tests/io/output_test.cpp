@@ -92,6 +92,17 @@ struct Datagrams {
   }
 };
 
+// Queues `first` and then `second` as two messages to `dst`, flushes, and returns every
+// datagram in the order they were queued.
+std::vector<std::string> send_two(PacketIo& io, const Endpoint& dst, const Datagrams& first, const Datagrams& second) {
+  io.send_udp(dst, first.iov);
+  io.send_udp(dst, second.iov);
+  io.flush();
+  std::vector<std::string> all = first.bytes;
+  all.insert(all.end(), second.bytes.begin(), second.bytes.end());
+  return all;
+}
+
 // What the kernel answers one message as the output module builds it, sent on a bare socket:
 // 0, or the errno.
 int bare_send(const Udp& from, const Endpoint& dst, const Datagrams& d) {
@@ -134,13 +145,7 @@ void each_backend(const std::function<void(const Udp&)>& prepare, const std::fun
 TEST_CASE("io output: a message of several datagrams arrives as that many datagrams, both backends") {
   Udp rx;
   each_backend([](const Udp&) {}, [&](PacketIo& io) {
-    const Datagrams run({1000, 1000, 1000, 400});
-    const Datagrams one({300}, 'x');
-    io.send_udp(to(rx), run.iov);
-    io.send_udp(to(rx), one.iov);
-    io.flush();
-    std::vector<std::string> want = run.bytes;
-    want.push_back(one.bytes[0]);
+    const std::vector<std::string> want = send_two(io, to(rx), Datagrams({1000, 1000, 1000, 400}), Datagrams({300}, 'x'));
     CHECK(rx.receive(want.size()) == want);
     const IoCounters& c = io.counters();
     CHECK(c.udp_gso_sends == 1);  // the single datagram is not a GSO send
@@ -165,13 +170,7 @@ TEST_CASE("io output: a message the kernel refuses to segment goes one datagram 
     REQUIRE(rx.receive(1).size() == 1);
   }
   each_backend([](const Udp& s) { s.set(SOL_SOCKET, SO_NO_CHECK); }, [&](PacketIo& io) {
-    const Datagrams run({100, 100, 60});
-    const Datagrams after({50}, 'x');
-    io.send_udp(to(rx), run.iov);
-    io.send_udp(to(rx), after.iov);
-    io.flush();
-    std::vector<std::string> want = run.bytes;
-    want.push_back(after.bytes[0]);
+    std::vector<std::string> want = send_two(io, to(rx), Datagrams({100, 100, 60}), Datagrams({50}, 'x'));
     std::vector<std::string> got = rx.receive(want.size());
     if (io.name() == "io_uring") {
       // The refused message's datagrams go out once its completion is back, after the rest.
