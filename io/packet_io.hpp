@@ -55,7 +55,7 @@ struct IoCounters {
   uint64_t port_write_errors = 0;
   uint64_t port_read_errors = 0;  // a port that stopped being readable (device deleted)
   uint64_t syscalls = 0;  // io_uring_enter / recvmmsg / sendmmsg / read / write calls
-  uint64_t udp_gso_sends = 0;      // sendmsg calls that carried several datagrams (UDP_SEGMENT)
+  uint64_t udp_gso_sends = 0;      // messages that carried several datagrams (UDP_SEGMENT)
   uint64_t udp_gso_datagrams = 0;  // datagrams sent that way
   uint64_t udp_gso_failures = 0;   // GSO sends the kernel refused: resent one by one, GSO off
   uint64_t udp_gro_receives = 0;   // receives that carried several datagrams (UDP_GRO)
