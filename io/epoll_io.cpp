@@ -10,6 +10,7 @@
 #include <array>
 #include <vector>
 
+#include "io/output.hpp"
 #include "io/packet_io.hpp"
 #include "io/sockaddr.hpp"
 
@@ -28,9 +29,6 @@ class EpollIo final : public PacketIo {
       h.msg_iovlen = 1;
       h.msg_control = control_[i].data();
     }
-    sends_.reserve(kMaxBatch * 4);
-    writes_.reserve(kMaxBatch * 2);
-    batch_.reserve(kMaxBatch * kMaxGroSegments);
   }
   ~EpollIo() override { ::close(epfd_); }
 
@@ -40,6 +38,7 @@ class EpollIo final : public PacketIo {
     for (int fd : {udp_[0], udp_[1]})
       if (fd >= 0) epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
     udp_ = {fd4, fd6};
+    out_.set_sockets(fd4, fd6);
     for (int fd : udp_) add(fd);
   }
   void set_tun(int fd, bool vnet) override {
@@ -86,46 +85,25 @@ class EpollIo final : public PacketIo {
     }
   }
 
-  void send_udp(const core::Endpoint& to, std::span<const uint8_t> bytes) override {
-    sends_.push_back({to, bytes});
+  void send_udp(const core::Endpoint& to, std::span<const iovec> datagrams) override {
+    out_.send_udp(to, datagrams);
   }
-  void write_tun(std::span<const uint8_t> bytes) override {
-    const iovec v{const_cast<uint8_t*>(bytes.data()), bytes.size()};
-    write_tun_v({&v, 1});
-  }
-  void write_port(uint32_t id, std::span<const uint8_t> frame) override {
-    const iovec v{const_cast<uint8_t*>(frame.data()), frame.size()};
-    write_port_v(id, {&v, 1});
-  }
-  void write_tun_v(std::span<const iovec> parts) override { queue_write(tun_, true, parts); }
-  void write_port_v(uint32_t id, std::span<const iovec> parts) override {
-    if (id < ports_.size()) queue_write(ports_[id], false, parts);
+  void write_tun(std::span<const iovec> parts) override { out_.write(tun_, true, parts); }
+  void write_port(uint32_t id, std::span<const iovec> parts) override {
+    if (id < ports_.size()) out_.write(ports_[id], false, parts);
   }
 
   void flush() override {
+    if (out_.empty()) return;
     flush_udp();
-    for (const Write& w : writes_) {
+    for (const Output::Write& w : out_.writes()) {
       ++counters_.syscalls;
-      if (::writev(w.fd, write_iov_.data() + w.first, static_cast<int>(w.count)) < 0)
-        ++(w.tun ? counters_.tun_write_errors : counters_.port_write_errors);
+      if (::writev(w.fd, out_.pieces(w), static_cast<int>(w.count)) < 0) out_.write_failed(w);
     }
-    writes_.clear();
-    write_iov_.clear();
+    out_.clear();
   }
 
  private:
-  struct Write {
-    int fd;
-    bool tun;
-    unsigned first, count;  // pieces in write_iov_
-  };
-
-  void queue_write(int fd, bool tun, std::span<const iovec> parts) {
-    if (fd < 0 || parts.empty()) return;
-    writes_.push_back({fd, tun, static_cast<unsigned>(write_iov_.size()), static_cast<unsigned>(parts.size())});
-    write_iov_.insert(write_iov_.end(), parts.begin(), parts.end());
-  }
-
   int port_of(int fd) const {
     for (size_t i = 0; i < ports_.size(); ++i)
       if (ports_[i] == fd) return static_cast<int>(i);
@@ -171,21 +149,16 @@ class EpollIo final : public PacketIo {
     }
     const int n = recvmmsg(fd, msgs_.data(), kMaxBatch, MSG_DONTWAIT, nullptr);
     ++counters_.syscalls;
-    if (n <= 0) return;
-    batch_.clear();
+    size_t got = 0;
     for (int i = 0; i < n; ++i) {
       if (msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) continue;
       core::Endpoint from = from_sockaddr(reinterpret_cast<sockaddr*>(&names_[i]));
       take_pktinfo(msgs_[i].msg_hdr, from);
-      const size_t gro = take_gro_size(msgs_[i].msg_hdr);
-      const size_t before = batch_.size();
-      core::split_gro(batch_, {{rx_.data() + i * kBufferSize + kRxHeadroom, msgs_[i].msg_len}, from, kRxHeadroom, gro});
-      if (batch_.size() - before > 1) {
-        ++counters_.udp_gro_receives;
-        counters_.udp_gro_datagrams += batch_.size() - before;
-      }
+      batch_[got] = {{rx_.data() + i * kBufferSize + kRxHeadroom, msgs_[i].msg_len}, from, kRxHeadroom,
+                     take_gro_size(msgs_[i].msg_hdr)};
+      count_receive(batch_[got++]);
     }
-    if (!batch_.empty()) sink.on_datagrams(std::span(batch_.data(), batch_.size()));
+    if (got) sink.on_datagrams(std::span(batch_.data(), got));
   }
 
   void read_tun(PacketSink& sink) {
@@ -208,74 +181,30 @@ class EpollIo final : public PacketIo {
     if (err) sink.on_tun_error(err);
   }
 
-  // Fills message m with sends_[first, first + k): one datagram, or a UDP_SEGMENT run.
-  void build_message(size_t m, size_t first, size_t k) {
-    prepare_send(out_[m].msg_hdr, out_names_[m], &out_iov_[first], out_control_[m].data(),
-                 std::span(sends_).subspan(first, k));
-    if (k > 1) {
-      ++counters_.udp_gso_sends;
-      counters_.udp_gso_datagrams += k;
-    }
-    out_first_[m] = first;
-    out_run_[m] = k;
-  }
-
+  // One sendmmsg per stretch of messages of one family (one socket).
   void flush_udp() {
-    if (out_iov_.size() < sends_.size()) out_iov_.resize(sends_.size());
-    size_t i = 0;
-    while (i < sends_.size()) {
-      // One sendmmsg per stretch of the same family (the two sockets), each message one
-      // datagram or a GSO run of them.
-      const core::Family fam = sends_[i].to.family;
-      size_t m = 0, used = 0;
-      while (i + used < sends_.size() && m < kMaxBatch && sends_[i + used].to.family == fam) {
-        const size_t k = gso_ ? gso_run(sends_, i + used) : 1;
-        build_message(m++, i + used, k);
-        used += k;
-      }
-      const int fd = fam == core::Family::V4 ? udp_[0] : udp_[1];
-      size_t done = 0;
-      while (fd >= 0 && done < m) {
-        const int r = sendmmsg(fd, out_.data() + done, static_cast<unsigned>(m - done), MSG_DONTWAIT);
-        ++counters_.syscalls;
-        if (r > 0) {
-          done += static_cast<size_t>(r);
-          continue;
-        }
-        const int e = errno;
-        if (out_run_[done] > 1) {
-          if (e == EIO || e == EINVAL || e == EMSGSIZE || e == EOPNOTSUPP) {
-            // The kernel cannot segment this send: these go one by one, and GSO stays off.
-            ++counters_.udp_gso_failures;
-            gso_ = false;
-            send_singly(fd, out_first_[done], out_run_[done]);
-          } else {
-            counters_.udp_send_errors += out_run_[done];
-          }
-          ++done;
-          continue;
-        }
-        if (out_[done].msg_hdr.msg_controllen && e != EAGAIN) {
-          // The sticky source is gone (address removed, route changed): let routing pick one.
-          out_[done].msg_hdr.msg_control = nullptr;
-          out_[done].msg_hdr.msg_controllen = 0;
-          stale_sources_.push_back(sends_[out_first_[done]].to);
-          continue;
-        }
-        ++counters_.udp_send_errors;
-        ++done;  // drop this one, keep the rest
-      }
-      if (fd < 0) counters_.udp_send_errors += used;
-      i += used;
+    const Output::Range all = out_.prepare();
+    for (size_t m = all.first; m < all.end;) {
+      const int fd = out_.socket(m);
+      size_t end = m + 1;
+      while (end < all.end && end - m < kMaxBatch && out_.socket(end) == fd) ++end;
+      if (fd >= 0) send_messages(fd, {m, end});
+      m = end;
     }
-    sends_.clear();
   }
 
-  void send_singly(int fd, size_t first, size_t k) {
-    for (size_t j = 0; j < k; ++j) {
-      build_message(0, first + j, 1);
+  // What the kernel refuses goes through the output policy, and what it says to send again
+  // goes at once, before the rest: a peer's datagrams keep their order.
+  void send_messages(int fd, Output::Range r) {
+    while (r.first < r.end) {
+      const int n = sendmmsg(fd, out_.header(r.first), static_cast<unsigned>(r.end - r.first), MSG_DONTWAIT);
       ++counters_.syscalls;
-      if (sendmsg(fd, &out_[0].msg_hdr, MSG_DONTWAIT) < 0) ++counters_.udp_send_errors;
+      if (n > 0) {
+        r.first += static_cast<size_t>(n);
+        continue;
+      }
+      const int err = errno;
+      send_messages(fd, out_.failed(r.first++, err));
     }
   }
 
@@ -288,19 +217,11 @@ class EpollIo final : public PacketIo {
   std::array<iovec, kMaxBatch> iov_{};
   std::array<sockaddr_storage, kMaxBatch> names_{};
   std::array<std::array<uint8_t, kRecvControlSpace>, kMaxBatch> control_{};
-  std::vector<RxDatagram> batch_;  // several per receive with UDP_GRO
+  std::array<RxDatagram, kMaxBatch> batch_{};  // one per receive, UDP_GRO ones whole
   std::array<DeviceRead, kMaxBatch> tun_batch_{};
   size_t tun_vnet_ = 0;  // kVnetLen when the TUN has a virtio-net header
-  std::vector<UdpSend> sends_;
-  std::vector<Write> writes_;
-  std::vector<iovec> write_iov_;
   std::vector<int> ports_;
-  std::array<mmsghdr, kMaxBatch> out_{};
-  std::vector<iovec> out_iov_;  // one per queued send
-  std::array<sockaddr_storage, kMaxBatch> out_names_{};
-  std::array<std::array<uint8_t, kSendControlSpace>, kMaxBatch> out_control_{};
-  std::array<size_t, kMaxBatch> out_first_{};  // first send of each message
-  std::array<size_t, kMaxBatch> out_run_{};    // sends in each message
+  Output out_{counters_, gso_, stale_sources_};
 };
 
 }  // namespace

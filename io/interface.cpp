@@ -152,13 +152,11 @@ void Interface::on_port_frames(uint32_t port, std::span<DeviceRead> batch) {
 
 // --- the data plane's output: to the backend ---
 
-void Interface::send_udp(const core::Endpoint& to, std::span<const iovec> datagrams) {
-  for (const iovec& d : datagrams) io_->send_udp(to, {static_cast<const uint8_t*>(d.iov_base), d.iov_len});
-}
+void Interface::send_udp(const core::Endpoint& to, std::span<const iovec> datagrams) { io_->send_udp(to, datagrams); }
 
-void Interface::write_tun(std::span<const iovec> parts) { io_->write_tun_v(parts); }
+void Interface::write_tun(std::span<const iovec> parts) { io_->write_tun(parts); }
 
-void Interface::write_port(core::PortId port, std::span<const iovec> parts) { io_->write_port_v(port, parts); }
+void Interface::write_port(core::PortId port, std::span<const iovec> parts) { io_->write_port(port, parts); }
 
 void Interface::run_aead(std::span<core::AeadJob> jobs) {
   if (pool_) return pool_->run(jobs);

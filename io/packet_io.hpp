@@ -15,7 +15,6 @@
 #include <cstring>
 
 #include "core/egress.hpp"
-#include "core/udp_batch.hpp"
 #include "core/endpoint.hpp"
 #include "core/env.hpp"
 #include "core/messages.hpp"
@@ -35,26 +34,6 @@ using core::kRxMinHeadroom;
 using core::kVnetLen;
 using core::RxDatagram;
 
-using core::gso_run;
-using core::UdpSend;
-
-// Fills a sendmsg header for run (all to run[0].to): one datagram, or with several a
-// UDP_SEGMENT send. iov has room for run.size() entries, control for kSendControlSpace bytes.
-inline void prepare_send(msghdr& h, sockaddr_storage& name, iovec* iov, uint8_t* control,
-                         std::span<const UdpSend> run) {
-  const UdpSend& s = run[0];
-  h = {};
-  h.msg_namelen = to_sockaddr(s.to, name);
-  h.msg_name = &name;
-  for (size_t j = 0; j < run.size(); ++j) iov[j] = {const_cast<uint8_t*>(run[j].bytes.data()), run[j].bytes.size()};
-  h.msg_iov = iov;
-  h.msg_iovlen = run.size();
-  size_t cl = put_pktinfo(s.to, control);
-  if (run.size() > 1) cl += put_udp_segment(control + cl, static_cast<uint16_t>(s.bytes.size()));
-  h.msg_control = cl ? control : nullptr;
-  h.msg_controllen = cl;
-}
-
 // Implemented by the interface: receives batches, queues output on the PacketIo.
 class PacketSink {
  public:
@@ -70,19 +49,13 @@ class PacketSink {
   virtual void on_port_gone(uint32_t port) { (void)port; }
 };
 
-// A queued frame write to a port's descriptor (both backends keep a list of these).
-struct PortWrite {
-  int fd;
-  std::span<const uint8_t> frame;
-};
-
 struct IoCounters {
   uint64_t udp_send_errors = 0;
   uint64_t tun_write_errors = 0;
   uint64_t port_write_errors = 0;
   uint64_t port_read_errors = 0;  // a port that stopped being readable (device deleted)
   uint64_t syscalls = 0;  // io_uring_enter / recvmmsg / sendmmsg / read / write calls
-  uint64_t udp_gso_sends = 0;      // sendmsg calls that carried several datagrams (UDP_SEGMENT)
+  uint64_t udp_gso_sends = 0;      // messages that carried several datagrams (UDP_SEGMENT)
   uint64_t udp_gso_datagrams = 0;  // datagrams sent that way
   uint64_t udp_gso_failures = 0;   // GSO sends the kernel refused: resent one by one, GSO off
   uint64_t udp_gro_receives = 0;   // receives that carried several datagrams (UDP_GRO)
@@ -97,8 +70,8 @@ class PacketIo {
   // vnet: the TUN has a virtio-net header (IFF_VNET_HDR); reads then put it at
   // buf[kIngressHeadroom - kVnetLen] and writes must carry it.
   virtual void set_tun(int fd, bool vnet) = 0;
-  // Joins runs of equal-sized datagrams to one endpoint into UDP_SEGMENT sends. Switched off
-  // for good when the kernel refuses one (the run is then sent one by one).
+  // Whether a UDP message may carry several datagrams (UDP_SEGMENT). Switched off for good when
+  // the kernel refuses one (its datagrams are then sent one by one).
   void set_udp_gso(bool on) { gso_ = on; }
   bool udp_gso() const { return gso_; }
   // A port's descriptor (TAP or packet socket): frames with a virtio-net header. Ids are
@@ -119,13 +92,17 @@ class PacketIo {
   // sink queued before the batch's buffers are reused. Work per call is bounded.
   virtual void poll(core::Duration timeout, PacketSink& sink) = 0;
 
-  // Queued output; `bytes` must stay valid until the next flush() returns.
-  virtual void send_udp(const core::Endpoint& to, std::span<const uint8_t> bytes) = 0;
-  virtual void write_tun(std::span<const uint8_t> bytes) = 0;
-  virtual void write_port(uint32_t id, std::span<const uint8_t> frame) = 0;
-  // One packet (or super-packet) as a gather list; each piece must stay valid until the flush.
-  virtual void write_tun_v(std::span<const iovec> parts) = 0;
-  virtual void write_port_v(uint32_t id, std::span<const iovec> parts) = 0;
+  // Queued output; every byte must stay valid until the next flush() returns (the iovec
+  // arrays themselves are copied). One UDP message to `to`: one datagram, or several sent as
+  // one UDP_SEGMENT message (only when udp_gso()): every one as long as the first but the
+  // last, which may be shorter; at most core::kMaxGsoSegments datagrams and
+  // core::kMaxGsoBytes bytes.
+  virtual void send_udp(const core::Endpoint& to, std::span<const iovec> datagrams) = 0;
+  // One packet (or super-packet) for the TUN as a gather list, with its virtio-net header when
+  // the TUN has one.
+  virtual void write_tun(std::span<const iovec> parts) = 0;
+  // One frame (virtio-net + Ethernet header, then IP) for port `id`.
+  virtual void write_port(uint32_t id, std::span<const iovec> parts) = 0;
   virtual void flush() = 0;
 
   const IoCounters& counters() const { return counters_; }
@@ -135,6 +112,13 @@ class PacketIo {
   std::vector<core::Endpoint>& stale_sources() { return stale_sources_; }
 
  protected:
+  // A receive handed on whole (the data path splits it): counted when UDP_GRO joined several.
+  void count_receive(const RxDatagram& rx) {
+    if (rx.segment == 0 || rx.bytes.size() <= rx.segment) return;
+    ++counters_.udp_gro_receives;
+    counters_.udp_gro_datagrams += (rx.bytes.size() + rx.segment - 1) / rx.segment;
+  }
+
   IoCounters counters_;
   std::vector<core::Endpoint> stale_sources_;
   bool gso_ = false;

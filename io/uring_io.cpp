@@ -15,6 +15,7 @@
 #include <cstring>
 #include <vector>
 
+#include "io/output.hpp"
 #include "io/packet_io.hpp"
 #include "io/sockaddr.hpp"
 
@@ -29,7 +30,8 @@ constexpr unsigned kPortReads = 8;    // reads kept in flight per port
 constexpr int kBufGroup = 7;
 
 // user_data layout: kind in the top byte, an index or descriptor below.
-enum Kind : uint64_t { kUdpRecv = 1, kTunRead = 2, kPoll = 3, kSend = 4, kTunWrite = 5, kPortRead = 6, kPortWrite = 7 };
+// kSend and kWrite carry the index of the message or write in the output queue.
+enum Kind : uint64_t { kUdpRecv = 1, kTunRead = 2, kPoll = 3, kSend = 4, kWrite = 5, kPortRead = 6 };
 constexpr uint64_t tag(Kind k, uint64_t v) { return (uint64_t(k) << 56) | v; }
 constexpr Kind kind_of(uint64_t ud) { return static_cast<Kind>(ud >> 56); }
 constexpr uint64_t value_of(uint64_t ud) { return ud & ((uint64_t{1} << 56) - 1); }
@@ -96,7 +98,6 @@ class UringIo final : public PacketIo {
     recv_hdr_.msg_controllen = kRecvControlSpace;
     tun_rx_.resize(size_t{kTunReads} * kBufferSize);
     stash_.reserve(kRingEntries);
-    rx_batch_.reserve(size_t{kMaxBatch} * kMaxGroSegments);
     return true;
   }
 
@@ -138,6 +139,7 @@ class UringIo final : public PacketIo {
     }
     ++gen_;
     udp_ = {fd4, fd6};
+    out_.set_sockets(fd4, fd6);
     // Wait (bounded) for the cancelled requests' last completions.
     for (int i = 0; i < 50 && cancels > 0; ++i) {
       __kernel_timespec ts{0, 10'000'000};
@@ -254,43 +256,24 @@ class UringIo final : public PacketIo {
     ready_fds_.clear();
   }
 
-  void send_udp(const core::Endpoint& to, std::span<const uint8_t> bytes) override {
-    sends_.push_back({to, bytes});
+  void send_udp(const core::Endpoint& to, std::span<const iovec> datagrams) override {
+    out_.send_udp(to, datagrams);
   }
-  void write_tun(std::span<const uint8_t> bytes) override {
-    const iovec v{const_cast<uint8_t*>(bytes.data()), bytes.size()};
-    write_tun_v({&v, 1});
-  }
-  void write_port(uint32_t id, std::span<const uint8_t> frame) override {
-    const iovec v{const_cast<uint8_t*>(frame.data()), frame.size()};
-    write_port_v(id, {&v, 1});
-  }
-  void write_tun_v(std::span<const iovec> parts) override { queue_write(tun_, kTunWrite, parts); }
-  void write_port_v(uint32_t id, std::span<const iovec> parts) override {
-    if (id < ports_.size()) queue_write(ports_[id].fd, kPortWrite, parts);
+  void write_tun(std::span<const iovec> parts) override { out_.write(tun_, true, parts); }
+  void write_port(uint32_t id, std::span<const iovec> parts) override {
+    if (id < ports_.size()) out_.write(ports_[id].fd, false, parts);
   }
 
-  // Submits every queued send and write at once and waits for them, so the buffers they point
-  // into can be reused when this returns.
+  // Submits every queued message and write at once and waits for them, so the buffers they
+  // point into can be reused when this returns.
   void flush() override {
-    if (sends_.empty() && writes_.empty()) return;
-    if (send_msgs_.size() < sends_.size()) {
-      send_msgs_.resize(sends_.size());
-      send_iov_.resize(sends_.size());
-      send_names_.resize(sends_.size());
-      send_control_.resize(sends_.size());
-      send_fds_.resize(sends_.size());
-      send_run_.resize(sends_.size());
-    }
-    for (size_t i = 0; i < sends_.size();) {
-      const size_t k = gso_ ? gso_run(sends_, i) : 1;
-      submit_send(i, k);
-      i += k;
-    }
-    for (const Write& w : writes_) {
+    if (out_.empty()) return;
+    submit_sends(out_.prepare());
+    const std::span<const Output::Write> writes = out_.writes();
+    for (size_t i = 0; i < writes.size(); ++i) {
       io_uring_sqe* sqe = get_sqe();
-      io_uring_prep_writev(sqe, w.fd, write_iov_.data() + w.first, w.count, 0);
-      io_uring_sqe_set_data64(sqe, tag(w.kind, 0));
+      io_uring_prep_writev(sqe, writes[i].fd, out_.pieces(writes[i]), writes[i].count, 0);
+      io_uring_sqe_set_data64(sqe, tag(kWrite, i));
       ++outstanding_;
     }
     while (outstanding_ > 0) {
@@ -298,17 +281,10 @@ class UringIo final : public PacketIo {
       if (io_uring_submit_and_wait(&ring_, 1) < 0 && errno != EINTR) break;
       reap_into_stash();
     }
-    sends_.clear();
-    writes_.clear();
-    write_iov_.clear();
+    out_.clear();
   }
 
  private:
-  struct Write {
-    int fd;
-    Kind kind;
-    unsigned first, count;  // pieces in write_iov_
-  };
   // A port's reads carry its descriptor generation: reads of a replaced or removed descriptor
   // are told apart from the new one's even though they use the same port id and slot.
   struct PortRx {
@@ -404,32 +380,15 @@ class UringIo final : public PacketIo {
     n = 0;
   }
 
-  void queue_write(int fd, Kind kind, std::span<const iovec> parts) {
-    if (fd < 0 || parts.empty()) return;
-    writes_.push_back({fd, kind, static_cast<unsigned>(write_iov_.size()), static_cast<unsigned>(parts.size())});
-    write_iov_.insert(write_iov_.end(), parts.begin(), parts.end());
-  }
-
-  // sends_[i, i + k) as one sendmsg; with k > 1 a UDP_SEGMENT send of k datagrams.
-  void submit_send(size_t i, size_t k) {
-    const UdpSend& s = sends_[i];
-    const int fd = s.to.family == core::Family::V4 ? udp_[0] : udp_[1];
-    if (fd < 0) {
-      counters_.udp_send_errors += k;
-      return;
+  // One sendmsg request per message (one datagram, or several as UDP_SEGMENT).
+  void submit_sends(Output::Range r) {
+    for (size_t m = r.first; m < r.end; ++m) {
+      if (out_.socket(m) < 0) continue;  // counted by the output queue
+      io_uring_sqe* sqe = get_sqe();
+      io_uring_prep_sendmsg(sqe, out_.socket(m), &out_.header(m)->msg_hdr, 0);
+      io_uring_sqe_set_data64(sqe, tag(kSend, m));
+      ++outstanding_;
     }
-    msghdr& h = send_msgs_[i];
-    prepare_send(h, send_names_[i], &send_iov_[i], send_control_[i].data(), std::span(sends_).subspan(i, k));
-    if (k > 1) {
-      ++counters_.udp_gso_sends;
-      counters_.udp_gso_datagrams += k;
-    }
-    send_fds_[i] = fd;
-    send_run_[i] = k;
-    io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_sendmsg(sqe, fd, &h, 0);
-    io_uring_sqe_set_data64(sqe, tag(kSend, i));
-    ++outstanding_;
   }
 
   io_uring_sqe* get_sqe() {
@@ -477,47 +436,21 @@ class UringIo final : public PacketIo {
     io_uring_for_each_cqe(&ring_, head, cqe) {
       ++n;
       const Kind k = kind_of(cqe->user_data);
-      if (k == kPortWrite) {
+      if (k == kSend || k == kWrite) {
         --outstanding_;
-        if (cqe->res < 0) ++counters_.port_write_errors;
-        continue;
-      }
-      if (k == kSend || k == kTunWrite) {
-        --outstanding_;
-        if (cqe->res >= 0) continue;
-        const size_t i = value_of(cqe->user_data);
-        if (k == kSend && i < sends_.size() && send_run_[i] > 1) {
-          const int e = -cqe->res;
-          if (e == EIO || e == EINVAL || e == EMSGSIZE || e == EOPNOTSUPP) {
-            // The kernel cannot segment this send (no checksum offload on the way out, a
-            // datagram above the path MTU...): send the run one by one and stop using GSO.
-            ++counters_.udp_gso_failures;
-            gso_ = false;
-            const size_t run = send_run_[i];
-            for (size_t j = 0; j < run; ++j) submit_send(i + j, 1);
-          } else {
-            counters_.udp_send_errors += send_run_[i];
-          }
-          continue;
-        }
-        if (k == kSend && i < sends_.size() && send_msgs_[i].msg_controllen && cqe->res != -EAGAIN) {
-          // The sticky source is gone: send again and let routing pick the source.
-          send_msgs_[i].msg_control = nullptr;
-          send_msgs_[i].msg_controllen = 0;
-          stale_sources_.push_back(sends_[i].to);
-          io_uring_sqe* sqe = get_sqe();
-          io_uring_prep_sendmsg(sqe, send_fds_[i], &send_msgs_[i], 0);
-          io_uring_sqe_set_data64(sqe, tag(kSend, i));
-          ++outstanding_;
-          continue;
-        }
-        ++(k == kSend ? counters_.udp_send_errors : counters_.tun_write_errors);
+        if (cqe->res < 0) output_failed(k, value_of(cqe->user_data), -cqe->res);
         continue;
       }
       if (cqe->user_data == 0) continue;  // poll removals
       stash_.push_back({cqe->user_data, cqe->res, cqe->flags});
     }
     io_uring_cq_advance(&ring_, n);
+  }
+
+  // A send or write of the current flush failed: the output policy says what goes again.
+  void output_failed(Kind k, size_t i, int err) {
+    if (k == kSend) return submit_sends(out_.failed(i, err));
+    if (i < out_.writes().size()) out_.write_failed(out_.writes()[i]);
   }
 
   void take_datagram(const Cqe& c, size_t& n) {
@@ -545,18 +478,14 @@ class UringIo final : public PacketIo {
     auto* payload = static_cast<uint8_t*>(io_uring_recvmsg_payload(out, &recv_hdr_));
     const unsigned len = io_uring_recvmsg_payload_length(out, c.res, &recv_hdr_);
     if (len == 0) return;
-    const size_t before = rx_batch_.size();
-    core::split_gro(rx_batch_, {{payload, len}, from, static_cast<size_t>(payload - buf), gro});
-    if (rx_batch_.size() - before > 1) {
-      ++counters_.udp_gro_receives;
-      counters_.udp_gro_datagrams += rx_batch_.size() - before;
-    }
+    rx_batch_[nrx_] = {{payload, len}, from, static_cast<size_t>(payload - buf), gro};
+    count_receive(rx_batch_[nrx_++]);
   }
 
   void dispatch_udp(PacketSink& sink, size_t& n) {
     if (n == 0) return;
-    if (!rx_batch_.empty()) sink.on_datagrams(std::span(rx_batch_.data(), rx_batch_.size()));
-    rx_batch_.clear();
+    if (nrx_) sink.on_datagrams(std::span(rx_batch_.data(), nrx_));
+    nrx_ = 0;
     flush();
     for (size_t i = 0; i < n; ++i)
       io_uring_buf_ring_add(br_, rx_.data() + size_t{held_[i]} * kBufferSize, kBufferSize, held_[i],
@@ -602,16 +531,14 @@ class UringIo final : public PacketIo {
   std::vector<int> ready_fds_;
   std::vector<int> watched_;  // control descriptors with a poll armed
   std::vector<int> rearm_;
-  std::vector<RxDatagram> rx_batch_;         // the datagrams of held_ (several each with UDP_GRO)
+  std::array<RxDatagram, kMaxBatch> rx_batch_{};  // the receives in held_ that carry data
+  size_t nrx_ = 0;
   std::array<uint16_t, kMaxBatch> held_{};  // provided buffers of this batch's receives
   std::array<DeviceRead, kMaxBatch> tun_batch_{};
   std::array<unsigned, kMaxBatch> tun_slots_{};
   size_t tun_vnet_ = 0;  // kVnetLen when the TUN has a virtio-net header
   int tun_error_ = 0;    // errno of a TUN read that ended reading for good
   bool tun_error_reported_ = false;
-  std::vector<UdpSend> sends_;
-  std::vector<Write> writes_;
-  std::vector<iovec> write_iov_;
   std::vector<PortRx> ports_;
   std::vector<RetiredRx> retired_;
   std::vector<uint32_t> gone_;      // ports whose reads failed for good, to report
@@ -619,14 +546,9 @@ class UringIo final : public PacketIo {
   std::array<DeviceRead, kMaxBatch> port_batch_{};
   std::array<unsigned, kMaxBatch> port_slots_{};
   uint32_t batch_port_ = 0;
-  std::vector<msghdr> send_msgs_;
-  std::vector<iovec> send_iov_;
-  std::vector<sockaddr_storage> send_names_;
-  std::vector<std::array<uint8_t, kSendControlSpace>> send_control_;
-  std::vector<int> send_fds_;
-  std::vector<size_t> send_run_;  // datagrams in the sendmsg at this index
   uint64_t gen_ = 0;
   int64_t outstanding_ = 0;
+  Output out_{counters_, gso_, stale_sources_};
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/udp_batch.hpp"
 #include "io/offload.hpp"
 #include "io/packet_io.hpp"
 

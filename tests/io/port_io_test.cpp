@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <utility>
@@ -63,6 +64,12 @@ void pump(PacketIo& io, RecordingSink& sink, size_t want) {
   for (int i = 0; i < 5; ++i) io.poll(std::chrono::milliseconds(10), sink);
 }
 
+// Queues a one-piece frame for port `id`.
+void write_port(PacketIo& io, uint32_t id, const char* frame) {
+  const iovec v{const_cast<char*>(frame), std::strlen(frame)};
+  io.write_port(id, {&v, 1});
+}
+
 void exercise(PacketIo& io) {
   RecordingSink sink;
   auto a = std::make_unique<Pair>();
@@ -78,7 +85,7 @@ void exercise(PacketIo& io) {
   // waits in the backend when the swap happens; and one that arrives after the swap is not
   // read at all.
   a->send("stale");
-  io.write_port(0, {reinterpret_cast<const uint8_t*>("last"), 4});
+  write_port(io, 0, "last");
   Pair b;
   io.replace_port(0, b.port);
   CHECK(a->recv() == "last");  // flushed to the descriptor it was queued for
@@ -94,7 +101,7 @@ void exercise(PacketIo& io) {
   CHECK(sink.frames[2].second == "again");
 
   // Writes go to the new descriptor.
-  io.write_port(0, {reinterpret_cast<const uint8_t*>("out"), 3});
+  write_port(io, 0, "out");
   io.flush();
   CHECK(b.recv() == "out");
   CHECK(a->recv().empty());
@@ -108,7 +115,7 @@ void exercise(PacketIo& io) {
   pump(io, sink, 4);
   REQUIRE(sink.frames.size() == 4);
   CHECK(sink.frames[3] == std::pair<uint32_t, std::string>{1, "port 1"});
-  io.write_port(0, {reinterpret_cast<const uint8_t*>("x"), 1});
+  write_port(io, 0, "x");
   io.flush();
   CHECK(b.recv().empty());
   io.remove_port(0);  // twice: nothing happens
