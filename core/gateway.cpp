@@ -88,25 +88,21 @@ void Gateway::remove_port(uint32_t p) {
   // Nothing of it is used again: no ICMP source, no neighbour, no parked packet.
   port.global6.reset();
   port.v4.reset();
-  port.neighbours = {};
-  port.pending = {};
-  port.pending_len = 0;
+  port.neighbours.release();
   ++counters_.ports_removed;
 }
 
 void Gateway::detach_port(uint32_t p) {
   Port& port = *ports_[p];
   port.detached = true;
-  port.neighbours.clear();
-  port.pending_len = 0;
+  port.neighbours.forget();
 }
 
 void Gateway::reattach_port(uint32_t p) {
   Port& port = *ports_[p];
   if (port.removed) return;
   port.detached = false;
-  port.neighbours.clear();
-  port.pending_len = 0;
+  port.neighbours.forget();
   ++port.stats.reattached;
 }
 
@@ -157,11 +153,7 @@ void Gateway::install_port(uint32_t id) {
     port.link_local = ll;
     port.spec.addresses.push_back({Family::V6, ll, 64});
   }
-  const size_t need = kIngressHeadroom + std::max<uint32_t>(port.spec.mtu, 1280) + kTailroom;
-  if (port.pending.size() < need) {
-    port.pending.resize(need);
-    port.pending_len = 0;
-  }
+  port.neighbours.reserve_parking(std::max<uint32_t>(port.spec.mtu, 1280));
 }
 
 // --- helpers ---
@@ -431,54 +423,22 @@ void Gateway::emit_ip_to_port(uint32_t p, std::span<uint8_t> buf, size_t off, si
   send_frame(p, {h, len + kFrameHeader}, out);
 }
 
-Neighbour* Gateway::find_neighbour(Port& port, Family f, const uint8_t* addr) {
-  for (Neighbour& n : port.neighbours)
-    if (n.family == f && std::memcmp(n.addr.data(), addr, alen(f)) == 0) return &n;
-  return nullptr;
-}
-
 void Gateway::deliver_on_port(const Env& env, uint32_t p, std::span<uint8_t> buf, size_t off, size_t len, Family f,
                               const uint8_t* dst, GatewayOutput& out) {
-  Port& port = *ports_[p];
-  if (Neighbour* n = find_neighbour(port, f, dst); n && n->resolved) {
-    if (env.now - n->confirmed > kNeighbourStale) solicit(env, p, f, dst, out);  // refresh; keep using it
-    return emit_ip_to_port(p, buf, off, len, f, n->mac, out);
+  NeighbourCache& cache = ports_[p]->neighbours;
+  if (const Neighbour* n = cache.resolved(f, dst)) {
+    const Mac mac = n->mac;
+    if (NeighbourCache::stale(*n, env.now)) solicit(env, p, f, dst, out);  // refresh; keep using it
+    return emit_ip_to_port(p, buf, off, len, f, mac, out);
   }
-  if (port.pending_len) count_port(Drop::NeighbourUnresolved, p);  // the older packet gives way
-  port.pending_len = 0;
-  if (kIngressHeadroom + len <= port.pending.size()) {
-    std::memcpy(port.pending.data() + kIngressHeadroom, buf.data() + off, len);
-    port.pending_len = len;
-    port.pending_family = f;
-    port.pending_dst = {};
-    std::memcpy(port.pending_dst.data(), dst, alen(f));
-  } else {
-    count_port(Drop::NeighbourUnresolved, p);
-  }
+  if (cache.drop_parked()) count_port(Drop::NeighbourUnresolved, p);  // the older packet gives way
+  if (!cache.park(f, dst, buf.subspan(off, len))) count_port(Drop::NeighbourUnresolved, p);
   solicit(env, p, f, dst, out);
 }
 
 void Gateway::solicit(const Env& env, uint32_t p, Family f, const uint8_t* addr, GatewayOutput& out) {
   Port& port = *ports_[p];
-  Neighbour* n = find_neighbour(port, f, addr);
-  if (!n) {
-    if (port.neighbours.size() < kMaxNeighbours) {
-      n = &port.neighbours.emplace_back();
-    } else {
-      // Replace the oldest unresolved entry; resolved ones only give way when all are resolved.
-      for (Neighbour& c : port.neighbours)
-        if (!c.resolved && (!n || c.probed < n->probed)) n = &c;
-      if (!n)
-        for (Neighbour& c : port.neighbours)
-          if (!n || c.confirmed < n->confirmed) n = &c;
-      *n = Neighbour{};
-    }
-    n->family = f;
-    std::memcpy(n->addr.data(), addr, alen(f));
-  } else if (n->probed != Instant{} && env.now - n->probed < kNeighbourReprobe) {
-    return;
-  }
-  n->probed = env.now;
+  if (!port.neighbours.solicit_due(f, addr, env.now)) return;
   uint8_t* s = scratch(out);
   size_t len = 0;
   if (f == Family::V6) {
@@ -493,37 +453,15 @@ void Gateway::solicit(const Env& env, uint32_t p, Family f, const uint8_t* addr,
 
 void Gateway::learn_neighbour(const Env& env, uint32_t p, Family f, const uint8_t* addr, const Mac& mac,
                               GatewayOutput& out) {
-  Port& port = *ports_[p];
-  Neighbour* n = find_neighbour(port, f, addr);
-  if (n && n->resolved && n->mac == mac) {
-    n->confirmed = env.now;
-    return;
-  }
-  if (!n) {
-    if (port.neighbours.size() < kMaxNeighbours) {
-      n = &port.neighbours.emplace_back();
-    } else {
-      for (Neighbour& c : port.neighbours)
-        if (!n || (!c.resolved && n->resolved) || (c.resolved == n->resolved && c.confirmed < n->confirmed)) n = &c;
-      *n = Neighbour{};
-    }
-    n->family = f;
-    std::memcpy(n->addr.data(), addr, alen(f));
-  }
-  n->mac = mac;
-  n->resolved = true;
-  n->confirmed = env.now;
-  if (port.pending_len && port.pending_family == f && std::memcmp(port.pending_dst.data(), addr, alen(f)) == 0) {
-    // The parked packet's buffer is reused by the next one to park: send a copy.
-    uint8_t* s = scratch(out);
-    if (kIngressHeadroom + port.pending_len <= scratch_size_) {
-      std::memcpy(s + kIngressHeadroom, port.pending.data() + kIngressHeadroom, port.pending_len);
-      emit_ip_to_port(p, {s, scratch_size_}, kIngressHeadroom, port.pending_len, f, mac, out);
-    } else {
-      count_port(Drop::NeighbourUnresolved, p);
-    }
-    port.pending_len = 0;
-  }
+  NeighbourCache& cache = ports_[p]->neighbours;
+  cache.learn(f, addr, mac, env.now);
+  const std::span<const uint8_t> parked = cache.take_parked(f, addr);
+  if (parked.empty()) return;
+  // The cache reuses the parked packet's storage for the next one to park: send a copy.
+  uint8_t* s = scratch(out);
+  if (kIngressHeadroom + parked.size() > scratch_size_) return count_port(Drop::NeighbourUnresolved, p);
+  std::memcpy(s + kIngressHeadroom, parked.data(), parked.size());
+  emit_ip_to_port(p, {s, scratch_size_}, kIngressHeadroom, parked.size(), f, mac, out);
 }
 
 // --- port ingress ---

@@ -32,6 +32,7 @@
 #include "core/env.hpp"
 #include "core/flow_table.hpp"
 #include "core/messages.hpp"
+#include "core/neighbours.hpp"
 #include "core/packet.hpp"
 #include "core/peer.hpp"
 #include "core/prefix_table.hpp"
@@ -81,15 +82,6 @@ struct PortSpec {
   pkt::Mac mac{};                    // our MAC on the segment
 };
 
-struct Neighbour {
-  Family family = Family::None;
-  pkt::Addr16 addr{};
-  pkt::Mac mac{};
-  bool resolved = false;
-  Instant confirmed{};  // last time the instance showed it owns addr
-  Instant probed{};     // last solicitation we sent
-};
-
 struct PortStats {
   uint64_t rx_packets = 0, rx_bytes = 0;  // frames from the instance
   uint64_t tx_packets = 0, tx_bytes = 0;  // frames to the instance
@@ -122,7 +114,6 @@ struct GatewayCounters {
 
 class Gateway {
  public:
-  static constexpr size_t kMaxNeighbours = 16;            // per port: one instance, a few addresses
   static constexpr size_t kScratchBuffers = 512;  // a 64 KiB super-packet takes ~47
   // Scratch buffers start at this size (an MTU up to ~1900); a larger tunnel or port MTU
   // grows them at configuration time (fewer of them then: a super-packet makes fewer segments).
@@ -136,8 +127,6 @@ class Gateway {
   static constexpr uint32_t kIcmpPerSourcePerSecond = 100;
   static constexpr uint32_t kIcmpPerSourceBurst = 20;
   static constexpr size_t kIcmpSourceBuckets = 256;  // hashed; sources sharing one share its budget
-  static constexpr Duration kNeighbourReprobe = std::chrono::seconds(1);
-  static constexpr Duration kNeighbourStale = std::chrono::seconds(60);
 
   Gateway(DropCounters& drops, uint64_t seed, size_t flow_capacity = 65536);
 
@@ -190,7 +179,7 @@ class Gateway {
   size_t port_count() const { return ports_.size(); }
   const PortSpec& port_spec(uint32_t p) const { return ports_[p]->spec; }
   const PortStats& port_stats(uint32_t p) const { return ports_[p]->stats; }
-  const std::vector<Neighbour>& neighbours(uint32_t p) const { return ports_[p]->neighbours; }
+  const std::vector<Neighbour>& neighbours(uint32_t p) const { return ports_[p]->neighbours.entries(); }
   const GatewayCounters& counters() const { return counters_; }
   uint64_t flow_evictions() const { return flows_.evictions(); }
   size_t flows_live(Instant now) const { return flows_.live(now); }
@@ -199,18 +188,13 @@ class Gateway {
   struct Port {
     PortSpec spec;
     PrefixTable<uint8_t> allowed_source;
-    std::vector<Neighbour> neighbours;
+    NeighbourCache neighbours;  // and the packet parked until its next hop resolves
     PortStats stats;
     std::optional<pkt::Addr16> link_local;  // source of our ND messages
     std::optional<pkt::Addr16> global6;     // source of ICMPv6 errors towards the instance
     std::optional<std::array<uint8_t, 4>> v4;
     bool removed = false;
     bool detached = false;  // no device behind it right now
-    // One packet waiting for its next hop's link-layer address.
-    std::vector<uint8_t> pending;
-    size_t pending_len = 0;  // IP length at pending[kIngressHeadroom]; 0 = empty
-    Family pending_family = Family::None;
-    pkt::Addr16 pending_dst{};
   };
 
   // Where a packet came from, for the ICMP error it may earn.
@@ -256,7 +240,6 @@ class Gateway {
   // Resolves the next hop (dst) on port p and sends, or parks the packet and solicits.
   void deliver_on_port(const Env& env, uint32_t p, std::span<uint8_t> buf, size_t off, size_t len, Family f,
                        const uint8_t* dst, GatewayOutput& out);
-  Neighbour* find_neighbour(Port& port, Family f, const uint8_t* addr);
   void learn_neighbour(const Env& env, uint32_t p, Family f, const uint8_t* addr, const pkt::Mac& mac,
                        GatewayOutput& out);
   void solicit(const Env& env, uint32_t p, Family f, const uint8_t* addr, GatewayOutput& out);

@@ -236,7 +236,7 @@ TEST_CASE("gateway: an unanswered solicitation is repeated after a second, not b
 TEST_CASE("gateway: a stale neighbour is still used and solicited again") {
   World w;
   w.resolve6(0, kInst6[0]);
-  w.clock.advance(Gateway::kNeighbourStale + std::chrono::seconds(1));
+  w.clock.advance(NeighbourCache::kStale + std::chrono::seconds(1));
   w.out.clear();
   const Bytes syn = ip6(kRemote6, kInst6[0], kProtoTcp, tcp(5555, 22, kTcpSyn));
   w.from_tunnel(syn);
