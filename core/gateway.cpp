@@ -43,7 +43,7 @@ Gateway::Gateway(DropCounters& drops, uint64_t seed, size_t flow_capacity)
     : drops_(drops), flows_(flow_capacity, seed), icmp_seed_(seed ^ 0x9e3779b97f4a7c15ull),
       scratch_(kScratchBuffers * kScratchSize) {}
 
-void Gateway::fit_scratch(uint32_t mtu) {
+void Gateway::reserve_for_mtu(uint32_t mtu) {
   // A segment or fragment at kIngressHeadroom, with room behind it for padding and the tag.
   const size_t need = (kIngressHeadroom + size_t{mtu} + 128 + 63) & ~size_t{63};
   if (need <= scratch_size_) return;
@@ -119,7 +119,7 @@ std::optional<uint32_t> Gateway::find_port(const std::string& name) const {
 
 void Gateway::install_port(uint32_t id) {
   Port& port = *ports_[id];
-  fit_scratch(port.spec.mtu);
+  reserve_for_mtu(port.spec.mtu);
   routes_.remove_value(RouteTarget::port(id));
   for (const Prefix& r : port.spec.routes) routes_.insert(r, RouteTarget::port(id));
   port.allowed_source.clear();
@@ -541,7 +541,7 @@ void Gateway::forward_from_port(const Env& env, uint32_t p, std::span<uint8_t> b
     count(Drop::TtlExceeded, in);
     return icmp_error(env, ip, info, kIcmpTimeExceeded, 0, in, out);
   }
-  const uint32_t mtu = tunnel_mtu_;
+  const uint32_t mtu = out.tunnel_mtu();
   auto too_big = [&](std::span<const uint8_t> pkt, const IpInfo& pi) {
     count(Drop::TooBig, in);
     if (v6 || pi.dont_fragment) {

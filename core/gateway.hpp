@@ -96,6 +96,9 @@ class GatewayOutput {
   // Returns why the packet could not be sent or queued (Drop::None when it was); on
   // Drop::NoEndpoint the packet is left as it was handed in (the gateway answers with ICMP).
   virtual Drop to_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, size_t len) = 0;
+  // The largest packet to_tunnel takes whole (Packet Too Big, fragment and segment sizes): the
+  // tunnel MTU, owned by whatever seals for the tunnel (core::Device), read when needed.
+  virtual uint32_t tunnel_mtu() const = 0;
   // ip has kVnetLen writable bytes in front (every ingress leaves kIngressHeadroom), so the
   // output can put a virtio-net header there; it may also rewrite the packet's headers when it
   // joins segments (core/coalesce).
@@ -158,10 +161,9 @@ class Gateway {
   // Replaces every Unreachable prefix.
   void set_unreachable(const std::vector<Prefix>& prefixes);
   std::optional<uint32_t> find_port(const std::string& name) const;
-  void set_tunnel_mtu(uint32_t mtu) {
-    tunnel_mtu_ = mtu;
-    fit_scratch(mtu);
-  }
+  // Sizes the scratch buffers for segments and fragments of up to mtu bytes (the tunnel's or a
+  // port's MTU); they only grow. The MTU itself is read from GatewayOutput::tunnel_mtu.
+  void reserve_for_mtu(uint32_t mtu);
   size_t scratch_size() const { return scratch_size_; }
 
   // --- data path ---
@@ -253,7 +255,6 @@ class Gateway {
   std::vector<std::unique_ptr<Port>> ports_;
   std::vector<HostAddress> host_;
   FlowTable flows_;
-  uint32_t tunnel_mtu_ = 1420;
   GatewayCounters counters_;
   // ICMP token bucket
   double icmp_tokens_ = kIcmpBurst;
@@ -266,7 +267,6 @@ class Gateway {
   uint64_t icmp_seed_ = 0;
   // Scratch buffers for packets the gateway writes itself (ICMP, ND, ARP, segments).
   // Buffers of scratch_size_ bytes, back to back. Resized only between batches.
-  void fit_scratch(uint32_t mtu);
   std::vector<uint8_t> scratch_;
   size_t scratch_size_ = kScratchSize;
   size_t scratch_used_ = 0;
