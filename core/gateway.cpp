@@ -1,4 +1,6 @@
-// core/gateway.cpp — see gateway.hpp for the paths a packet takes.
+// core/gateway.cpp — forwarding, policy, ICMP errors and the port's own L2 answers; see
+// gateway.hpp for the paths a packet takes. Segment and fragment loops: gateway_segments.cpp;
+// the neighbour cache: neighbours.hpp.
 #include "core/gateway.hpp"
 
 #include <algorithm>
@@ -345,36 +347,6 @@ void Gateway::from_tun(const Env& env, std::span<uint8_t> buf, size_t off, size_
   icmp_error(env, ip, info, d && d->kind == RouteTarget::Kind::Unreachable ? kIcmpUnreachableRoute : kIcmpNoAddress, 0, in, out);
 }
 
-size_t Gateway::cut_segment(std::span<const uint8_t> ip, const IpInfo& info, const VnetHeader& vnet, size_t i,
-                            uint8_t*& s, GatewayOutput& out) {
-  s = scratch(out);
-  return gso_segment(ip, info, vnet.gso_type, vnet.gso_size, i, s + kIngressHeadroom,
-                     scratch_size_ - kIngressHeadroom - kTailroom);
-}
-
-// A TSO/USO super-packet from the host (TUNSETOFFLOAD): segments are cut into scratch buffers,
-// each a complete packet with its checksums, and take the normal path. Towards a peer, the
-// segments of one super-packet leave in one UDP GSO send (io/ joins them again).
-void Gateway::split_from_tun(const Env& env, const RouteTarget& d, std::span<const uint8_t> ip, const IpInfo& info,
-                             const VnetHeader& vnet, GatewayOutput& out) {
-  const Ingress in{Ingress::Kind::Tun, 0, {}};
-  const size_t n = gso_segments(ip, info, vnet.gso_type, vnet.gso_size);
-  if (n == 0) return drops_.add(Drop::GsoUnsupported);
-  for (size_t i = 0; i < n; ++i) {
-    uint8_t* s = nullptr;
-    const size_t len = cut_segment(ip, info, vnet, i, s, out);
-    if (len == 0) return drops_.add(Drop::GsoUnsupported);
-    std::span<uint8_t> seg(s, scratch_size_);
-    if (d.kind == RouteTarget::Kind::Peer) {
-      send_to_tunnel(env, d.id, seg, kIngressHeadroom, len, out, &in);
-      continue;
-    }
-    IpInfo si;
-    if (parse_ip(seg.subspan(kIngressHeadroom, len), si) != IpError::None) return drops_.add(Drop::GsoUnsupported);
-    forward_to_port(env, d.id, seg, kIngressHeadroom, si, in, out);
-  }
-}
-
 void Gateway::forward_to_port(const Env& env, uint32_t p, std::span<uint8_t> buf, size_t off, const IpInfo& info,
                               const Ingress& in, GatewayOutput& out) {
   Port& port = *ports_[p];
@@ -397,14 +369,7 @@ void Gateway::forward_to_port(const Env& env, uint32_t p, std::span<uint8_t> buf
     if (!v6 && !info.dont_fragment && ipv4_fragments(ip, info, port.spec.mtu) > 0) {
       // IPv4 without DF: fragmented, as a router must (RFC 1812 4.2.2.7).
       decrement_ttl(buf.data() + off, info.family);
-      const size_t n = ipv4_fragments(ip, info, port.spec.mtu);
-      for (size_t i = 0; i < n; ++i) {
-        uint8_t* s = scratch(out);
-        const size_t len = ipv4_fragment(ip, info, port.spec.mtu, i, s + kIngressHeadroom, scratch_size_ - kIngressHeadroom);
-        if (len == 0) return count_port(Drop::TooBig, p);
-        deliver_on_port(env, p, {s, scratch_size_}, kIngressHeadroom, len, info.family, info.dst, out);
-      }
-      return;
+      return fragment_to_port(env, p, ip, info, out);
     }
     count_port(Drop::TooBig, p);
     return icmp_error(env, ip, info, kIcmpTooBig, port.spec.mtu, in, out);
@@ -541,55 +506,32 @@ void Gateway::forward_from_port(const Env& env, uint32_t p, std::span<uint8_t> b
     count(Drop::TtlExceeded, in);
     return icmp_error(env, ip, info, kIcmpTimeExceeded, 0, in, out);
   }
+  const NextHop hop{to_host, to_host ? PeerId{0} : d->id};
+  if (vnet.gso_type != kGsoNone) return split_from_port(env, p, ip, info, vnet, hop, in, out);
   const uint32_t mtu = out.tunnel_mtu();
-  auto too_big = [&](std::span<const uint8_t> pkt, const IpInfo& pi) {
-    count(Drop::TooBig, in);
-    if (v6 || pi.dont_fragment) {
-      icmp_error(env, pkt, pi, kIcmpTooBig, mtu, in, out);
-    }
-  };
-  auto emit = [&](std::span<uint8_t> b, size_t o, size_t n, bool decrement = true) {
-    if (decrement) decrement_ttl(b.data() + o, info.family);
-    if (to_host)
-      out.to_tun(b.subspan(o, n));
-    else
-      send_to_tunnel(env, d->id, b, o, n, out, &in);
-  };
-
-  if (vnet.gso_type == kGsoNone) {
-    if (!to_host && info.len > mtu) {
-      if (v6 || info.dont_fragment || ipv4_fragments(ip, info, mtu) == 0) return too_big(ip, info);
-      note_outbound(port, p, info, env.now);
-      decrement_ttl(buf.data() + off, info.family);
-      const size_t n = ipv4_fragments(ip, info, mtu);
-      for (size_t i = 0; i < n; ++i) {
-        uint8_t* s = scratch(out);
-        const size_t len = ipv4_fragment(ip, info, mtu, i, s + kIngressHeadroom, scratch_size_ - kIngressHeadroom - kTailroom);
-        if (len == 0) return count(Drop::TooBig, in);
-        emit({s, scratch_size_}, kIngressHeadroom, len, false);
-      }
-      return;
-    }
+  if (!to_host && info.len > mtu) {
+    if (v6 || info.dont_fragment || ipv4_fragments(ip, info, mtu) == 0) return too_big(env, ip, info, mtu, in, out);
     note_outbound(port, p, info, env.now);
-    return emit(buf, off, info.len);
+    decrement_ttl(buf.data() + off, info.family);
+    return fragment_to_tunnel(env, hop.peer, ip, info, mtu, in, out);
   }
-  // A super-packet from a veth port (the instance's stack left segmentation to the "device"):
-  // split it here, each segment a normal packet.
-  const size_t count_segments = gso_segments(ip, info, vnet.gso_type, vnet.gso_size);
-  if (count_segments == 0) return count(Drop::GsoUnsupported, in);
   note_outbound(port, p, info, env.now);
-  for (size_t i = 0; i < count_segments; ++i) {
-    uint8_t* s = nullptr;
-    const size_t n = cut_segment(ip, info, vnet, i, s, out);
-    if (n == 0) return count(Drop::GsoUnsupported, in);
-    std::span<uint8_t> seg(s, scratch_size_);
-    if (!to_host && n > mtu) {
-      IpInfo si;
-      if (parse_ip(seg.subspan(kIngressHeadroom, n), si) != IpError::None) return count(Drop::GsoUnsupported, in);
-      return too_big(seg.subspan(kIngressHeadroom, n), si);
-    }
-    emit(seg, kIngressHeadroom, n);
-  }
+  decrement_ttl(buf.data() + off, info.family);
+  forward_upstream(env, hop, buf, off, info.len, in, out);
+}
+
+void Gateway::forward_upstream(const Env& env, const NextHop& hop, std::span<uint8_t> buf, size_t off, size_t len,
+                               const Ingress& in, GatewayOutput& out) {
+  if (hop.host)
+    out.to_tun(buf.subspan(off, len));
+  else
+    send_to_tunnel(env, hop.peer, buf, off, len, out, &in);
+}
+
+void Gateway::too_big(const Env& env, std::span<const uint8_t> ip, const IpInfo& info, uint32_t mtu, const Ingress& in,
+                      GatewayOutput& out) {
+  count(Drop::TooBig, in);
+  if (info.family == Family::V6 || info.dont_fragment) icmp_error(env, ip, info, kIcmpTooBig, mtu, in, out);
 }
 
 void Gateway::port_local_ip(const Env& env, uint32_t p, std::span<uint8_t> buf, size_t ip_off, const IpInfo& info,

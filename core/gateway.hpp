@@ -214,12 +214,32 @@ class Gateway {
                        const Ingress& in, GatewayOutput& out);
   void forward_from_port(const Env& env, uint32_t p, std::span<uint8_t> buf, size_t off, const pkt::IpInfo& info,
                          const pkt::VnetHeader& vnet, const Ingress& in, GatewayOutput& out);
+  // A packet from a port leaves for the host (TUN) or a peer.
+  struct NextHop {
+    bool host = false;
+    PeerId peer = 0;
+  };
+  void forward_upstream(const Env& env, const NextHop& hop, std::span<uint8_t> buf, size_t off, size_t len,
+                        const Ingress& in, GatewayOutput& out);
+  // Counts a packet over the tunnel MTU; IPv6 and IPv4 with DF earn Packet Too Big /
+  // Fragmentation Needed.
+  void too_big(const Env& env, std::span<const uint8_t> ip, const pkt::IpInfo& info, uint32_t mtu, const Ingress& in,
+               GatewayOutput& out);
+
+  // --- segments and fragments (gateway_segments.cpp) ---
   // Segment i of a super-packet, cut into a fresh scratch buffer `s` at kIngressHeadroom with
   // its headers fixed; returns its length, 0 when it cannot be cut.
   size_t cut_segment(std::span<const uint8_t> ip, const pkt::IpInfo& info, const pkt::VnetHeader& vnet, size_t i,
                      uint8_t*& s, GatewayOutput& out);
   void split_from_tun(const Env& env, const RouteTarget& d, std::span<const uint8_t> ip, const pkt::IpInfo& info,
                       const pkt::VnetHeader& vnet, GatewayOutput& out);
+  void split_from_port(const Env& env, uint32_t p, std::span<const uint8_t> ip, const pkt::IpInfo& info,
+                       const pkt::VnetHeader& vnet, const NextHop& hop, const Ingress& in, GatewayOutput& out);
+  // An IPv4 packet without DF over the MTU (hop limit already lowered), as fragments.
+  void fragment_to_port(const Env& env, uint32_t p, std::span<const uint8_t> ip, const pkt::IpInfo& info,
+                        GatewayOutput& out);
+  void fragment_to_tunnel(const Env& env, PeerId peer, std::span<const uint8_t> ip, const pkt::IpInfo& info,
+                          uint32_t mtu, const Ingress& in, GatewayOutput& out);
   // `in`: where the packet came from, for the ICMP error a peer without an endpoint earns
   // (nullptr: none is sent, e.g. for the gateway's own ICMP).
   void send_to_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, size_t off, size_t len,
