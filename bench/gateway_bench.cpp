@@ -27,6 +27,7 @@ struct CountingOutput final : GatewayOutput {
     ++tunnel;
     return wg::core::Drop::None;
   }
+  uint32_t tunnel_mtu() const override { return 1420; }  // the seed's
   void to_tun(std::span<uint8_t>) override { ++tun; }
   void to_port(uint32_t, std::span<uint8_t>) override { ++port; }
   void flush() override {}

@@ -18,7 +18,7 @@ DataPlane::DataPlane(Egress& out, uint64_t seed, size_t flow_capacity)
   open_jobs_.reserve(kMaxBatch * kMaxGroSegments);
   opened_.reserve(kMaxBatch * kMaxGroSegments);
   open_at_.reserve(kMaxBatch * kMaxGroSegments);
-  gateway_.set_tunnel_mtu(device_.mtu());
+  gateway_.reserve_for_mtu(device_.mtu());
 }
 
 void DataPlane::set_coalescing(bool on, bool udp) {
@@ -34,7 +34,7 @@ void DataPlane::set_coalescing(bool on, bool udp) {
 
 void DataPlane::set_tunnel_mtu(uint32_t mtu) {
   device_.set_mtu(mtu);
-  gateway_.set_tunnel_mtu(mtu);
+  gateway_.reserve_for_mtu(mtu);
 }
 
 PortId DataPlane::add_port(PortSpec spec) {

@@ -58,9 +58,9 @@ class DataPlane final : public GatewayOutput {
   // UDP datagrams (the kernel takes UDP_L4 writes).
   void set_coalescing(bool on, bool udp);
   // The tunnel MTU: the Device's padding limit, which the Gateway reads for Too Big and
-  // segment sizes; the Gateway's scratch buffers grow to fit it.
+  // segment sizes (GatewayOutput::tunnel_mtu); the Gateway's scratch buffers grow to fit it.
   void set_tunnel_mtu(uint32_t mtu);
-  uint32_t tunnel_mtu() const { return device_.mtu(); }
+  uint32_t tunnel_mtu() const override { return device_.mtu(); }
   // Adds a port to the Gateway and gives it a coalescer; returns its index.
   PortId add_port(PortSpec spec);
   // Removes a port for good: what its coalescer holds and what is queued for it leaves first.

@@ -1,4 +1,6 @@
-// core/gateway.cpp — see gateway.hpp for the paths a packet takes.
+// core/gateway.cpp — forwarding, policy, ICMP errors and the port's own L2 answers; see
+// gateway.hpp for the paths a packet takes. Segment and fragment loops: gateway_segments.cpp;
+// the neighbour cache: neighbours.hpp.
 #include "core/gateway.hpp"
 
 #include <algorithm>
@@ -43,7 +45,7 @@ Gateway::Gateway(DropCounters& drops, uint64_t seed, size_t flow_capacity)
     : drops_(drops), flows_(flow_capacity, seed), icmp_seed_(seed ^ 0x9e3779b97f4a7c15ull),
       scratch_(kScratchBuffers * kScratchSize) {}
 
-void Gateway::fit_scratch(uint32_t mtu) {
+void Gateway::reserve_for_mtu(uint32_t mtu) {
   // A segment or fragment at kIngressHeadroom, with room behind it for padding and the tag.
   const size_t need = (kIngressHeadroom + size_t{mtu} + 128 + 63) & ~size_t{63};
   if (need <= scratch_size_) return;
@@ -88,25 +90,21 @@ void Gateway::remove_port(uint32_t p) {
   // Nothing of it is used again: no ICMP source, no neighbour, no parked packet.
   port.global6.reset();
   port.v4.reset();
-  port.neighbours = {};
-  port.pending = {};
-  port.pending_len = 0;
+  port.neighbours.release();
   ++counters_.ports_removed;
 }
 
 void Gateway::detach_port(uint32_t p) {
   Port& port = *ports_[p];
   port.detached = true;
-  port.neighbours.clear();
-  port.pending_len = 0;
+  port.neighbours.forget();
 }
 
 void Gateway::reattach_port(uint32_t p) {
   Port& port = *ports_[p];
   if (port.removed) return;
   port.detached = false;
-  port.neighbours.clear();
-  port.pending_len = 0;
+  port.neighbours.forget();
   ++port.stats.reattached;
 }
 
@@ -123,7 +121,7 @@ std::optional<uint32_t> Gateway::find_port(const std::string& name) const {
 
 void Gateway::install_port(uint32_t id) {
   Port& port = *ports_[id];
-  fit_scratch(port.spec.mtu);
+  reserve_for_mtu(port.spec.mtu);
   routes_.remove_value(RouteTarget::port(id));
   for (const Prefix& r : port.spec.routes) routes_.insert(r, RouteTarget::port(id));
   port.allowed_source.clear();
@@ -157,11 +155,7 @@ void Gateway::install_port(uint32_t id) {
     port.link_local = ll;
     port.spec.addresses.push_back({Family::V6, ll, 64});
   }
-  const size_t need = kIngressHeadroom + std::max<uint32_t>(port.spec.mtu, 1280) + kTailroom;
-  if (port.pending.size() < need) {
-    port.pending.resize(need);
-    port.pending_len = 0;
-  }
+  port.neighbours.reserve_parking(std::max<uint32_t>(port.spec.mtu, 1280));
 }
 
 // --- helpers ---
@@ -353,36 +347,6 @@ void Gateway::from_tun(const Env& env, std::span<uint8_t> buf, size_t off, size_
   icmp_error(env, ip, info, d && d->kind == RouteTarget::Kind::Unreachable ? kIcmpUnreachableRoute : kIcmpNoAddress, 0, in, out);
 }
 
-size_t Gateway::cut_segment(std::span<const uint8_t> ip, const IpInfo& info, const VnetHeader& vnet, size_t i,
-                            uint8_t*& s, GatewayOutput& out) {
-  s = scratch(out);
-  return gso_segment(ip, info, vnet.gso_type, vnet.gso_size, i, s + kIngressHeadroom,
-                     scratch_size_ - kIngressHeadroom - kTailroom);
-}
-
-// A TSO/USO super-packet from the host (TUNSETOFFLOAD): segments are cut into scratch buffers,
-// each a complete packet with its checksums, and take the normal path. Towards a peer, the
-// segments of one super-packet leave in one UDP GSO send (io/ joins them again).
-void Gateway::split_from_tun(const Env& env, const RouteTarget& d, std::span<const uint8_t> ip, const IpInfo& info,
-                             const VnetHeader& vnet, GatewayOutput& out) {
-  const Ingress in{Ingress::Kind::Tun, 0, {}};
-  const size_t n = gso_segments(ip, info, vnet.gso_type, vnet.gso_size);
-  if (n == 0) return drops_.add(Drop::GsoUnsupported);
-  for (size_t i = 0; i < n; ++i) {
-    uint8_t* s = nullptr;
-    const size_t len = cut_segment(ip, info, vnet, i, s, out);
-    if (len == 0) return drops_.add(Drop::GsoUnsupported);
-    std::span<uint8_t> seg(s, scratch_size_);
-    if (d.kind == RouteTarget::Kind::Peer) {
-      send_to_tunnel(env, d.id, seg, kIngressHeadroom, len, out, &in);
-      continue;
-    }
-    IpInfo si;
-    if (parse_ip(seg.subspan(kIngressHeadroom, len), si) != IpError::None) return drops_.add(Drop::GsoUnsupported);
-    forward_to_port(env, d.id, seg, kIngressHeadroom, si, in, out);
-  }
-}
-
 void Gateway::forward_to_port(const Env& env, uint32_t p, std::span<uint8_t> buf, size_t off, const IpInfo& info,
                               const Ingress& in, GatewayOutput& out) {
   Port& port = *ports_[p];
@@ -405,14 +369,7 @@ void Gateway::forward_to_port(const Env& env, uint32_t p, std::span<uint8_t> buf
     if (!v6 && !info.dont_fragment && ipv4_fragments(ip, info, port.spec.mtu) > 0) {
       // IPv4 without DF: fragmented, as a router must (RFC 1812 4.2.2.7).
       decrement_ttl(buf.data() + off, info.family);
-      const size_t n = ipv4_fragments(ip, info, port.spec.mtu);
-      for (size_t i = 0; i < n; ++i) {
-        uint8_t* s = scratch(out);
-        const size_t len = ipv4_fragment(ip, info, port.spec.mtu, i, s + kIngressHeadroom, scratch_size_ - kIngressHeadroom);
-        if (len == 0) return count_port(Drop::TooBig, p);
-        deliver_on_port(env, p, {s, scratch_size_}, kIngressHeadroom, len, info.family, info.dst, out);
-      }
-      return;
+      return fragment_to_port(env, p, ip, info, out);
     }
     count_port(Drop::TooBig, p);
     return icmp_error(env, ip, info, kIcmpTooBig, port.spec.mtu, in, out);
@@ -431,54 +388,22 @@ void Gateway::emit_ip_to_port(uint32_t p, std::span<uint8_t> buf, size_t off, si
   send_frame(p, {h, len + kFrameHeader}, out);
 }
 
-Neighbour* Gateway::find_neighbour(Port& port, Family f, const uint8_t* addr) {
-  for (Neighbour& n : port.neighbours)
-    if (n.family == f && std::memcmp(n.addr.data(), addr, alen(f)) == 0) return &n;
-  return nullptr;
-}
-
 void Gateway::deliver_on_port(const Env& env, uint32_t p, std::span<uint8_t> buf, size_t off, size_t len, Family f,
                               const uint8_t* dst, GatewayOutput& out) {
-  Port& port = *ports_[p];
-  if (Neighbour* n = find_neighbour(port, f, dst); n && n->resolved) {
-    if (env.now - n->confirmed > kNeighbourStale) solicit(env, p, f, dst, out);  // refresh; keep using it
-    return emit_ip_to_port(p, buf, off, len, f, n->mac, out);
+  NeighbourCache& cache = ports_[p]->neighbours;
+  if (const Neighbour* n = cache.resolved(f, dst)) {
+    const Mac mac = n->mac;
+    if (NeighbourCache::stale(*n, env.now)) solicit(env, p, f, dst, out);  // refresh; keep using it
+    return emit_ip_to_port(p, buf, off, len, f, mac, out);
   }
-  if (port.pending_len) count_port(Drop::NeighbourUnresolved, p);  // the older packet gives way
-  port.pending_len = 0;
-  if (kIngressHeadroom + len <= port.pending.size()) {
-    std::memcpy(port.pending.data() + kIngressHeadroom, buf.data() + off, len);
-    port.pending_len = len;
-    port.pending_family = f;
-    port.pending_dst = {};
-    std::memcpy(port.pending_dst.data(), dst, alen(f));
-  } else {
-    count_port(Drop::NeighbourUnresolved, p);
-  }
+  if (cache.drop_parked()) count_port(Drop::NeighbourUnresolved, p);  // the older packet gives way
+  if (!cache.park(f, dst, buf.subspan(off, len))) count_port(Drop::NeighbourUnresolved, p);
   solicit(env, p, f, dst, out);
 }
 
 void Gateway::solicit(const Env& env, uint32_t p, Family f, const uint8_t* addr, GatewayOutput& out) {
   Port& port = *ports_[p];
-  Neighbour* n = find_neighbour(port, f, addr);
-  if (!n) {
-    if (port.neighbours.size() < kMaxNeighbours) {
-      n = &port.neighbours.emplace_back();
-    } else {
-      // Replace the oldest unresolved entry; resolved ones only give way when all are resolved.
-      for (Neighbour& c : port.neighbours)
-        if (!c.resolved && (!n || c.probed < n->probed)) n = &c;
-      if (!n)
-        for (Neighbour& c : port.neighbours)
-          if (!n || c.confirmed < n->confirmed) n = &c;
-      *n = Neighbour{};
-    }
-    n->family = f;
-    std::memcpy(n->addr.data(), addr, alen(f));
-  } else if (n->probed != Instant{} && env.now - n->probed < kNeighbourReprobe) {
-    return;
-  }
-  n->probed = env.now;
+  if (!port.neighbours.solicit_due(f, addr, env.now)) return;
   uint8_t* s = scratch(out);
   size_t len = 0;
   if (f == Family::V6) {
@@ -493,37 +418,15 @@ void Gateway::solicit(const Env& env, uint32_t p, Family f, const uint8_t* addr,
 
 void Gateway::learn_neighbour(const Env& env, uint32_t p, Family f, const uint8_t* addr, const Mac& mac,
                               GatewayOutput& out) {
-  Port& port = *ports_[p];
-  Neighbour* n = find_neighbour(port, f, addr);
-  if (n && n->resolved && n->mac == mac) {
-    n->confirmed = env.now;
-    return;
-  }
-  if (!n) {
-    if (port.neighbours.size() < kMaxNeighbours) {
-      n = &port.neighbours.emplace_back();
-    } else {
-      for (Neighbour& c : port.neighbours)
-        if (!n || (!c.resolved && n->resolved) || (c.resolved == n->resolved && c.confirmed < n->confirmed)) n = &c;
-      *n = Neighbour{};
-    }
-    n->family = f;
-    std::memcpy(n->addr.data(), addr, alen(f));
-  }
-  n->mac = mac;
-  n->resolved = true;
-  n->confirmed = env.now;
-  if (port.pending_len && port.pending_family == f && std::memcmp(port.pending_dst.data(), addr, alen(f)) == 0) {
-    // The parked packet's buffer is reused by the next one to park: send a copy.
-    uint8_t* s = scratch(out);
-    if (kIngressHeadroom + port.pending_len <= scratch_size_) {
-      std::memcpy(s + kIngressHeadroom, port.pending.data() + kIngressHeadroom, port.pending_len);
-      emit_ip_to_port(p, {s, scratch_size_}, kIngressHeadroom, port.pending_len, f, mac, out);
-    } else {
-      count_port(Drop::NeighbourUnresolved, p);
-    }
-    port.pending_len = 0;
-  }
+  NeighbourCache& cache = ports_[p]->neighbours;
+  cache.learn(f, addr, mac, env.now);
+  const std::span<const uint8_t> parked = cache.take_parked(f, addr);
+  if (parked.empty()) return;
+  // The cache reuses the parked packet's storage for the next one to park: send a copy.
+  uint8_t* s = scratch(out);
+  if (kIngressHeadroom + parked.size() > scratch_size_) return count_port(Drop::NeighbourUnresolved, p);
+  std::memcpy(s + kIngressHeadroom, parked.data(), parked.size());
+  emit_ip_to_port(p, {s, scratch_size_}, kIngressHeadroom, parked.size(), f, mac, out);
 }
 
 // --- port ingress ---
@@ -603,55 +506,32 @@ void Gateway::forward_from_port(const Env& env, uint32_t p, std::span<uint8_t> b
     count(Drop::TtlExceeded, in);
     return icmp_error(env, ip, info, kIcmpTimeExceeded, 0, in, out);
   }
-  const uint32_t mtu = tunnel_mtu_;
-  auto too_big = [&](std::span<const uint8_t> pkt, const IpInfo& pi) {
-    count(Drop::TooBig, in);
-    if (v6 || pi.dont_fragment) {
-      icmp_error(env, pkt, pi, kIcmpTooBig, mtu, in, out);
-    }
-  };
-  auto emit = [&](std::span<uint8_t> b, size_t o, size_t n, bool decrement = true) {
-    if (decrement) decrement_ttl(b.data() + o, info.family);
-    if (to_host)
-      out.to_tun(b.subspan(o, n));
-    else
-      send_to_tunnel(env, d->id, b, o, n, out, &in);
-  };
-
-  if (vnet.gso_type == kGsoNone) {
-    if (!to_host && info.len > mtu) {
-      if (v6 || info.dont_fragment || ipv4_fragments(ip, info, mtu) == 0) return too_big(ip, info);
-      note_outbound(port, p, info, env.now);
-      decrement_ttl(buf.data() + off, info.family);
-      const size_t n = ipv4_fragments(ip, info, mtu);
-      for (size_t i = 0; i < n; ++i) {
-        uint8_t* s = scratch(out);
-        const size_t len = ipv4_fragment(ip, info, mtu, i, s + kIngressHeadroom, scratch_size_ - kIngressHeadroom - kTailroom);
-        if (len == 0) return count(Drop::TooBig, in);
-        emit({s, scratch_size_}, kIngressHeadroom, len, false);
-      }
-      return;
-    }
+  const NextHop hop{to_host, to_host ? PeerId{0} : d->id};
+  if (vnet.gso_type != kGsoNone) return split_from_port(env, p, ip, info, vnet, hop, in, out);
+  const uint32_t mtu = out.tunnel_mtu();
+  if (!to_host && info.len > mtu) {
+    if (v6 || info.dont_fragment || ipv4_fragments(ip, info, mtu) == 0) return too_big(env, ip, info, mtu, in, out);
     note_outbound(port, p, info, env.now);
-    return emit(buf, off, info.len);
+    decrement_ttl(buf.data() + off, info.family);
+    return fragment_to_tunnel(env, hop.peer, ip, info, mtu, in, out);
   }
-  // A super-packet from a veth port (the instance's stack left segmentation to the "device"):
-  // split it here, each segment a normal packet.
-  const size_t count_segments = gso_segments(ip, info, vnet.gso_type, vnet.gso_size);
-  if (count_segments == 0) return count(Drop::GsoUnsupported, in);
   note_outbound(port, p, info, env.now);
-  for (size_t i = 0; i < count_segments; ++i) {
-    uint8_t* s = nullptr;
-    const size_t n = cut_segment(ip, info, vnet, i, s, out);
-    if (n == 0) return count(Drop::GsoUnsupported, in);
-    std::span<uint8_t> seg(s, scratch_size_);
-    if (!to_host && n > mtu) {
-      IpInfo si;
-      if (parse_ip(seg.subspan(kIngressHeadroom, n), si) != IpError::None) return count(Drop::GsoUnsupported, in);
-      return too_big(seg.subspan(kIngressHeadroom, n), si);
-    }
-    emit(seg, kIngressHeadroom, n);
-  }
+  decrement_ttl(buf.data() + off, info.family);
+  forward_upstream(env, hop, buf, off, info.len, in, out);
+}
+
+void Gateway::forward_upstream(const Env& env, const NextHop& hop, std::span<uint8_t> buf, size_t off, size_t len,
+                               const Ingress& in, GatewayOutput& out) {
+  if (hop.host)
+    out.to_tun(buf.subspan(off, len));
+  else
+    send_to_tunnel(env, hop.peer, buf, off, len, out, &in);
+}
+
+void Gateway::too_big(const Env& env, std::span<const uint8_t> ip, const IpInfo& info, uint32_t mtu, const Ingress& in,
+                      GatewayOutput& out) {
+  count(Drop::TooBig, in);
+  if (info.family == Family::V6 || info.dont_fragment) icmp_error(env, ip, info, kIcmpTooBig, mtu, in, out);
 }
 
 void Gateway::port_local_ip(const Env& env, uint32_t p, std::span<uint8_t> buf, size_t ip_off, const IpInfo& info,

@@ -32,6 +32,7 @@
 #include "core/env.hpp"
 #include "core/flow_table.hpp"
 #include "core/messages.hpp"
+#include "core/neighbours.hpp"
 #include "core/packet.hpp"
 #include "core/peer.hpp"
 #include "core/prefix_table.hpp"
@@ -81,15 +82,6 @@ struct PortSpec {
   pkt::Mac mac{};                    // our MAC on the segment
 };
 
-struct Neighbour {
-  Family family = Family::None;
-  pkt::Addr16 addr{};
-  pkt::Mac mac{};
-  bool resolved = false;
-  Instant confirmed{};  // last time the instance showed it owns addr
-  Instant probed{};     // last solicitation we sent
-};
-
 struct PortStats {
   uint64_t rx_packets = 0, rx_bytes = 0;  // frames from the instance
   uint64_t tx_packets = 0, tx_bytes = 0;  // frames to the instance
@@ -104,6 +96,9 @@ class GatewayOutput {
   // Returns why the packet could not be sent or queued (Drop::None when it was); on
   // Drop::NoEndpoint the packet is left as it was handed in (the gateway answers with ICMP).
   virtual Drop to_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, size_t len) = 0;
+  // The largest packet to_tunnel takes whole (Packet Too Big, fragment and segment sizes): the
+  // tunnel MTU, owned by whatever seals for the tunnel (core::Device), read when needed.
+  virtual uint32_t tunnel_mtu() const = 0;
   // ip has kVnetLen writable bytes in front (every ingress leaves kIngressHeadroom), so the
   // output can put a virtio-net header there; it may also rewrite the packet's headers when it
   // joins segments (core/coalesce).
@@ -122,7 +117,6 @@ struct GatewayCounters {
 
 class Gateway {
  public:
-  static constexpr size_t kMaxNeighbours = 16;            // per port: one instance, a few addresses
   static constexpr size_t kScratchBuffers = 512;  // a 64 KiB super-packet takes ~47
   // Scratch buffers start at this size (an MTU up to ~1900); a larger tunnel or port MTU
   // grows them at configuration time (fewer of them then: a super-packet makes fewer segments).
@@ -136,8 +130,6 @@ class Gateway {
   static constexpr uint32_t kIcmpPerSourcePerSecond = 100;
   static constexpr uint32_t kIcmpPerSourceBurst = 20;
   static constexpr size_t kIcmpSourceBuckets = 256;  // hashed; sources sharing one share its budget
-  static constexpr Duration kNeighbourReprobe = std::chrono::seconds(1);
-  static constexpr Duration kNeighbourStale = std::chrono::seconds(60);
 
   Gateway(DropCounters& drops, uint64_t seed, size_t flow_capacity = 65536);
 
@@ -169,10 +161,9 @@ class Gateway {
   // Replaces every Unreachable prefix.
   void set_unreachable(const std::vector<Prefix>& prefixes);
   std::optional<uint32_t> find_port(const std::string& name) const;
-  void set_tunnel_mtu(uint32_t mtu) {
-    tunnel_mtu_ = mtu;
-    fit_scratch(mtu);
-  }
+  // Sizes the scratch buffers for segments and fragments of up to mtu bytes (the tunnel's or a
+  // port's MTU); they only grow. The MTU itself is read from GatewayOutput::tunnel_mtu.
+  void reserve_for_mtu(uint32_t mtu);
   size_t scratch_size() const { return scratch_size_; }
 
   // --- data path ---
@@ -190,7 +181,7 @@ class Gateway {
   size_t port_count() const { return ports_.size(); }
   const PortSpec& port_spec(uint32_t p) const { return ports_[p]->spec; }
   const PortStats& port_stats(uint32_t p) const { return ports_[p]->stats; }
-  const std::vector<Neighbour>& neighbours(uint32_t p) const { return ports_[p]->neighbours; }
+  const std::vector<Neighbour>& neighbours(uint32_t p) const { return ports_[p]->neighbours.entries(); }
   const GatewayCounters& counters() const { return counters_; }
   uint64_t flow_evictions() const { return flows_.evictions(); }
   size_t flows_live(Instant now) const { return flows_.live(now); }
@@ -199,18 +190,13 @@ class Gateway {
   struct Port {
     PortSpec spec;
     PrefixTable<uint8_t> allowed_source;
-    std::vector<Neighbour> neighbours;
+    NeighbourCache neighbours;  // and the packet parked until its next hop resolves
     PortStats stats;
     std::optional<pkt::Addr16> link_local;  // source of our ND messages
     std::optional<pkt::Addr16> global6;     // source of ICMPv6 errors towards the instance
     std::optional<std::array<uint8_t, 4>> v4;
     bool removed = false;
     bool detached = false;  // no device behind it right now
-    // One packet waiting for its next hop's link-layer address.
-    std::vector<uint8_t> pending;
-    size_t pending_len = 0;  // IP length at pending[kIngressHeadroom]; 0 = empty
-    Family pending_family = Family::None;
-    pkt::Addr16 pending_dst{};
   };
 
   // Where a packet came from, for the ICMP error it may earn.
@@ -228,12 +214,32 @@ class Gateway {
                        const Ingress& in, GatewayOutput& out);
   void forward_from_port(const Env& env, uint32_t p, std::span<uint8_t> buf, size_t off, const pkt::IpInfo& info,
                          const pkt::VnetHeader& vnet, const Ingress& in, GatewayOutput& out);
+  // A packet from a port leaves for the host (TUN) or a peer.
+  struct NextHop {
+    bool host = false;
+    PeerId peer = 0;
+  };
+  void forward_upstream(const Env& env, const NextHop& hop, std::span<uint8_t> buf, size_t off, size_t len,
+                        const Ingress& in, GatewayOutput& out);
+  // Counts a packet over the tunnel MTU; IPv6 and IPv4 with DF earn Packet Too Big /
+  // Fragmentation Needed.
+  void too_big(const Env& env, std::span<const uint8_t> ip, const pkt::IpInfo& info, uint32_t mtu, const Ingress& in,
+               GatewayOutput& out);
+
+  // --- segments and fragments (gateway_segments.cpp) ---
   // Segment i of a super-packet, cut into a fresh scratch buffer `s` at kIngressHeadroom with
   // its headers fixed; returns its length, 0 when it cannot be cut.
   size_t cut_segment(std::span<const uint8_t> ip, const pkt::IpInfo& info, const pkt::VnetHeader& vnet, size_t i,
                      uint8_t*& s, GatewayOutput& out);
   void split_from_tun(const Env& env, const RouteTarget& d, std::span<const uint8_t> ip, const pkt::IpInfo& info,
                       const pkt::VnetHeader& vnet, GatewayOutput& out);
+  void split_from_port(const Env& env, uint32_t p, std::span<const uint8_t> ip, const pkt::IpInfo& info,
+                       const pkt::VnetHeader& vnet, const NextHop& hop, const Ingress& in, GatewayOutput& out);
+  // An IPv4 packet without DF over the MTU (hop limit already lowered), as fragments.
+  void fragment_to_port(const Env& env, uint32_t p, std::span<const uint8_t> ip, const pkt::IpInfo& info,
+                        GatewayOutput& out);
+  void fragment_to_tunnel(const Env& env, PeerId peer, std::span<const uint8_t> ip, const pkt::IpInfo& info,
+                          uint32_t mtu, const Ingress& in, GatewayOutput& out);
   // `in`: where the packet came from, for the ICMP error a peer without an endpoint earns
   // (nullptr: none is sent, e.g. for the gateway's own ICMP).
   void send_to_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, size_t off, size_t len,
@@ -256,7 +262,6 @@ class Gateway {
   // Resolves the next hop (dst) on port p and sends, or parks the packet and solicits.
   void deliver_on_port(const Env& env, uint32_t p, std::span<uint8_t> buf, size_t off, size_t len, Family f,
                        const uint8_t* dst, GatewayOutput& out);
-  Neighbour* find_neighbour(Port& port, Family f, const uint8_t* addr);
   void learn_neighbour(const Env& env, uint32_t p, Family f, const uint8_t* addr, const pkt::Mac& mac,
                        GatewayOutput& out);
   void solicit(const Env& env, uint32_t p, Family f, const uint8_t* addr, GatewayOutput& out);
@@ -270,7 +275,6 @@ class Gateway {
   std::vector<std::unique_ptr<Port>> ports_;
   std::vector<HostAddress> host_;
   FlowTable flows_;
-  uint32_t tunnel_mtu_ = 1420;
   GatewayCounters counters_;
   // ICMP token bucket
   double icmp_tokens_ = kIcmpBurst;
@@ -283,7 +287,6 @@ class Gateway {
   uint64_t icmp_seed_ = 0;
   // Scratch buffers for packets the gateway writes itself (ICMP, ND, ARP, segments).
   // Buffers of scratch_size_ bytes, back to back. Resized only between batches.
-  void fit_scratch(uint32_t mtu);
   std::vector<uint8_t> scratch_;
   size_t scratch_size_ = kScratchSize;
   size_t scratch_used_ = 0;

@@ -46,6 +46,7 @@ inline constexpr uint8_t kSelPort0 = 0, kSelPort1 = 1, kSelTunnel = 2, kSelTun =
                          kSelEndBatch = 0x80;
 inline constexpr size_t kTailRoom = 64;
 inline constexpr size_t kFlowCapacity = 64;  // small: evictions are reachable
+inline constexpr uint32_t kTunnelMtu = 1420;  // the seed's
 
 // What a run produced, for make_corpus to compare with what a seed is meant to do.
 struct Tally {
@@ -71,6 +72,7 @@ class CheckingOutput : public GatewayOutput {
     hold(Kind::Tunnel, peer, buf.subspan(data::kHeaderLen, len));
     return Drop::None;
   }
+  uint32_t tunnel_mtu() const override { return kTunnelMtu; }
   void to_tun(std::span<uint8_t> ip) override {
     ++tally_.to_tun;
     hold(Kind::Tun, 0, ip);

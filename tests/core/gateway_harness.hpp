@@ -381,6 +381,7 @@ class RecordingOutput : public GatewayOutput {
 
   // Peers the output treats as having no endpoint: to_tunnel refuses them, as Device does.
   std::vector<PeerId> no_endpoint;
+  uint32_t mtu = 1420;  // the tunnel MTU, which the output (Device, in io/) owns
 
   Drop to_tunnel(const Env&, PeerId peer, std::span<uint8_t> buf, size_t len) override {
     if (std::find(no_endpoint.begin(), no_endpoint.end(), peer) != no_endpoint.end()) return Drop::NoEndpoint;
@@ -389,6 +390,7 @@ class RecordingOutput : public GatewayOutput {
     hold(Kind::Tunnel, tunnel.size() - 1, buf.data() + data::kHeaderLen, len);
     return Drop::None;
   }
+  uint32_t tunnel_mtu() const override { return mtu; }
   void to_tun(std::span<uint8_t> ip) override {
     tun.emplace_back();
     hold(Kind::Tun, tun.size() - 1, ip.data(), ip.size());
@@ -497,6 +499,11 @@ struct World {
     configure_seed(gw, o);
   }
   Env env() { return Env{clock.now, clock.wall, rng}; }
+  // As io::Interface does: the output owns the MTU, the gateway sizes its scratch for it.
+  void set_tunnel_mtu(uint32_t mtu) {
+    out.mtu = mtu;
+    gw.reserve_for_mtu(mtu);
+  }
 
   void from_tunnel(const Bytes& ip, PeerId peer = 0) {
     Input& in = inputs.emplace_back(ip_input(ip));

@@ -236,7 +236,7 @@ TEST_CASE("gateway: an unanswered solicitation is repeated after a second, not b
 TEST_CASE("gateway: a stale neighbour is still used and solicited again") {
   World w;
   w.resolve6(0, kInst6[0]);
-  w.clock.advance(Gateway::kNeighbourStale + std::chrono::seconds(1));
+  w.clock.advance(NeighbourCache::kStale + std::chrono::seconds(1));
   w.out.clear();
   const Bytes syn = ip6(kRemote6, kInst6[0], kProtoTcp, tcp(5555, 22, kTcpSyn));
   w.from_tunnel(syn);
@@ -588,7 +588,7 @@ TEST_CASE("gateway: packets over the egress MTU earn Packet Too Big / Fragmentat
   }
   SUBCASE("port to tunnel (MTU 1420), IPv6 of 1421 bytes") {
     World w;
-    w.gw.set_tunnel_mtu(1420);
+    w.set_tunnel_mtu(1420);
     const Bytes big = ip6(kInst6[0], kRemote6, kProtoUdp, udp(40000, 443, 1421 - 48));
     w.from_port(0, inst_frame(0, big));
     REQUIRE(w.out.port.size() == 1);
@@ -606,7 +606,7 @@ TEST_CASE("gateway: packets over the egress MTU earn Packet Too Big / Fragmentat
   }
   SUBCASE("port to tunnel, IPv4 with DF: fragmentation needed, MTU in the low 16 bits") {
     World w;
-    w.gw.set_tunnel_mtu(1420);
+    w.set_tunnel_mtu(1420);
     const Bytes big = ip4(kInst4, kRemote4, kProtoUdp, udp(40000, 443, 1421 - 28), 64, true);
     w.from_port(0, inst_frame(0, big));
     REQUIRE(w.out.port.size() == 1);
@@ -622,7 +622,7 @@ TEST_CASE("gateway: packets over the egress MTU earn Packet Too Big / Fragmentat
   }
   SUBCASE("port to tunnel, IPv4 without DF: fragmented, no ICMP") {
     World w;
-    w.gw.set_tunnel_mtu(1420);
+    w.set_tunnel_mtu(1420);
     const Bytes nodf = ip4(kInst4, kRemote4, kProtoUdp, udp(40000, 443, 1421 - 28), 64, false);
     w.from_port(0, inst_frame(0, nodf));
     CHECK(w.gw.counters().icmp_sent == 0);
@@ -988,7 +988,7 @@ TEST_CASE("gateway: a TSO super-packet from the TUN leaves for its peer as MTU-s
 
 TEST_CASE("gateway: at a tunnel MTU of 9000, TSO super-packets are cut into jumbo segments (scratch buffers grow)") {
   World w;
-  w.gw.set_tunnel_mtu(9000);
+  w.set_tunnel_mtu(9000);
   CHECK(w.gw.scratch_size() >= 9000 + kIngressHeadroom);
   const uint32_t seq = 5'000;
   const size_t mss = 9000 - 60;
