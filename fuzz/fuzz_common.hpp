@@ -24,6 +24,7 @@ namespace wg::fuzzing {
 using namespace wg::core;
 using wg::testing::Datagram;
 using wg::testing::Pair;
+using wg::testing::fix_mac1;
 
 inline constexpr uint64_t kWorldSeed = 0x77675f66757a7aULL;
 inline constexpr int kA = 0;  // the initiator: receives responses and cookie replies
