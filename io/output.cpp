@@ -7,6 +7,8 @@ namespace wg::io {
 
 bool gso_refused(int err) { return err == EIO || err == EINVAL || err == EMSGSIZE || err == EOPNOTSUPP; }
 
+bool gso_unusable(int err) { return err == EIO || err == EINVAL || err == EOPNOTSUPP; }
+
 void Output::send_udp(const core::Endpoint& to, std::span<const iovec> datagrams) {
   if (datagrams.empty()) return;
   const size_t first = iov_.size();
@@ -53,7 +55,9 @@ Output::Range Output::failed(size_t m, int err) {
   // Only room for one split per queued message (see prepare): a second would be a misuse.
   if (msg.count > 1 && gso_refused(err) && messages_.size() + msg.count <= headers_.size()) {
     ++counters_.udp_gso_failures;
-    gso_ = false;
+    // A datagram above the path MTU is this message's trouble, not the socket's: GSO stays on
+    // unless that keeps happening.
+    if (gso_unusable(err) || ++oversize_refusals_ >= kOversizeRefusalsMax) gso_ = false;
     const Message whole = msg;
     const size_t first = messages_.size();
     for (uint32_t i = 0; i < whole.count; ++i) {

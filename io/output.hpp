@@ -5,8 +5,11 @@
 //
 // The policy for a failed message:
 // - several datagrams (UDP_SEGMENT) and an errno saying the kernel cannot segment it (EIO,
-//   EINVAL, EMSGSIZE, EOPNOTSUPP): counted as a GSO failure, UDP GSO switched off for good,
-//   and its datagrams sent again one message each;
+//   EINVAL, EMSGSIZE, EOPNOTSUPP): counted as a GSO failure and its datagrams sent again one
+//   message each (a datagram above the path MTU then leaves in IP fragments). UDP GSO is
+//   switched off for good when the socket cannot do it (EIO, EINVAL, EOPNOTSUPP: no checksum
+//   offload on the way out, checksums off, no support), or after kOversizeRefusalsMax
+//   refusals for datagrams too large for their path (EMSGSIZE);
 // - otherwise, with a sticky source (IP_PKTINFO / IPV6_PKTINFO) and any errno but EAGAIN: the
 //   source is gone (address removed, route changed), so the message is sent again without it
 //   and its endpoint reported in stale_sources;
@@ -30,9 +33,14 @@ namespace wg::io {
 // Whether a UDP_SEGMENT message failed because the kernel cannot segment it here (no checksum
 // offload on the way out, a datagram above the path MTU, ...) rather than for its path.
 bool gso_refused(int err);
+// Whether such a refusal means the socket cannot do UDP GSO at all (not just this message).
+bool gso_unusable(int err);
 
 class Output {
  public:
+  // EMSGSIZE refusals (datagrams above their path's MTU) after which UDP GSO goes off for good.
+  static constexpr unsigned kOversizeRefusalsMax = 16;
+
   // A queued TUN or port write: `count` pieces from `first` in the shared piece storage.
   struct Write {
     int fd;
@@ -90,6 +98,7 @@ class Output {
   bool& gso_;
   std::vector<core::Endpoint>& stale_;
   std::array<int, 2> sockets_{-1, -1};
+  unsigned oversize_refusals_ = 0;
   std::vector<Message> messages_;
   std::vector<Write> writes_;
   std::vector<iovec> iov_;  // the datagrams of every message and the pieces of every write

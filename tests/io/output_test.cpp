@@ -196,6 +196,36 @@ TEST_CASE("io output: a message the kernel refuses to segment goes one datagram 
   });
 }
 
+TEST_CASE("io output: a datagram too large for its path is resent alone and GSO stays on, up to a bound") {
+  // The policy alone: EMSGSIZE is this message's trouble (segments above the path MTU), not
+  // the socket's; only when it keeps coming does GSO go off.
+  IoCounters counters;
+  bool gso = true;
+  std::vector<Endpoint> stale;
+  Output out(counters, gso, stale);
+  out.set_sockets(3, 4);
+  std::vector<uint8_t> bytes(3 * 1600);
+  const iovec d[3] = {{bytes.data(), 1600}, {bytes.data() + 1600, 1600}, {bytes.data() + 3200, 1600}};
+  const Endpoint to = Endpoint::v4(192, 0, 2, 7, 51820);
+  for (unsigned k = 1; k <= Output::kOversizeRefusalsMax; ++k) {
+    CAPTURE(k);
+    out.send_udp(to, d);
+    REQUIRE(out.prepare().end == 1);
+    const Output::Range again = out.failed(0, EMSGSIZE);
+    CHECK(again.end - again.first == 3);  // its datagrams, one message each
+    CHECK(counters.udp_gso_failures == k);
+    CHECK(gso == (k < Output::kOversizeRefusalsMax));
+    out.clear();
+  }
+  // EIO (no checksum offload on the way out) switches it off at once.
+  gso = true;
+  out.send_udp(to, d);
+  REQUIRE(out.prepare().end == 1);
+  const Output::Range again = out.failed(0, EIO);
+  CHECK(again.end - again.first == 3);
+  CHECK_FALSE(gso);
+}
+
 TEST_CASE("io output: a sticky source that is not on the host is dropped and its endpoint reported") {
   Udp rx;
   // A source address no interface has: the route lookup for it fails.
