@@ -9,6 +9,9 @@
 #     namespace gets a route to the real uplink. Only documentation addresses are used:
 #     192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32.
 #   - Every wait is bounded (wait_for, timeout, ping -w), and so is the whole run (watchdog).
+#     A wait is on a condition (a link state, a log line, a counter, tcpdump's "listening on",
+#     tcpdump_start), never a fixed sleep; a sleep is only ever the measured duration itself.
+#   - Bench scripts (bench/) use this file too: one copy of every helper.
 #
 # Result lines are "PASS  tag: what was checked", "FAIL  ..." (followed by indented details),
 # "SKIP  ..." and "INFO  ...". SKIP_RC (77) is the exit status for "cannot run here".
@@ -185,14 +188,16 @@ stop_pid() {
 	return 0
 }
 
-# wait_for TIMEOUT_S CMD...: run CMD every 0.2 s until it exits 0; status 1 on timeout.
+# wait_for TIMEOUT_S CMD...: run CMD until it exits 0; status 1 on timeout. The pauses grow
+# from 0.05 to 0.2 s: most conditions hold within a moment, the rest are not polled hard.
 # CMD must itself be bounded (every helper here is).
 wait_for() {
-	local end=$(($(now_us) + $1 * 1000000)); shift
+	local end=$(($(now_us) + $1 * 1000000)) nap=0.05; shift
 	while :; do
 		"$@" >/dev/null 2>&1 && return 0
 		(($(now_us) >= end)) && return 1
-		sleep 0.2
+		sleep "$nap"
+		case $nap in 0.05) nap=0.1 ;; 0.1) nap=0.2 ;; esac
 	done
 }
 
@@ -396,8 +401,8 @@ find_daemon() {
 }
 
 # up_start NODE LOG ARGS...: `wgrouter up ARGS --foreground` in NODE in the background, its
-# output appended to LOG; UP_PID is wgrouter itself (the prefix execs), stopped on exit. Variables set in
-# front of the call reach wgrouter's environment.
+# output appended to LOG; UP_PID is wgrouter itself (the prefix execs), stopped on exit.
+# Variables set in front of the call reach wgrouter's environment.
 up_start() {
 	local n=$1 log=$2
 	local -a pre
