@@ -9,8 +9,9 @@
 #     namespace gets a route to the real uplink. Only documentation addresses are used:
 #     192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32.
 #   - Every wait is bounded (wait_for, timeout, ping -w), and so is the whole run (watchdog).
-#     A wait is on a condition (a link state, a log line, a counter, tcpdump's "listening on",
-#     tcpdump_start), never a fixed sleep; a sleep is only ever the measured duration itself.
+#     A wait is on a condition (a link state, a log line, a counter, tcpdump's "listening on":
+#     tcpdump_start), never a fixed sleep; a sleep left is a duration itself (the watchdog's
+#     bound, the pace of generated traffic, wait_for's pause between two looks).
 #   - Bench scripts (bench/) use this file too: one copy of every helper.
 #
 # Result lines are "PASS  tag: what was checked", "FAIL  ..." (followed by indented details),
@@ -48,26 +49,28 @@ now_us() { echo "${EPOCHREALTIME/./}"; }
 # since_s T0_US: seconds elapsed since T0_US, one decimal.
 since_s() { awk -v a="$1" -v b="$(now_us)" 'BEGIN { printf "%.1f", (b - a) / 1e6 }'; }
 
-_tag() { printf '%s' "${T_TAG:+$T_TAG: }"; }
+# The results print the tag without a command substitution: a fork per line adds up in a test
+# of a hundred checks on a loaded machine.
 indent() { head -n "${T_MAX_DETAIL_LINES:-30}" | sed 's/^/      | /'; }
-info() { printf 'INFO  %s%s\n' "$(_tag)" "$*"; }
-pass() { T_PASS=$((T_PASS + 1)); printf 'PASS  %s%s\n' "$(_tag)" "$*"; }
+info() { printf 'INFO  %s%s\n' "${T_TAG:+$T_TAG: }" "$*"; }
+pass() { T_PASS=$((T_PASS + 1)); printf 'PASS  %s%s\n' "${T_TAG:+$T_TAG: }" "$*"; }
 # fail DESC [DETAIL...]: one FAIL line, then every DETAIL (may be multi-line) indented.
 fail() {
 	local desc=$1; shift
-	T_FAIL=$((T_FAIL + 1)); T_FAILED+=("$(_tag)$desc")
-	printf 'FAIL  %s%s\n' "$(_tag)" "$desc"
+	T_FAIL=$((T_FAIL + 1)); T_FAILED+=("${T_TAG:+$T_TAG: }$desc")
+	printf 'FAIL  %s%s\n' "${T_TAG:+$T_TAG: }" "$desc"
 	if (($#)); then printf '%s\n' "$@" | indent; fi
 	return 1
 }
-skip() { T_SKIP=$((T_SKIP + 1)); printf 'SKIP  %s%s\n' "$(_tag)" "$*"; }
+skip() { T_SKIP=$((T_SKIP + 1)); printf 'SKIP  %s%s\n' "${T_TAG:+$T_TAG: }" "$*"; }
 
-# check DESC CMD...: PASS if CMD exits 0; else FAIL with the command, its status and output.
+# check DESC CMD...: PASS if CMD exits 0; else FAIL with the command, its status and output
+# (kept in a file, not a command substitution: no fork for a check that passes).
 check() {
-	local desc=$1 out rc; shift
-	out=$("$@" 2>&1); rc=$?
+	local desc=$1 out="$T_DIR/check-$BASHPID.out" rc; shift
+	"$@" >"$out" 2>&1; rc=$?
 	if ((rc == 0)); then pass "$desc"; return 0; fi
-	fail "$desc" "command: $*" "exit status: $rc" "$out"
+	fail "$desc" "command: $*" "exit status: $rc" "$(cat "$out")"
 }
 # check_eq DESC EXPECTED ACTUAL
 check_eq() {
@@ -169,11 +172,11 @@ start_watchdog() {
 	on_cleanup "kill $! 2>/dev/null"
 }
 
-# pid_alive PID: the process exists and is not a zombie.
+# pid_alive PID: the process exists and is not a zombie (read without a fork: it is polled).
 pid_alive() {
 	local st
-	[[ -r /proc/$1/stat ]] || return 1
-	st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	read -r st 2>/dev/null <"/proc/$1/stat" || return 1
+	st=${st##*) } st=${st%% *}
 	[[ -n $st && $st != Z ]]
 }
 # stop_pid PID: SIGTERM, up to 3 s, then SIGKILL; reaps it if it is our child.
@@ -188,8 +191,8 @@ stop_pid() {
 	return 0
 }
 
-# wait_for TIMEOUT_S CMD...: run CMD until it exits 0; status 1 on timeout. The pauses grow
-# from 0.05 to 0.2 s: most conditions hold within a moment, the rest are not polled hard.
+# wait_for TIMEOUT_S CMD...: run CMD until it exits 0; status 1 on timeout. A second look after
+# 0.05 s (most conditions hold within a moment), then one every 0.1 s.
 # CMD must itself be bounded (every helper here is).
 wait_for() {
 	local end=$(($(now_us) + $1 * 1000000)) nap=0.05; shift
@@ -197,7 +200,7 @@ wait_for() {
 		"$@" >/dev/null 2>&1 && return 0
 		(($(now_us) >= end)) && return 1
 		sleep "$nap"
-		case $nap in 0.05) nap=0.1 ;; 0.1) nap=0.2 ;; esac
+		nap=0.1
 	done
 }
 
@@ -290,9 +293,15 @@ addr_add() {
 	done
 }
 
+# ipn NODE ARGS...: `ip ARGS` in NODE; for a named netns `ip -n`, which unlike `ip netns exec`
+# makes no mount namespace: cheaper in a loop that polls.
+ipn() {
+	local n=$1; shift
+	if [[ -n ${NODE_NS[$n]:-} ]]; then ip -n "${NODE_NS[$n]}" "$@"; else nsx "$n" ip "$@"; fi
+}
 # link_is_up NODE IF: the link's flags say UP (`ip link show DEV up` would list it whatever its
 # state).
-link_is_up() { nsx "$1" ip -o link show "$2" 2>/dev/null | grep -q '[<,]UP[,>]'; }
+link_is_up() { ipn "$1" -o link show "$2" 2>/dev/null | grep -q '[<,]UP[,>]'; }
 
 # have_kernel_wg: `ip link add <tmp> type wireguard` works (tried in a scratch netns).
 have_kernel_wg() {
