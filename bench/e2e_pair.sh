@@ -2,59 +2,43 @@
 # bench/e2e_pair.sh — first end-to-end figures: iperf3 TCP through a tunnel between two network
 # namespaces over a veth, for a wgrouter pair and a wireguard-go pair in the same run (and the
 # kernel module when `ip link add type wireguard` works). Documentation addresses only; every
-# namespace and daemon is removed on exit.
+# namespace and daemon is removed on exit. The namespaces, the veth and the daemons are those of
+# tests/netns/lib.sh (its two-node pair).
 # Usage: bench/e2e_pair.sh [WGROUTER_BIN] [SECONDS]
-set -euo pipefail
+set -uo pipefail
 BIN=${1:-$(cd "$(dirname "$0")/.." && pwd)/build/wgrouter}
 SECS=${2:-5}
-P=wgb$$
-A=$P-a B=$P-b
-cleanup() {
-  for ns in $A $B; do ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true; done
-  sleep 0.5
-  for ns in $A $B; do ip netns del "$ns" 2>/dev/null || true; done
-  rm -f /var/run/wireguard/${P}a.sock /var/run/wireguard/${P}b.sock
-}
-trap cleanup EXIT INT TERM
+# shellcheck source=../tests/netns/lib.sh
+source "$(dirname "$0")/../tests/netns/lib.sh"
+WGROUTER_BIN=$BIN
+require_root "network namespaces"
+require_tools ip wg iperf3 jq ss
 
-kernel_wg() { ip link add ${P}k type wireguard 2>/dev/null && ip link del ${P}k && return 0; return 1; }
-
-# start IMPL NS IFACE
-start() {
-  case $1 in
-    wgrouter) ip netns exec "$2" "$BIN" "$3" ;;
-    wireguard-go) ip netns exec "$2" env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 wireguard-go "$3" >/dev/null 2>&1 ;;
-    kernel) ip -n "$2" link add "$3" type wireguard ;;
-  esac
-}
-
+# run_pair IMPL: the pair with IMPL on both sides, one tunnel, iperf3 each way; everything is
+# removed again before the next implementation.
 run_pair() {
-  local impl=$1
-  ip netns add $A; ip netns add $B
-  ip link add ${P}va netns $A type veth peer name ${P}vb netns $B
-  ip -n $A addr add 192.0.2.1/24 dev ${P}va; ip -n $B addr add 192.0.2.2/24 dev ${P}vb
-  for ns in $A $B; do ip -n $ns link set lo up; done
-  ip -n $A link set ${P}va up; ip -n $B link set ${P}vb up
-  local ka kb pa pb
-  ka=$(wg genkey); kb=$(wg genkey); pa=$(wg pubkey <<<"$ka"); pb=$(wg pubkey <<<"$kb")
-  start "$impl" $A ${P}a; start "$impl" $B ${P}b
-  ip netns exec $A wg set ${P}a private-key <(echo "$ka") listen-port 51820 peer "$pb" allowed-ips 198.51.100.2/32 endpoint 192.0.2.2:51821
-  ip netns exec $B wg set ${P}b private-key <(echo "$kb") listen-port 51821 peer "$pa" allowed-ips 198.51.100.1/32 endpoint 192.0.2.1:51820
-  ip -n $A addr add 198.51.100.1/24 dev ${P}a; ip -n $B addr add 198.51.100.2/24 dev ${P}b
-  ip -n $A link set ${P}a mtu 1420 up; ip -n $B link set ${P}b mtu 1420 up
-  ip netns exec $A ping -c 1 -W 5 198.51.100.2 >/dev/null
-  for dir in "" "-R"; do
-    ip netns exec $B iperf3 -s -1 -D -B 198.51.100.2
-    sleep 0.3
-    local bps
-    bps=$(ip netns exec $A timeout $((SECS + 15)) iperf3 -c 198.51.100.2 -t "$SECS" $dir -J |
-      python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"])')
-    printf '%-14s %-8s %8.0f Mbit/s\n' "$impl" "${dir:-A->B}" "$(echo "$bps / 1000000" | bc -l)"
-  done
-  cleanup
+	local impl=$1 dir out
+	make_ns A && make_ns B && pair_link && gen_key A && gen_key B &&
+		start_wg "$impl" A "${T_PREFIX}a" >/dev/null && start_wg "$impl" B "${T_PREFIX}b" >/dev/null &&
+		wgc A set "${T_PREFIX}a" private-key "$T_DIR/A.key" listen-port 51820 \
+			peer "$(pub B)" allowed-ips 198.51.100.2/32 endpoint "$OUT4_B:51821" &&
+		wgc B set "${T_PREFIX}b" private-key "$T_DIR/B.key" listen-port 51821 \
+			peer "$(pub A)" allowed-ips 198.51.100.1/32 endpoint "$OUT4_A:51820" &&
+		addr_add A "${T_PREFIX}a" 198.51.100.1/24 && addr_add B "${T_PREFIX}b" 198.51.100.2/24 &&
+		nsx A ip link set "${T_PREFIX}a" mtu 1420 up && nsx B ip link set "${T_PREFIX}b" mtu 1420 up &&
+		ping_ok A 198.51.100.2 1 5 >/dev/null ||
+		{ echo "$impl: setup failed"; run_cleanup; return 1; }
+	for dir in "" "-R"; do
+		if out=$(IPERF_SECS=$SECS iperf_tcp A B 198.51.100.2 $dir); then
+			printf '%-14s %-8s %8.0f Mbit/s\n' "$impl" "${dir:-A->B}" "$out"
+		else
+			printf '%-14s %-8s failed: %s\n' "$impl" "${dir:-A->B}" "$out"
+		fi
+	done
+	run_cleanup
 }
 
 echo "# iperf3 TCP, 1 stream, ${SECS} s, MTU 1420, veth between two namespaces; $(nproc) CPUs"
 run_pair wgrouter
 run_pair wireguard-go
-if kernel_wg; then run_pair kernel; else echo "kernel WireGuard: not available (ip link add type wireguard failed)"; fi
+if have_kernel_wg; then run_pair kernel; else echo "kernel WireGuard: not available (ip link add type wireguard failed)"; fi

@@ -3,95 +3,93 @@
 # tunnel peer) forwards an internet host's traffic to a wgrouter gateway, which delivers it to
 # (a) a veth port, (b) a TAP port, (c) its own TUN (the gateway host), and the reverse
 # directions. Same tunnel, same run, so the port paths compare directly with tunnel → TUN.
-# Documentation addresses only; every namespace and daemon is removed on exit.
+# Documentation addresses only; every namespace and daemon is removed on exit (the helpers of
+# tests/netns/lib.sh).
 # Usage: bench/gateway_e2e.sh [WGROUTER_BIN] [SECONDS] [RUNS]
-set -euo pipefail
+set -uo pipefail
 BIN=${1:-$(cd "$(dirname "$0")/.." && pwd)/build/wgrouter}
 SECS=${2:-5}
 RUNS=${3:-3}
-P=wgg$$
-NS=(inet pop gw ct vm)
-DIR=$(mktemp -d /tmp/$P.XXXXXX)
-cleanup() {
-  for n in "${NS[@]}"; do ip netns pids $P$n 2>/dev/null | xargs -r kill 2>/dev/null || true; done
-  sleep 0.5
-  for n in "${NS[@]}"; do ip netns del $P$n 2>/dev/null || true; done
-  rm -rf "$DIR" /var/run/wireguard/${P}wg.sock /var/run/wireguard/${P}gw.sock
+# shellcheck source=../tests/netns/lib.sh
+source "$(dirname "$0")/../tests/netns/lib.sh"
+WGROUTER_BIN=$BIN
+require_root "network namespaces"
+require_tools ip wg iperf3 jq ss "$WIREGUARD_GO"
+P=$T_PREFIX
+
+# setup: the namespaces, the PoP's wireguard-go and the gateway's wgrouter with its two ports,
+# the TAP handed to vm; returns once inet reaches ct, vm and the gateway.
+setup() {
+	local t
+	make_ns inet && make_ns pop && make_ns gw && make_ns ct && make_ns vm || return 1
+	veth_pair pop "${P}a" gw "${P}b" && addr_add pop "${P}a" 203.0.113.1/24 && addr_add gw "${P}b" 203.0.113.2/24 &&
+		veth_pair inet "${P}i" pop "${P}j" && addr_add inet "${P}i" 2001:db8:ff::10/64 &&
+		nsx inet ip -6 route add default via 2001:db8:ff::1 && addr_add pop "${P}j" 2001:db8:ff::1/64 &&
+		nsx pop sysctl -qw net.ipv6.conf.all.forwarding=1 || return 1
+	ip link add "${P}ct" netns "$(ns_ref gw)" type veth peer name eth0 netns "$(ns_ref ct)" &&
+		nsx ct ip link set eth0 mtu 1420 up && addr_add ct eth0 2001:db8:64:2001::2/128 &&
+		nsx ct ip -6 route add default via fe80::1 dev eth0 || return 1
+
+	gen_key pop && gen_key gw && start_wg wireguard-go pop "${P}wg" >/dev/null || return 1
+	wgc pop set "${P}wg" listen-port 58140 private-key "$T_DIR/pop.key" peer "$(pub gw)" \
+		allowed-ips 2001:db8:64:1000::2/128,2001:db8:64:2000::/56 &&
+		addr_add pop "${P}wg" 2001:db8:64:1000::1/64 && nsx pop ip link set "${P}wg" mtu 1420 up &&
+		nsx pop ip -6 route add 2001:db8:64:2000::/56 dev "${P}wg" || return 1
+	(
+		umask 077
+		cat >"$T_DIR/${P}gw.conf" <<-EOF
+			[Interface]
+			PrivateKey = $(priv gw)
+			Address = 2001:db8:64:1000::2/64
+			MTU = 1420
+			Unreachable = 2001:db8:64:2000::/56
+
+			[Peer]
+			PublicKey = $(pub pop)
+			Endpoint = 203.0.113.1:58140
+			AllowedIPs = ::/1, 8000::/1
+			PersistentKeepalive = 15
+
+			[Port]
+			Name = ${P}ct
+			Mode = veth
+			Address = fe80::1/64
+			Route = 2001:db8:64:2001::2/128
+
+			[Port]
+			Name = ${P}vm
+			Mode = tap
+			Address = fe80::1/64
+			Route = 2001:db8:64:2002::2/128
+		EOF
+	)
+	on_cleanup "rm -f $WG_SOCK_DIR/${P}gw.sock"
+	up_start gw "$T_DIR/gw.log" "$T_DIR/${P}gw.conf"
+	wait_for 5 nsx gw ip link show "${P}vm" || { echo "no TAP ${P}vm after 5 s"; cat "$T_DIR/gw.log"; return 1; }
+	nsx gw ip link set "${P}vm" netns "$(ns_ref vm)" && nsx vm ip link set "${P}vm" name eth0 &&
+		nsx vm ip link set eth0 mtu 1420 up && addr_add vm eth0 2001:db8:64:2002::2/128 &&
+		nsx vm ip -6 route add default via fe80::1 dev eth0 || return 1
+	for t in 2001:db8:64:2001::2 2001:db8:64:2002::2 2001:db8:64:1000::2; do
+		ping_ok inet "$t" 1 10 >/dev/null || { echo "no path to $t"; cat "$T_DIR/gw.log"; return 1; }
+	done
 }
-trap cleanup EXIT INT TERM
-nsx() { local n=$1; shift; ip netns exec $P$n "$@"; }
 
-for n in "${NS[@]}"; do ip netns add $P$n; ip -n $P$n link set lo up; done
-ip link add ${P}a netns ${P}pop type veth peer name ${P}b netns ${P}gw
-ip -n ${P}pop addr add 203.0.113.1/24 dev ${P}a && ip -n ${P}pop link set ${P}a up
-ip -n ${P}gw addr add 203.0.113.2/24 dev ${P}b && ip -n ${P}gw link set ${P}b up
-ip link add ${P}i netns ${P}inet type veth peer name ${P}j netns ${P}pop
-ip -n ${P}inet addr add 2001:db8:ff::10/64 dev ${P}i nodad && ip -n ${P}inet link set ${P}i up
-ip -n ${P}inet -6 route add default via 2001:db8:ff::1
-ip -n ${P}pop addr add 2001:db8:ff::1/64 dev ${P}j nodad && ip -n ${P}pop link set ${P}j up
-nsx pop sysctl -qw net.ipv6.conf.all.forwarding=1
-ip link add ${P}ct netns ${P}gw type veth peer name eth0 netns ${P}ct
-ip -n ${P}ct link set eth0 mtu 1420 up
-ip -n ${P}ct addr add 2001:db8:64:2001::2/128 dev eth0 nodad && ip -n ${P}ct -6 route add default via fe80::1 dev eth0
-
-kp=$(wg genkey); kg=$(wg genkey); pp=$(wg pubkey <<<"$kp"); pg=$(wg pubkey <<<"$kg")
-nsx pop env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 wireguard-go ${P}wg >/dev/null 2>&1
-echo "$kp" >"$DIR/pop.key"
-nsx pop wg set ${P}wg listen-port 58140 private-key "$DIR/pop.key" peer "$pg" \
-  allowed-ips 2001:db8:64:1000::2/128,2001:db8:64:2000::/56
-ip -n ${P}pop addr add 2001:db8:64:1000::1/64 dev ${P}wg && ip -n ${P}pop link set ${P}wg mtu 1420 up
-ip -n ${P}pop -6 route add 2001:db8:64:2000::/56 dev ${P}wg
-umask 077
-cat >"$DIR/${P}gw.conf" <<C
-[Interface]
-PrivateKey = $kg
-Address = 2001:db8:64:1000::2/64
-MTU = 1420
-Unreachable = 2001:db8:64:2000::/56
-
-[Peer]
-PublicKey = $pp
-Endpoint = 203.0.113.1:58140
-AllowedIPs = ::/1, 8000::/1
-PersistentKeepalive = 15
-
-[Port]
-Name = ${P}ct
-Mode = veth
-Address = fe80::1/64
-Route = 2001:db8:64:2001::2/128
-
-[Port]
-Name = ${P}vm
-Mode = tap
-Address = fe80::1/64
-Route = 2001:db8:64:2002::2/128
-C
-nsx gw "$BIN" up "$DIR/${P}gw.conf" --foreground >"$DIR/gw.log" 2>&1 &
-for _ in $(seq 50); do ip -n ${P}gw link show ${P}vm >/dev/null 2>&1 && break; sleep 0.1; done
-ip -n ${P}gw link set ${P}vm netns ${P}vm
-ip -n ${P}vm link set ${P}vm name eth0 && ip -n ${P}vm link set eth0 mtu 1420 up
-ip -n ${P}vm addr add 2001:db8:64:2002::2/128 dev eth0 nodad && ip -n ${P}vm -6 route add default via fe80::1 dev eth0
-for t in 2001:db8:64:2001::2 2001:db8:64:2002::2 2001:db8:64:1000::2; do
-  nsx inet ping -c 1 -w 10 $t >/dev/null || { echo "no path to $t"; cat "$DIR/gw.log"; exit 1; }
-done
-
-# measure SERVER_NS ADDR DIR: median Mbit/s of RUNS runs, with min and max.
+# measure SERVER_NODE ADDR DIR: median Mbit/s of RUNS runs, with min and max.
 measure() {
-  local ns=$1 addr=$2 dir=$3 v=()
-  for _ in $(seq "$RUNS"); do
-    nsx "$ns" iperf3 -s -1 -D -p 5201
-    sleep 0.3
-    v+=("$(nsx inet timeout $((SECS + 15)) iperf3 -c "$addr" -p 5201 -t "$SECS" $dir -J |
-      python3 -c 'import json,sys; print(round(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e6))')")
-  done
-  printf '%s\n' "${v[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%6d Mbit/s (min %d, max %d)", a[int((NR+1)/2)], a[1], a[NR]}'
+	local n=$1 addr=$2 dir=$3 v=() out
+	for _ in $(seq "$RUNS"); do
+		out=$(IPERF_SECS=$SECS iperf_tcp inet "$n" "$addr" $dir) || { echo "failed: $out" | head -n 3; return 1; }
+		v+=("$out")
+	done
+	printf '%s\n' "${v[@]}" | sort -n | awk '{ a[NR] = $1 } END { printf "%6.0f Mbit/s (min %.0f, max %.0f)", a[int((NR + 1) / 2)], a[1], a[NR] }'
 }
 
+setup || exit 1
 echo "# iperf3 TCP 1 stream, ${SECS} s x ${RUNS}, median (min, max); tunnel MTU 1420, PoP = wireguard-go; $(nproc) CPUs"
 for path in "tunnel -> veth port:ct:2001:db8:64:2001::2" "tunnel -> TAP port:vm:2001:db8:64:2002::2" \
-            "tunnel -> TUN (gateway host):gw:2001:db8:64:1000::2"; do
-  label=${path%%:*}; rest=${path#*:}; ns=${rest%%:*}; addr=${rest#*:}
-  printf '%-32s %s\n' "$label" "$(measure "$ns" "$addr" "")"
-  printf '%-32s %s\n' "${label/tunnel ->/reverse:} -> tunnel" "$(measure "$ns" "$addr" "-R")"
+	"tunnel -> TUN (gateway host):gw:2001:db8:64:1000::2"; do
+	label=${path%%:*} rest=${path#*:}
+	n=${rest%%:*} addr=${rest#*:}
+	printf '%-32s %s\n' "$label" "$(measure "$n" "$addr" "")"
+	printf '%-32s %s\n' "${label/tunnel ->/reverse:} -> tunnel" "$(measure "$n" "$addr" "-R")"
 done

@@ -48,7 +48,7 @@
 #   k restart      SIGTERM: exit 0, TAP gone; start again, re-attach the vm: traffic again
 # (run in this order: m before the restart, so it shows the counters of the whole run)
 #
-# Environment: WGROUTER_BIN (or $1), ONLY="b c ..." / SKIP="j ..." (letters), KEEP_LOGS=1,
+# Environment: WGROUTER_BIN (or $1), ONLY="b c ..." / SKIP="j ..." (letters or names), KEEP_LOGS=1,
 # T_WATCHDOG (whole-run bound, default 170 s), GW_PORTS=0 (no [Port] sections: topology,
 # CGNAT and handshake only; the port scenarios are skipped).
 # Exit: 0 passed, 1 failed, 77 cannot run here (not root, no /dev/net/tun, no user namespaces).
@@ -60,12 +60,6 @@ source "$HERE/gateway_topo.sh"
 ORDER=(a:handshake b:egress c:inbound d:replies e:spoof f:east_west g:unreachable h:pmtu
 	i:ttl l:iperf m:show n:reload o:ipv4 x:reattach y:remove z:interface w:tapgone j:rebind k:restart)
 NEEDS_PORTS="b c d e f g h i l m n o x y z w"
-
-selected() { # LETTER
-	[[ -n ${ONLY:-} && " $ONLY " != *" $1 "* ]] && return 1
-	[[ -n ${SKIP:-} && " $SKIP " == *" $1 "* ]] && return 1
-	return 0
-}
 
 # drop_of NAME [PORT]: the interface's (or PORT's) drop counter NAME.
 drop_of() { if [[ -n ${2:-} ]]; then gw_port_drop "$2" "$1"; else gw_drop "$1"; fi; }
@@ -462,7 +456,7 @@ sc_x_reattach() {
 	check_eq "show --json: pub-ct0 reattached" 1 "$(jq -r .reattached <<<"$j")"
 	check_eq "show --json: pub-ct0 attached" true "$(jq -r .attached <<<"$j")"
 	has "show (text)" "link: attached, reattached 1$" "$(nsx gw timeout 10 "$WGROUTER_BIN" show "$GW_IF" 2>&1)"
-	check "the new pub-ct0 is up" gw_link_up pub-ct0
+	check "the new pub-ct0 is up" link_is_up gw pub-ct0
 	check_eq "the new pub-ct0 has the port's MTU" 1420 "$(nsx gw cat /sys/class/net/pub-ct0/mtu)"
 	check_eq "the new pub-ct0 has IPv6 off (only wgrouter answers there)" 1 \
 		"$(nsx gw cat /proc/sys/net/ipv6/conf/pub-ct0/disable_ipv6 2>&1)"
@@ -615,7 +609,7 @@ main() {
 
 	for s in "${ORDER[@]}"; do
 		l=${s%%:*}
-		selected "$l" || continue
+		selected "$l" "${s#*:}" || continue
 		T_TAG="$l.${s#*:}"
 		echo "-- $T_TAG"
 		if [[ ${GW_PORTS:-1} == 0 && " $NEEDS_PORTS " == *" $l "* ]]; then skip "GW_PORTS=0"; continue; fi

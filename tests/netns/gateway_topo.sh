@@ -282,19 +282,14 @@ gw_write_conf() {
 	)
 }
 
-gw_link_up() { nsx gw ip -o link show "$1" 2>/dev/null | grep -q '[<,]UP[,>]'; }
-
 # gw_start: `wgrouter up gw0.conf --foreground` inside the gateway's namespaces, stderr to
 # $GW_LOG; returns when gw0 is up and the UAPI answers.
 gw_start() {
-	local -a pre
-	ns_prefix gw pre
 	echo "=== $(date '+%F %T') wgrouter up $GW_CONF --foreground" >>"$GW_LOG"
-	"${pre[@]}" "$WGROUTER_BIN" up "$GW_CONF" --foreground </dev/null >>"$GW_LOG" 2>&1 &
-	GW_DPID=$!
-	on_cleanup "stop_pid $GW_DPID"
+	up_start gw "$GW_LOG" "$GW_CONF"
+	GW_DPID=$UP_PID
 	NODE_IF[gw]=$GW_IF NODE_IMPL[gw]=wgrouter NODE_DPID[gw]=$GW_DPID NODE_LOG[gw]=$GW_LOG
-	if ! wait_for 10 eval "gw_link_up $GW_IF && wgc gw show $GW_IF"; then
+	if ! wait_for 10 eval "link_is_up gw $GW_IF && wgc gw show $GW_IF"; then
 		fail "wgrouter up in the gateway: $GW_IF up and answering within 10 s" \
 			"wgrouter $(pid_alive "$GW_DPID" && echo running || echo exited)" \
 			"$(nsx gw ip -br link 2>&1)" "$(tail -n 15 "$GW_LOG")"

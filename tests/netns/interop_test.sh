@@ -29,7 +29,8 @@
 #   i key_change        new private key on B, A's peer swapped; fresh handshake, traffic resumes
 #   j wg_quick          wg-quick up/down with WG_QUICK_USERSPACE_IMPLEMENTATION (userspace only)
 #   k bad_input         ~5000 garbage/truncated/forged/replayed datagrams at each side's port
-#                       while pinging; no loss beyond 10 %, daemon alive, endpoint/session kept
+#                       while pinging; no loss beyond 10 %, daemon alive, endpoint/session kept;
+#                       an empty capture of the real packets to replay and forge fails
 #
 # Each scenario starts from the base configuration (reset_pair: `wg setconf` on both sides),
 # so any subset runs on its own. Topology and addresses: see the end of lib.sh.
@@ -597,7 +598,7 @@ K_COUNT=${K_COUNT:-5000}
 # flood_round SRC DST: from SRC's namespace, K_COUNT bad datagrams at DST's listen port while
 # SRC pings DST's inner address; DST must keep forwarding, keep its session and endpoint.
 flood_round() {
-	local src=$1 dst=$2 vs=${NODE_VETH[$1]} cap="$T_DIR/k-$1$2.pcap" tpid ppid fout frc pout t0 hs0 hs1 tx rx
+	local src=$1 dst=$2 vs=${NODE_VETH[$1]} cap="$T_DIR/k-$1$2.pcap" tpid ppid fout frc pout t0 hs0 hs1 tx rx ncap
 	local ps dport d4 d6 din sport s4
 	ps=$(pub "$src")
 	if [[ $dst == B ]]; then dport=$PORT_B d4=$OUT4_B d6=$OUT6_B din=$IN4_B sport=$PORT_A s4=$OUT4_A
@@ -605,23 +606,31 @@ flood_round() {
 	local -a pre
 	ns_prefix "$src" pre
 	# capture a few real SRC->DST transport packets for replays and live-index forgeries
-	"${pre[@]}" timeout 8 tcpdump -Z root -n -i "$vs" -c 4 -w "$cap" "udp and dst port $dport and udp[8] = 4" \
-		</dev/null >/dev/null 2>&1 &
-	tpid=$!
-	on_cleanup "stop_pid $tpid"
-	sleep 0.5
+	tcpdump_start "$src" 8 "$cap.txt" -Z root -n -i "$vs" -c 4 -w "$cap" "udp and dst port $dport and udp[8] = 4" ||
+		fail "tcpdump on $vs listening within 5 s (packets to replay)" "$(cat "$cap.txt.err")"
+	tpid=$CAP_PID
 	check "baseline ping $src->$dst" ping_ok "$src" "$din" 5 10
 	wait_for 8 eval "! pid_alive $tpid"; stop_pid "$tpid"
+	# Without captured packets the flood has no replays or live-index forgeries: it would pass
+	# having sent only the garbage any receiver drops. Said, and the rest still runs.
+	ncap=$(tcpdump -n -r "$cap" 2>/dev/null | wc -l)
+	if ((ncap == 0)); then
+		fail "the capture of $src->$dst transport packets on $vs is empty: the flood has no replays or forgeries to send" \
+			"tcpdump: $(cat "$cap.txt.err")"
+	fi
 	hs0=$(peer_val "$dst" latest-handshakes "$ps")
 	"${pre[@]}" ping -n -c 40 -i 0.1 -W 1 "$din" </dev/null >"$T_DIR/k-$src$dst.ping" 2>&1 &
 	ppid=$!
 	on_cleanup "stop_pid $ppid"
-	sleep 0.3
+	# the flood starts once the ping is answered, so it really runs during the flood
+	wait_for 5 grep -q "bytes from" "$T_DIR/k-$src$dst.ping" ||
+		fail "ping $src->$dst before the flood: no reply within 5 s" "$(cat "$T_DIR/k-$src$dst.ping")"
 	t0=$(now_us)
 	fout=$(nsx "$src" timeout 30 python3 "$T_DIR/flood.py" "$d4" "$d6" "$dport" "$K_COUNT" \
-		$([[ -s $cap ]] && echo "$cap") 2>&1); frc=$?
+		$( ((ncap > 0)) && echo "$cap") 2>&1); frc=$?
 	info "flood from $src to $(node_desc "$dst") port $dport ($(since_s "$t0") s): $fout"
 	((frc == 0)) || fail "flood generator failed (exit $frc)" "$fout"
+	((ncap == 0)) || check_match "the flood replayed and forged the $ncap captured packets" "captured_real=[1-9]" "$fout"
 	wait_for 15 eval "! pid_alive $ppid"; stop_pid "$ppid"
 	pout=$(grep -E 'packets transmitted' "$T_DIR/k-$src$dst.ping")
 	if [[ $pout =~ ([0-9]+)\ packets\ transmitted,\ ([0-9]+)\ received ]]; then
@@ -653,16 +662,14 @@ usage() {
 
 main() {
 	(($# >= 2)) || usage
-	local ia=$1 ib=$2 i s t0
+	local ia=$1 ib=$2 i
 	[[ -n ${3:-} ]] && WGROUTER_BIN=$3
 	for i in "$ia" "$ib"; do
 		case $i in wgrouter | wireguard-go | kernel) ;; *) usage ;; esac
 	done
 	echo "== interop: A=$ia B=$ib   prefix $T_PREFIX   logs $T_DIR"
-	if ((EUID != 0)); then echo "SKIP: needs root (network namespaces)"; exit "$SKIP_RC"; fi
-	for t in ip wg wg-quick ping iperf3 nft tcpdump python3 jq ss timeout; do
-		command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit "$SKIP_RC"; }
-	done
+	require_root "network namespaces"
+	require_tools ip wg wg-quick ping iperf3 nft tcpdump python3 jq ss timeout
 	if [[ $ia == kernel || $ib == kernel ]]; then
 		if have_kernel_wg; then echo "kernel WireGuard: available"
 		else echo "kernel WireGuard: not available"; echo "SKIP: $ia <-> $ib needs it"; exit "$SKIP_RC"; fi
@@ -680,15 +687,7 @@ main() {
 	T_TAG=setup
 	make_ns A && make_ns B && setup_pair "$ia" "$ib" ||
 		{ summary "interop $ia <-> $ib"; exit 1; }
-	for s in "${SCENARIOS[@]}"; do
-		selected "${s%%:*}" "${s#*:}" || continue
-		T_TAG="${s%%:*}.${s#*:}"
-		echo "-- $T_TAG"
-		t0=$(now_us)
-		reset_pair
-		"sc_${s%%:*}_${s#*:}"
-		info "took $(since_s "$t0") s"
-	done
+	run_scenarios reset_pair "${SCENARIOS[@]}"
 	summary "interop A=$ia B=$ib"
 }
 

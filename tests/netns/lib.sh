@@ -9,6 +9,10 @@
 #     namespace gets a route to the real uplink. Only documentation addresses are used:
 #     192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32.
 #   - Every wait is bounded (wait_for, timeout, ping -w), and so is the whole run (watchdog).
+#     A wait is on a condition (a link state, a log line, a counter, tcpdump's "listening on":
+#     tcpdump_start), never a fixed sleep; a sleep left is a duration itself (the watchdog's
+#     bound, the pace of generated traffic, wait_for's pause between two looks).
+#   - Bench scripts (bench/) use this file too: one copy of every helper.
 #
 # Result lines are "PASS  tag: what was checked", "FAIL  ..." (followed by indented details),
 # "SKIP  ..." and "INFO  ...". SKIP_RC (77) is the exit status for "cannot run here".
@@ -45,26 +49,28 @@ now_us() { echo "${EPOCHREALTIME/./}"; }
 # since_s T0_US: seconds elapsed since T0_US, one decimal.
 since_s() { awk -v a="$1" -v b="$(now_us)" 'BEGIN { printf "%.1f", (b - a) / 1e6 }'; }
 
-_tag() { printf '%s' "${T_TAG:+$T_TAG: }"; }
+# The results print the tag without a command substitution: a fork per line adds up in a test
+# of a hundred checks on a loaded machine.
 indent() { head -n "${T_MAX_DETAIL_LINES:-30}" | sed 's/^/      | /'; }
-info() { printf 'INFO  %s%s\n' "$(_tag)" "$*"; }
-pass() { T_PASS=$((T_PASS + 1)); printf 'PASS  %s%s\n' "$(_tag)" "$*"; }
+info() { printf 'INFO  %s%s\n' "${T_TAG:+$T_TAG: }" "$*"; }
+pass() { T_PASS=$((T_PASS + 1)); printf 'PASS  %s%s\n' "${T_TAG:+$T_TAG: }" "$*"; }
 # fail DESC [DETAIL...]: one FAIL line, then every DETAIL (may be multi-line) indented.
 fail() {
 	local desc=$1; shift
-	T_FAIL=$((T_FAIL + 1)); T_FAILED+=("$(_tag)$desc")
-	printf 'FAIL  %s%s\n' "$(_tag)" "$desc"
+	T_FAIL=$((T_FAIL + 1)); T_FAILED+=("${T_TAG:+$T_TAG: }$desc")
+	printf 'FAIL  %s%s\n' "${T_TAG:+$T_TAG: }" "$desc"
 	if (($#)); then printf '%s\n' "$@" | indent; fi
 	return 1
 }
-skip() { T_SKIP=$((T_SKIP + 1)); printf 'SKIP  %s%s\n' "$(_tag)" "$*"; }
+skip() { T_SKIP=$((T_SKIP + 1)); printf 'SKIP  %s%s\n' "${T_TAG:+$T_TAG: }" "$*"; }
 
-# check DESC CMD...: PASS if CMD exits 0; else FAIL with the command, its status and output.
+# check DESC CMD...: PASS if CMD exits 0; else FAIL with the command, its status and output
+# (kept in a file, not a command substitution: no fork for a check that passes).
 check() {
-	local desc=$1 out rc; shift
-	out=$("$@" 2>&1); rc=$?
+	local desc=$1 out="$T_DIR/check-$BASHPID.out" rc; shift
+	"$@" >"$out" 2>&1; rc=$?
 	if ((rc == 0)); then pass "$desc"; return 0; fi
-	fail "$desc" "command: $*" "exit status: $rc" "$out"
+	fail "$desc" "command: $*" "exit status: $rc" "$(cat "$out")"
 }
 # check_eq DESC EXPECTED ACTUAL
 check_eq() {
@@ -101,14 +107,38 @@ summary() {
 	((T_FAIL == 0))
 }
 
+# run_scenarios RESET LETTER:NAME...: each selected scenario (see selected) under its tag, after
+# RESET (a function that puts the topology back to its base state, or ":" for none), timed.
+run_scenarios() {
+	local reset=$1 s t0; shift
+	for s; do
+		selected "${s%%:*}" "${s#*:}" || continue
+		T_TAG="${s%%:*}.${s#*:}"
+		echo "-- $T_TAG"
+		t0=$(now_us)
+		"$reset"
+		"sc_${s%%:*}_${s#*:}"
+		info "took $(since_s "$t0") s"
+	done
+}
+
+# require_root WHY / require_tools TOOL...: exit with SKIP_RC, saying why, when not root or when a
+# tool is not installed.
+require_root() { ((EUID == 0)) || { echo "SKIP: needs root${1:+ ($1)}"; exit "$SKIP_RC"; }; }
+require_tools() {
+	local t
+	for t; do command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit "$SKIP_RC"; }; done
+}
+
 # ---------------------------------------------------------------------------------------------
 # Cleanup registry (LIFO) and a watchdog
 
 # on_cleanup "SHELL CODE": run at exit, in reverse order of registration, errors ignored.
+# run_cleanup runs (and forgets) what is registered so far: at exit, or between the rounds of a
+# script that builds its topology more than once.
 on_cleanup() { T_CLEANUP+=("$*"); }
 run_cleanup() {
 	local i
-	trap - INT TERM
 	for ((i = ${#T_CLEANUP[@]} - 1; i >= 0; i--)); do
 		eval "${T_CLEANUP[i]}" >/dev/null 2>&1 || true
 	done
@@ -116,7 +146,7 @@ run_cleanup() {
 }
 _on_exit() {
 	local rc=$?
-	trap - EXIT
+	trap - EXIT INT TERM
 	run_cleanup
 	if [[ -n ${KEEP_LOGS:-} ]] || ((T_FAIL)); then
 		echo "logs kept in $T_DIR"
@@ -142,11 +172,11 @@ start_watchdog() {
 	on_cleanup "kill $! 2>/dev/null"
 }
 
-# pid_alive PID: the process exists and is not a zombie.
+# pid_alive PID: the process exists and is not a zombie (read without a fork: it is polled).
 pid_alive() {
 	local st
-	[[ -r /proc/$1/stat ]] || return 1
-	st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	read -r st 2>/dev/null <"/proc/$1/stat" || return 1
+	st=${st##*) } st=${st%% *}
 	[[ -n $st && $st != Z ]]
 }
 # stop_pid PID: SIGTERM, up to 3 s, then SIGKILL; reaps it if it is our child.
@@ -161,14 +191,16 @@ stop_pid() {
 	return 0
 }
 
-# wait_for TIMEOUT_S CMD...: run CMD every 0.2 s until it exits 0; status 1 on timeout.
+# wait_for TIMEOUT_S CMD...: run CMD until it exits 0; status 1 on timeout. A second look after
+# 0.05 s (most conditions hold within a moment), then one every 0.1 s.
 # CMD must itself be bounded (every helper here is).
 wait_for() {
-	local end=$(($(now_us) + $1 * 1000000)); shift
+	local end=$(($(now_us) + $1 * 1000000)) nap=0.05; shift
 	while :; do
 		"$@" >/dev/null 2>&1 && return 0
 		(($(now_us) >= end)) && return 1
-		sleep 0.2
+		sleep "$nap"
+		nap=0.1
 	done
 }
 
@@ -202,11 +234,27 @@ ns_sysctls() {
 		ip link set lo up' >/dev/null 2>&1
 }
 
-# make_ns NODE: a fresh named netns "$T_PREFIX-<node>", lo up, deleted on exit.
+# ns_stop_all NS: SIGTERM whatever still runs in the named netns, SIGKILL after 3 s. Deleting a
+# netns does not end its processes: one a test forgot would outlive the run.
+ns_stop_all() {
+	local pids
+	pids=$(ip netns pids "$1" 2>/dev/null)
+	[[ -n $pids ]] || return 0
+	# shellcheck disable=SC2086  # one pid a word
+	kill -TERM $pids 2>/dev/null
+	wait_for 3 eval "[[ -z \$(ip netns pids $1 2>/dev/null) ]]" && return 0
+	pids=$(ip netns pids "$1" 2>/dev/null)
+	# shellcheck disable=SC2086
+	[[ -n $pids ]] && kill -KILL $pids 2>/dev/null
+	return 0
+}
+
+# make_ns NODE: a fresh named netns "$T_PREFIX-<node>", lo up; on exit whatever still runs
+# there is stopped and the netns deleted.
 make_ns() {
 	local ns="$T_PREFIX-${1,,}"
 	ip netns add "$ns" || { fail "ip netns add $ns"; return 1; }
-	on_cleanup "ip netns del $ns"
+	on_cleanup "ns_stop_all $ns; ip netns del $ns"
 	NODE_NS[$1]=$ns
 	ns_sysctls "$1"
 }
@@ -244,6 +292,16 @@ addr_add() {
 		else nsx "$n" ip -4 addr add "$a" dev "$ifc" || return 1; fi
 	done
 }
+
+# ipn NODE ARGS...: `ip ARGS` in NODE; for a named netns `ip -n`, which unlike `ip netns exec`
+# makes no mount namespace: cheaper in a loop that polls.
+ipn() {
+	local n=$1; shift
+	if [[ -n ${NODE_NS[$n]:-} ]]; then ip -n "${NODE_NS[$n]}" "$@"; else nsx "$n" ip "$@"; fi
+}
+# link_is_up NODE IF: the link's flags say UP (`ip link show DEV up` would list it whatever its
+# state).
+link_is_up() { ipn "$1" -o link show "$2" 2>/dev/null | grep -q '[<,]UP[,>]'; }
 
 # have_kernel_wg: `ip link add <tmp> type wireguard` works (tried in a scratch netns).
 have_kernel_wg() {
@@ -351,8 +409,37 @@ find_daemon() {
 	return 1
 }
 
+# up_start NODE LOG ARGS...: `wgrouter up ARGS --foreground` in NODE in the background, its
+# output appended to LOG; UP_PID is wgrouter itself (the prefix execs), stopped on exit.
+# Variables set in front of the call reach wgrouter's environment.
+up_start() {
+	local n=$1 log=$2
+	local -a pre
+	shift 2
+	ns_prefix "$n" pre
+	"${pre[@]}" "$WGROUTER_BIN" up "$@" --foreground </dev/null >>"$log" 2>&1 &
+	UP_PID=$!
+	on_cleanup "stop_pid $UP_PID"
+}
+
 # ---------------------------------------------------------------------------------------------
 # Traffic
+
+# tcpdump_start NODE SECS OUT ARGS...: tcpdump ARGS in NODE in the background for at most SECS,
+# stdout to OUT, stderr to OUT.err; returns once tcpdump says it is listening (a capture started
+# blind may miss the first packets), status 1 if it does not within 5 s (OUT.err says why).
+# Sets CAP_PID; not for $(...): the capture must be this shell's child.
+tcpdump_start() {
+	local n=$1 secs=$2 out=$3
+	local -a pre
+	shift 3
+	ns_prefix "$n" pre
+	: >"$out.err"
+	"${pre[@]}" timeout "$secs" tcpdump "$@" >"$out" 2>"$out.err" </dev/null &
+	CAP_PID=$!
+	on_cleanup "stop_pid $CAP_PID"
+	wait_for 5 grep -q "listening on" "$out.err"
+}
 
 # ping_ok NODE DST COUNT DEADLINE [ARGS...]: COUNT replies within DEADLINE seconds.
 ping_ok() {
@@ -557,13 +644,29 @@ bring_up() {
 		{ fail "inner addresses / link up on $(node_desc "$n")"; return 1; }
 }
 
-# setup_pair IMPL_A IMPL_B: nodes A and B must exist. veth, daemons, keys, base config.
-setup_pair() {
+# pair_link: nodes A and B must exist. The veth between them with the outer addresses.
+pair_link() {
 	NODE_VETH[A]=${T_PREFIX}a0 NODE_VETH[B]=${T_PREFIX}b0
 	veth_pair A "${NODE_VETH[A]}" B "${NODE_VETH[B]}" || return 1
 	addr_add A "${NODE_VETH[A]}" "$OUT4_A/$OUT4_LEN" "$OUT6_A/$OUT6_LEN" &&
 		addr_add B "${NODE_VETH[B]}" "$OUT4_B/$OUT4_LEN" "$OUT6_B/$OUT6_LEN" ||
 		{ fail "outer addresses on the veth"; return 1; }
+}
+
+# pair_test WATCHDOG_S: the start of a test that drives the pair with plain `ip -n` and its own
+# daemons: root (else SKIP), a watchdog, nodes A and B joined by pair_link, keys A and B. Sets A
+# and B (the netns names), KA KB (private keys) and PA PB (public keys).
+pair_test() {
+	require_root
+	start_watchdog "$1"
+	make_ns A && make_ns B && pair_link && gen_key A && gen_key B || return 1
+	# shellcheck disable=SC2034  # for the script that called
+	A=${NODE_NS[A]} B=${NODE_NS[B]} KA=$(priv A) KB=$(priv B) PA=$(pub A) PB=$(pub B)
+}
+
+# setup_pair IMPL_A IMPL_B: nodes A and B must exist. veth, daemons, keys, base config.
+setup_pair() {
+	pair_link || return 1
 	gen_key A && gen_key B || { fail "wg genkey"; return 1; }
 	write_base_confs
 	NODE_IMPL[A]=$1 NODE_IF[A]=${T_PREFIX}a

@@ -11,22 +11,26 @@
 # Usage: native_up_test.sh WGROUTER_BIN
 set -uo pipefail
 BIN=${1:?usage: native_up_test.sh WGROUTER_BIN}
-PREFIX=wgn WATCHDOG_SECS=240
-# shellcheck source=pair.sh
-source "$(dirname "$0")/pair.sh"
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+WGROUTER_BIN=$BIN
+pair_test 240 || exit 1
+P=$T_PREFIX DIR=$T_DIR VB=${NODE_VETH[B]}
 RT_FILE=/etc/iproute2/rt_tables.d/$P.conf
-EXTRA_CLEANUP+=("$RT_FILE" /var/run/wireguard/${P}d.sock /var/run/wireguard/${P}g.sock)
+on_cleanup "rm -f $RT_FILE $WG_SOCK_DIR/${P}a.sock $WG_SOCK_DIR/${P}b.sock $WG_SOCK_DIR/${P}d.sock $WG_SOCK_DIR/${P}g.sock"
 mtu_of() { ip -n "$1" -o link show "$2" | sed -n 's/.* mtu \([0-9]*\) .*/\1/p'; }
+# gone PID: wgrouter PID exited within 10 s.
+gone() { wait_for 10 eval "! pid_alive $1"; }
 
 # run_briefly IFACE CONF: `up CONF --name IFACE` in A until the interface is up, then SIGTERM;
 # RB_MTU is the MTU it had (or "none"), $DIR/IFACE.log what it printed.
 run_briefly() {
-  local ifc=$1 conf=$2 pid
-  ip netns exec $A "$BIN" up "$conf" --name "$ifc" --foreground >"$DIR/$ifc.log" 2>&1 &
-  pid=$!
-  if wait_for 10 is_up $A "$ifc"; then RB_MTU=$(mtu_of $A "$ifc"); else RB_MTU=none; fi
-  kill -TERM $pid 2>/dev/null
-  wait_for 10 bash -c "! kill -0 $pid" || fail "$ifc did not exit on SIGTERM"
+  local ifc=$1 conf=$2
+  : >"$DIR/$ifc.log"
+  up_start A "$DIR/$ifc.log" "$conf" --name "$ifc"
+  if wait_for 10 link_is_up A "$ifc"; then RB_MTU=$(mtu_of $A "$ifc"); else RB_MTU=none; fi
+  kill -TERM "$UP_PID" 2>/dev/null
+  gone "$UP_PID" || fail "$ifc did not exit on SIGTERM"
 }
 
 # mtu_conf FILE ENDPOINT...: no MTU line, Table = off, one peer per ENDPOINT ("-": none).
@@ -111,14 +115,14 @@ CONF
 sed "s/^Table = .*/Table = ${P}nope/" "$DIR/${P}g.conf" >"$DIR/${P}h.conf"
 chmod 600 "$DIR"/*.conf
 check "check accepts Table = ${P}tab" "$BIN" check "$DIR/${P}g.conf"
-ip netns exec $A "$BIN" up "$DIR/${P}g.conf" --foreground >"$DIR/g.log" 2>&1 &
-GPID=$!
-check "Table = ${P}tab: interface up" wait_for 10 is_up $A ${P}g
+up_start A "$DIR/g.log" "$DIR/${P}g.conf"
+GPID=$UP_PID
+check "Table = ${P}tab: interface up" wait_for 10 link_is_up A "${P}g"
 check "Table = ${P}tab: IPv4 route in table 4242 (0x1092)" bash -c "ip -n $A route show table 4242 | grep -q '^203.0.113.64/26 dev ${P}g'"
 check "Table = ${P}tab: IPv6 route in table 4242" bash -c "ip -n $A -6 route show table 4242 | grep -q '^2001:db8:2::/64 dev ${P}g'"
 check "Table = ${P}tab: no route in main" bash -c "! ip -n $A route show table main | grep -q 203.0.113.64/26"
 kill -TERM $GPID
-check "Table = ${P}tab: exits on SIGTERM" wait_for 10 bash -c "! kill -0 $GPID"
+check "Table = ${P}tab: exits on SIGTERM" gone "$GPID"
 want="${P}h.conf:4: Table name \`${P}nope' is not defined in /etc/iproute2/rt_tables"
 out=$(ip netns exec $A "$BIN" up "$DIR/${P}h.conf" --foreground 2>&1); rc=$?
 if ((rc != 0)) && [[ $out == *"$want"* && $out == *"/etc/iproute2/rt_tables.d/*.conf"* ]]; then
@@ -174,11 +178,11 @@ out=$(ip netns exec $A "$BIN" up "$DIR/${P}c.conf" --foreground 2>&1); rc=$?
 if ((rc != 0)) && [[ $out == *"${P}c.conf:3:"* ]]; then pass "malformed config refused with file:line ($out)"; else fail "malformed config: rc=$rc out=$out"; fi
 check "no interface left behind by the failed up" bash -c "! ip -n $A link show ${P}c"
 
-ip netns exec $A "$BIN" up "$DIR/${P}a.conf" --foreground >"$DIR/a.log" 2>&1 &
-APID=$!
-ip netns exec $B "$BIN" up "$DIR/${P}b.conf" --foreground >"$DIR/b.log" 2>&1 &
-check "A's interface came up" wait_for 10 is_up $A ${P}a
-check "B's interface came up" wait_for 10 is_up $B ${P}b
+up_start A "$DIR/a.log" "$DIR/${P}a.conf"
+APID=$UP_PID
+up_start B "$DIR/b.log" "$DIR/${P}b.conf"
+check "A's interface came up" wait_for 10 link_is_up A "${P}a"
+check "B's interface came up" wait_for 10 link_is_up B "${P}b"
 check "A's MTU is the file's 1380" bash -c "ip -n $A link show ${P}a | grep -q 'mtu 1380'"
 check "A's address applied" bash -c "ip -n $A -4 addr show ${P}a | grep -q 198.51.100.1/24"
 check "PostUp ran with %i replaced" grep -qx "up ${P}a" "$DIR/hook-up"
@@ -229,8 +233,8 @@ if [[ $drops =~ ^[0-9]+$ ]] && ((drops >= 2)); then pass "B dropped and counted 
 # Anti-spoofing: B sends to A's tunnel addresses over the veth instead of the tunnel. The file's
 # address 198.51.100.1 is in the preraw rule and gets dropped; 198.51.100.9, added by hand after
 # startup and so not in the rule, answers the same way — it is the rule that drops.
-ip -n $B route add 198.51.100.1/32 via 192.0.2.1 dev ${P}y src 192.0.2.2
-ip -n $B route add 198.51.100.9/32 via 192.0.2.1 dev ${P}y src 192.0.2.2
+ip -n $B route add 198.51.100.1/32 via 192.0.2.1 dev "$VB" src 192.0.2.2
+ip -n $B route add 198.51.100.9/32 via 192.0.2.1 dev "$VB" src 192.0.2.2
 check "anti-spoof control: 198.51.100.9 (not in the rule) answers over the veth" \
   ip netns exec $B ping -c 2 -W 2 -i 0.3 198.51.100.9
 check "anti-spoof: 198.51.100.1 over the veth (not the tunnel) is dropped by preraw" \
@@ -243,7 +247,7 @@ check "the tunnel still answers after the spoof attempts" ip netns exec $B ping 
 NEWPUB=$("$BIN" genkey | "$BIN" pubkey)
 ip netns exec $A wg set ${P}a peer "$NEWPUB" allowed-ips 198.51.100.77/32
 kill -TERM $APID
-check "A exits on SIGTERM" wait_for 10 bash -c "! kill -0 $APID"
+check "A exits on SIGTERM" gone "$APID"
 check "interface removed" bash -c "! ip -n $A link show ${P}a"
 check "UAPI socket removed" bash -c "[ ! -e /var/run/wireguard/${P}a.sock ]"
 check "fwmark rules removed" bash -c "! ip -n $A rule | grep -q 51820"
@@ -285,10 +289,10 @@ exec {NFTI[1]}>&-
 check "an owner table goes with its process (what wgrouter's own tables rely on after SIGKILL)" \
   wait_for 5 bash -c "! ip netns exec $A nft list tables | grep -q 'wg-quick-${P}k'"
 # SIGKILL: no cleanup code runs, yet the tables go with the process's netlink socket (owner flag).
-ip netns exec $A "$BIN" up "$DIR/${P}k.conf" --foreground >"$DIR/k.log" 2>&1 &
-KPID=$!
+up_start A "$DIR/k.log" "$DIR/${P}k.conf"
+KPID=$UP_PID
 if wait_for 10 bash -c "ip netns exec $A nft list tables | grep -q 'table ip6 wg-quick-${P}k'"; then
-  kill -KILL $KPID
+  { kill -KILL "$KPID" && wait "$KPID"; } 2>/dev/null  # reaped here: no job notice
   check "SIGKILL: the nft tables go with the process" wait_for 5 bash -c "! ip netns exec $A nft list tables | grep -q 'wg-quick-${P}k'"
   # Only the UAPI socket file stays after SIGKILL (a later start replaces a stale one): ours to remove.
   rm -f "/var/run/wireguard/${P}k.sock"
@@ -311,10 +315,10 @@ AllowedIPs = 0.0.0.0/0, ::/0
 Endpoint = 192.0.2.2:51821
 CONF
 chmod 600 "$DIR/${P}e.conf"
-ip netns exec $A "$BIN" up "$DIR/${P}e.conf" --netns $B --foreground >"$DIR/e.log" 2>&1 &
-EPID=$!
-EXTRA_CLEANUP+=(/var/run/wireguard/${P}e.sock)
-if wait_for 10 is_up $B ${P}e; then
+up_start A "$DIR/e.log" "$DIR/${P}e.conf" --netns "$B"
+EPID=$UP_PID
+on_cleanup "rm -f $WG_SOCK_DIR/${P}e.sock"
+if wait_for 10 link_is_up B "${P}e"; then
   for fam in ip ip6; do
     listing=$(ip netns exec $B nft list table $fam wg-quick-${P}e 2>&1)
     [[ $fam == ip ]] && addr=203.0.113.201 || addr=2001:db8:5::1
@@ -327,10 +331,10 @@ if wait_for 10 is_up $B ${P}e; then
   done
   check "--netns: no table in the namespace wgrouter runs in" bash -c "! ip netns exec $A nft list tables | grep -q 'wg-quick-${P}e'"
   kill -TERM $EPID
-  check "--netns: exits on SIGTERM" wait_for 10 bash -c "! kill -0 $EPID"
+  check "--netns: exits on SIGTERM" gone "$EPID"
   check "--netns: tables deleted in the target namespace" bash -c "! ip netns exec $B nft list tables | grep -q 'wg-quick-${P}e'"
   check "--netns: fwmark rules deleted there" bash -c "! ip -n $B rule | grep -q 51820 && ! ip -n $B -6 rule | grep -q 51820"
 else
   fail "--netns: ${P}e did not come up in B: $(cat "$DIR/e.log")"
 fi
-finish "native up"
+summary "native up"

@@ -12,16 +12,16 @@
 # Usage: netns_move_test.sh WGROUTER_BIN
 set -uo pipefail
 BIN=${1:?usage: netns_move_test.sh WGROUTER_BIN}
-PREFIX=wgm WATCHDOG_SECS=200
-# shellcheck source=pair.sh
-source "$(dirname "$0")/pair.sh"
-C=$P-c
-ip netns add "$C"
-ip -n "$C" link set lo up
-trap 'ip netns pids "$C" 2>/dev/null | xargs -r kill 2>/dev/null; pkill -f "$BIN up $DIR/" 2>/dev/null; sleep 0.3; ip netns del "$C" 2>/dev/null; cleanup' EXIT
-trap 'exit 1' INT TERM
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+WGROUTER_BIN=$BIN
+pair_test 200 && make_ns C || exit 1
+C=${NODE_NS[C]} P=$T_PREFIX DIR=$T_DIR
 A_IF=${P}a
-SOCK=/var/run/wireguard/$A_IF.sock
+SOCK=$WG_SOCK_DIR/$A_IF.sock
+on_cleanup "rm -f $SOCK $WG_SOCK_DIR/${P}b.sock"
+# gone PID: wgrouter PID exited within 10 s.
+gone() { wait_for 10 eval "! pid_alive $1"; }
 
 # B: a wgrouter peer that knows A's tunnel addresses and the instance's (scenario d).
 cat >"$DIR/${P}b.conf" <<CONF
@@ -50,8 +50,8 @@ Endpoint = 192.0.2.2:51821
 PersistentKeepalive = 1
 CONF
 chmod 600 "$DIR"/*.conf
-ip netns exec "$B" "$BIN" up "$DIR/${P}b.conf" --foreground >"$DIR/b.log" 2>&1 &
-wait_for 10 is_up "$B" ${P}b || fail "B's interface came up"
+up_start B "$DIR/b.log" "$DIR/${P}b.conf"
+wait_for 10 link_is_up B "${P}b" || fail "B's interface came up"
 nothing_left() {  # no interface of that name in A or C, no socket, no rules in C
   ! ip -n "$A" link show "$A_IF" && ! ip -n "$C" link show "$A_IF" && [ ! -e "$SOCK" ] &&
     ! ip -n "$C" rule | grep -q fwmark && ! ip -n "$C" -6 rule | grep -q fwmark
@@ -61,17 +61,17 @@ echo "-- a. bad --netns"
 for bad in "$P-nosuch:cannot open /run/netns/$P-nosuch" "/etc/passwd:not a network namespace" \
   "999999999:cannot open /proc/999999999/ns/net" "$DIR:cannot enter"; do
   spec=${bad%%:*} want=${bad#*:}
-  out=$(ip netns exec "$A" "$BIN" up "$DIR/${P}a.conf" --netns "$spec" --foreground 2>&1)
+  out=$(nsx A "$BIN" up "$DIR/${P}a.conf" --netns "$spec" --foreground 2>&1)
   rc=$?
   if ((rc == 1)) && [[ $out == *"$want"* ]] && nothing_left >/dev/null 2>&1; then
     pass "--netns $spec: exit 1, \"$out\", nothing left behind"
   else
-    fail "--netns $spec: rc=$rc out=$out"; ip -n "$A" -br link; ip -n "$C" -br link
+    fail "--netns $spec: rc=$rc out=$out" "$(ip -n "$A" -br link)" "$(ip -n "$C" -br link)"
   fi
 done
 
 # A namespace this process may not enter: a user namespace of its own has no CAP_SYS_ADMIN over C.
-out=$(ip netns exec "$A" unshare --user --map-root-user -- "$BIN" up "$DIR/${P}a.conf" --netns "$C" --foreground 2>&1)
+out=$(nsx A unshare --user --map-root-user -- "$BIN" up "$DIR/${P}a.conf" --netns "$C" --foreground 2>&1)
 rc=$?
 if ((rc == 1)) && [[ $out == *"cannot enter: Operation not permitted"* ]] && nothing_left >/dev/null 2>&1; then
   pass "--netns without the right to enter it: exit 1, \"$out\", nothing left behind"
@@ -80,9 +80,9 @@ else
 fi
 
 echo "-- b. up --netns"
-ip netns exec "$A" "$BIN" up "$DIR/${P}a.conf" --netns "$C" --foreground >"$DIR/a.log" 2>&1 &
-UP=$!
-if wait_for 10 is_up "$C" "$A_IF"; then pass "the interface is up in C"; else fail "interface not up in C"; cat "$DIR/a.log"; fi
+up_start A "$DIR/a.log" "$DIR/${P}a.conf" --netns "$C"
+UP=$UP_PID
+if wait_for 10 link_is_up C "$A_IF"; then pass "the interface is up in C"; else fail "interface not up in C" "$(cat "$DIR/a.log")"; fi
 check "the interface is not in A" bash -c "! ip -n $A link show $A_IF"
 check "UDP 51820 is bound in A (where wgrouter runs)" bash -c "ip netns exec $A ss -Hlun 'sport = :51820' | grep -q 51820"
 check "nothing listens on 51820 in C" bash -c "! ip netns exec $C ss -Hlun 'sport = :51820' | grep -q 51820"
@@ -95,20 +95,20 @@ if [[ $out == *" 3 received"* ]]; then pass "C reaches B through the tunnel (C h
 check "ping6 from C through the tunnel" ip netns exec "$C" ping -6 -c 2 -i 0.2 -W 3 2001:db8:100::2
 check "wg show works from the host" bash -c "wg show $A_IF latest-handshakes | awk '{exit !(\$2 > 0)}'"
 kill -TERM "$UP"
-if wait_for 10 bash -c "! kill -0 $UP"; then pass "SIGTERM: wgrouter exited"; else fail "wgrouter did not exit"; fi
+if gone "$UP"; then pass "SIGTERM: wgrouter exited"; else fail "wgrouter did not exit"; fi
 check "after exit: no interface, no socket, no rules in C" nothing_left
 check "PostDown ran in C" bash -c "[ \"\$(cat $DIR/postdown.ns 2>/dev/null)\" = $C ]"
 
 echo "-- c. the container's namespace goes away"
-ip netns exec "$A" "$BIN" up "$DIR/${P}a.conf" --netns "$C" --foreground >"$DIR/a2.log" 2>&1 &
-UP=$!
-wait_for 10 is_up "$C" "$A_IF" || fail "interface up in C (second start)"
+up_start A "$DIR/a2.log" "$DIR/${P}a.conf" --netns "$C"
+UP=$UP_PID
+wait_for 10 link_is_up C "$A_IF" || fail "interface up in C (second start)"
 ino=$(stat -L -c %i "/run/netns/$C")
 ip netns del "$C"
-if wait_for 5 bash -c "! kill -0 $UP"; then
+if wait_for 5 eval "! pid_alive $UP"; then
   pass "ip netns del: the interface went with the namespace and wgrouter exited ($(tail -n 2 "$DIR/a2.log" | head -n 1))"
 else
-  fail "wgrouter still running after its namespace was deleted (namespace $ino kept alive?)"; tail "$DIR/a2.log"
+  fail "wgrouter still running after its namespace was deleted (namespace $ino kept alive?)" "$(tail "$DIR/a2.log")"
 fi
 check "its socket is gone" bash -c "[ ! -e $SOCK ]"
 ip netns add "$C" && ip -n "$C" link set lo up
@@ -134,9 +134,9 @@ Address = fe80::1/64
 Route = 2001:db8:200::2/128
 CONF
 chmod 600 "$DIR/${P}g.conf"
-ip netns exec "$A" "$BIN" up "$DIR/${P}g.conf" --name "$A_IF" --foreground >"$DIR/g.log" 2>&1 &
-UP=$!
-wait_for 10 bash -c "ip -n $A link show $TAP" || fail "TAP created"
+up_start A "$DIR/g.log" "$DIR/${P}g.conf" --name "$A_IF"
+UP=$UP_PID
+wait_for 10 nsx A ip link show "$TAP" || fail "TAP created"
 instance() {  # moves the TAP from $1 into C and configures the instance there
   ip -n "$1" link set "$TAP" netns "$C" &&
     ip -n "$C" addr add 2001:db8:200::2/128 dev "$TAP" nodad &&
@@ -144,12 +144,13 @@ instance() {  # moves the TAP from $1 into C and configures the instance there
     ip -n "$C" -6 route add default via fe80::1 dev "$TAP"
 }
 # At most 12 s: one-second pings until one is answered (the instance's DAD and ND come first).
-ping_b() { timeout 12 bash -c "until ip netns exec $C ping -6 -c 1 -W 1 2001:db8:100::2; do sleep 0.2; done"; }
+ping_b() { wait_for 12 ping_ok C 2001:db8:100::2 1 1 -6; }
 instance "$A" && check "TAP in C: the instance reaches B through the gateway and the tunnel" ping_b
 ip -n "$C" link set "$TAP" netns "$A" && ip -n "$A" link set "$TAP" up
-check "TAP back in A: wgrouter still running" kill -0 "$UP"
+check "TAP back in A: wgrouter still running" pid_alive "$UP"
 instance "$A" && check "TAP in C again: forwarding resumes" ping_b
-check "wgrouter kept running through the moves" kill -0 "$UP"
-kill -TERM "$UP"; wait_for 10 bash -c "! kill -0 $UP"
-cp "$DIR"/*.log /tmp/ 2>/dev/null; [ -n "${KEEP:-}" ] && cat "$DIR"/*.log
-finish "netns moves"
+check "wgrouter kept running through the moves" pid_alive "$UP"
+kill -TERM "$UP"
+check "SIGTERM: wgrouter exited" gone "$UP"
+[ -n "${KEEP:-}" ] && cat "$DIR"/*.log
+summary "netns moves"

@@ -89,13 +89,13 @@ inner_up() {
 
 # end_up K: create end K's interface in ns0 (daemon there), move it into nsK, configure it.
 end_up() {
-	local k=$1 n="ns$1" ifc=${IFN[$1]} out
+	local k=$1 n="ns$1" ifc=${IFN[$1]} out moved
 	start_wg "${IMPL[$k]}" ns0 "$ifc" || return 1
 	NODE_IF[$n]=$ifc NODE_IMPL[$n]=${IMPL[$k]} NODE_DPID[$n]=${NODE_DPID[ns0]} NODE_LOG[$n]=${NODE_LOG[ns0]}
+	moved=$(moves_logged "$n")
 	out=$(ip -n "${NODE_NS[ns0]}" link set "$ifc" netns "${NODE_NS[$n]}" 2>&1) ||
 		{ fail "move $ifc from ns0 into $n" "$out"; return 1; }
-	# a userspace daemon that takes the move for a deletion exits here
-	sleep 0.3
+	move_followed "$n" "$moved" || return 1
 	if ! wait_for 5 wg_answers "$n"; then
 		fail "$(node_desc "$n"): after the move into $n: link + wg show answer within 5 s" \
 			"daemon: $(daemon_state "$n")" "$(nsx "$n" ip -br link 2>&1)" \
@@ -104,6 +104,18 @@ end_up() {
 	fi
 	out=$(wg_conf "$n" setconf "$T_DIR/$k.conf" 2>&1) || { fail "wg setconf base config on $(node_desc "$n")" "$out"; return 1; }
 	inner_up "$k" || { fail "addresses / MTU / link up on $(node_desc "$n")"; return 1; }
+}
+
+# moves_logged NODE: how many moves of its interface the daemon of NODE logged following.
+moves_logged() { grep -c "interface moved to network namespace" "${NODE_LOG[$1]}" 2>/dev/null; }
+# move_followed NODE BEFORE: after a move, wait until a wgrouter end has logged following it (more
+# such lines than BEFORE; 5 s). The kernel has nothing to follow and wireguard-go says nothing:
+# for those ends the checks after the move are the test.
+move_followed() {
+	[[ ${NODE_IMPL[$1]} == wgrouter ]] || return 0
+	wait_for 5 eval "(( \$(moves_logged $1) > $2 ))" && return 0
+	fail "$(node_desc "$1"): no 'interface moved to network namespace' in its log within 5 s of the move" \
+		"daemon: $(daemon_state "$1")" "$(log_tail "$1" 5)"
 }
 
 daemon_state() {
@@ -204,19 +216,12 @@ wgrouter_state() {
 # ---------------------------------------------------------------------------------------------
 # Packet capture on a node's interface
 
-# cap_start NODE IFACE SECS OUTFILE FILTER...: tcpdump (-tt epoch timestamps, line-buffered) in
-# the background for at most SECS; returns once it listens. Sets CAP_PID.
+# cap_start NODE IFACE SECS OUTFILE FILTER...: tcpdump_start with one line a packet, -tt epoch
+# timestamps, line-buffered.
 cap_start() {
 	local n=$1 ifc=$2 secs=$3 out=$4; shift 4
-	local -a pre
-	ns_prefix "$n" pre
-	: >"$out.err"
-	"${pre[@]}" timeout "$secs" tcpdump -n -l -tt --immediate-mode -i "$ifc" "$@" >"$out" 2>"$out.err" </dev/null &
-	CAP_PID=$!
-	on_cleanup "stop_pid $CAP_PID"
-	wait_for 5 grep -q "listening on" "$out.err" || { echo "tcpdump did not start: $(cat "$out.err")"; return 1; }
+	tcpdump_start "$n" "$secs" "$out" -n -l -tt --immediate-mode -i "$ifc" "$@"
 }
-cap_lines() { grep -c '^[0-9]' "$1"; }
 
 # ---------------------------------------------------------------------------------------------
 # a. ping over outer IPv4 then IPv6, MTU 1420
@@ -317,16 +322,21 @@ sc_e_source_filter() {
 		rx0=$(peer_val "ns$o" transfer "$(pub "e$k")" | cut -f1)
 		[[ ${IMPL[$o]} == wgrouter ]] && d0=$(wgrouter_drop "$o" source_not_allowed)
 		cap="$T_DIR/srcfilter-$k.txt"
-		cap_start "ns$o" "${IFN[$o]}" 10 "$cap" "src host $s4 or src host $s6" || { fail "tcpdump on end $o" "$(cat "$cap.err")"; continue; }
+		cap_start "ns$o" "${IFN[$o]}" 10 "$cap" "src host $s4 or src host $s6 or (icmp and src host ${IN4[$k]})" ||
+			{ fail "tcpdump on end $o" "$(cat "$cap.err")"; continue; }
 		check "ping -I $s4 ${IN4[$o]}: no reply" ping_none "ns$k" "${IN4[$o]}" -I "$s4"
 		check "ping -I $s6 ${IN6[$o]}: no reply" ping_none "ns$k" "${IN6[$o]}" -I "$s6"
-		sleep 0.3
+		# A marker from the allowed source: end O handles end K's packets in order, so once the
+		# marker is in the capture so is any spoofed packet its interface let out.
+		ping_ok "ns$k" "${IN4[$o]}" 1 5 >/dev/null
+		wait_for 5 grep -q " IP ${IN4[$k]} > " "$cap" ||
+			fail "the marker ping from ${IN4[$k]} did not show in end $o's capture within 5 s" "$(cat "$cap" "$cap.err")"
 		stop_pid "$CAP_PID"
 		rx1=$(peer_val "ns$o" transfer "$(pub "e$k")" | cut -f1)
-		if (($(cap_lines "$cap") == 0)); then
+		if ! grep -q -e " IP $s4 > " -e " IP6 $s6 > " "$cap"; then
 			pass "end $o's interface saw no packet from $s4 / $s6 (tcpdump)"
 		else
-			fail "packets from a source outside AllowedIPs came out of end $o's interface" "$(head -n 5 "$cap")"
+			fail "packets from a source outside AllowedIPs came out of end $o's interface" "$(grep -m5 -e " IP $s4 > " -e " IP6 $s6 > " "$cap")"
 		fi
 		# 6 echo requests of >= 84 bytes reached end O's socket and were decrypted there
 		if [[ $rx0 =~ ^[0-9]+$ && $rx1 =~ ^[0-9]+$ ]] && ((rx1 - rx0 >= 6 * 84)); then
@@ -353,7 +363,8 @@ sc_f_key_change() {
 		p_o=$(pub "e$o")
 		check_ping "baseline ping $k->$o" "$k" "${IN4[$o]}"
 		hs_k0=$(peer_val "ns$k" latest-handshakes "$p_o")
-		sleep 1.1 # latest-handshakes has 1 s resolution
+		# latest-handshakes counts whole seconds: a new one shows only from the next second on
+		[[ $hs_k0 =~ ^[0-9]+$ ]] && wait_for 3 eval "(( \$(date +%s) > $hs_k0 ))"
 		gen_key "n$k"
 		check "end $k: wg set private-key (new key)" wgc "ns$k" set "${IFN[$k]}" private-key "$T_DIR/n$k.key"
 		check_eq "end $k: wg show public-key" "$(pub "n$k")" "$(wgc "ns$k" show "${IFN[$k]}" public-key)"
@@ -389,17 +400,19 @@ sc_f_key_change() {
 wg_show_at() { nsx "$1" timeout "$T_WG_TIMEOUT" wg show "$2" >/dev/null 2>&1; }
 
 sc_g_move_back() {
-	local k o n ifc t0 p wgns
+	local k o n ifc t0 p wgns moved
 	for k in 1 2; do
 		o=$(other "$k") n=ns$k ifc=${IFN[$k]}
 		check_ping "baseline ping $k->$o" "$k" "${IN4[$o]}"
+		moved=$(moves_logged "$n")
 		check "move $ifc from $n back to ns0" ip -n "${NODE_NS[$n]}" link set "$ifc" netns "${NODE_NS[ns0]}"
-		sleep 1
+		move_followed "$n" "$moved"
 		wgns=$n; [[ ${IMPL[$k]} == kernel ]] && wgns=ns0
 		check "$(node_desc "$n") in ns0: daemon alive ($(daemon_state "$n"))" eval "[[ -z \${NODE_DPID[$n]} ]] || pid_alive \${NODE_DPID[$n]}"
 		check "in ns0: wg show $ifc answers (from $wgns)" wg_show_at "$wgns" "$ifc"
+		moved=$(moves_logged "$n")
 		check "move $ifc from ns0 into $n again" ip -n "${NODE_NS[ns0]}" link set "$ifc" netns "${NODE_NS[$n]}"
-		sleep 0.5
+		move_followed "$n" "$moved"
 		check "back in $n: addresses, MTU $BASE_MTU, up" inner_up "$k"
 		check "back in $n: daemon alive ($(daemon_state "$n"))" eval "[[ -z \${NODE_DPID[$n]} ]] || pid_alive \${NODE_DPID[$n]}"
 		check "back in $n: wg show $ifc answers" wg_show_at "$n" "$ifc"
@@ -429,6 +442,18 @@ sc_g_move_back() {
 # the keepalive leaves at once (interval raised to 25 s while down, so a packet within 1 s of
 # `up` can only be that immediate one). The ends that follow link state (wgrouter, kernel) are
 # tested together: one capture on ns0's lo, packets told apart by source port.
+
+# down_seen K: wait until end K has taken its link down. A wgrouter end counts the datagrams it
+# gets while down (drop link_down): probe its port from ns0 until that counter moves (5 s). The
+# kernel takes the link down with the command.
+down_seen() {
+	local k=$1 d0
+	[[ ${IMPL[$k]} == wgrouter ]] || return 0
+	d0=$(wgrouter_drop "$k" link_down)
+	wait_for 5 eval "nsx ns0 bash -c 'echo probe >/dev/udp/127.0.0.1/${PORT[$k]}'; (( \$(wgrouter_drop $k link_down) > $d0 ))" && return 0
+	fail "end $k: no link_down drop for probe datagrams within 5 s of 'down' (did wgrouter see the link go down?)" \
+		"$(nsx "ns$k" timeout 10 "$WGROUTER_BIN" show "${IFN[$k]}" 2>&1 | grep -E '^  drops:')"
+}
 
 # first_from CAPFILE PORT T: epoch time of the first packet from PORT at or after epoch time T.
 first_from() { awk -v p=".$2 >" -v t="$3" '$0 ~ /^[0-9]/ && index($0, p) && $1 >= t { print $1; exit }' "$1"; }
@@ -470,7 +495,7 @@ sc_h_link_down() {
 	for k in "${ends[@]}"; do
 		check "ip -n ns$k link set ${IFN[$k]} down" nsx "ns$k" ip link set "${IFN[$k]}" down
 	done
-	sleep 0.5
+	for k in "${ends[@]}"; do down_seen "$k"; done
 	cap="$T_DIR/linkdown-down.txt"
 	cap_start ns0 lo 3 "$cap" "udp and ($filt)" || { fail "tcpdump in ns0" "$(cat "$cap.err")"; return; }
 	wait_for 4 eval "! pid_alive $CAP_PID"
@@ -483,15 +508,14 @@ sc_h_link_down() {
 		check "end $k: persistent-keepalive 25 while down" wgc "ns$k" set "${IFN[$k]}" peer "$(pub "e$o")" persistent-keepalive 25
 	done
 
-	sleep 0.5
 	cap="$T_DIR/linkdown-up.txt"
 	cap_start ns0 lo 6 "$cap" "udp and ($filt)" || { fail "tcpdump in ns0" "$(cat "$cap.err")"; return; }
 	for k in "${ends[@]}"; do
 		t_up[$k]=$EPOCHREALTIME
 		check "ip -n ns$k link set ${IFN[$k]} up" nsx "ns$k" ip link set "${IFN[$k]}" up
-		sleep 1.1 # one end's first packet before the next end goes up
+		# one end's first packet in the capture before the next end goes up (judged below)
+		wait_for 2 eval '[[ -n $(first_from "$cap" "${PORT[$k]}" "${t_up[$k]}") ]]'
 	done
-	sleep 0.2 # the capture's last lines
 	stop_pid "$CAP_PID"
 	for k in "${ends[@]}"; do
 		c=$(count_before "$cap" "${PORT[$k]}" "${t_up[$k]}")
@@ -589,17 +613,15 @@ usage() {
 
 main() {
 	(($# >= 2)) || usage
-	local i s t0 t
+	local i
 	IMPL[1]=$1 IMPL[2]=$2
 	[[ -n ${3:-} ]] && WGROUTER_BIN=$3
 	for i in "$1" "$2"; do
 		case $i in wgrouter | wireguard-go | kernel) ;; *) usage ;; esac
 	done
 	echo "== selftest-topo: end 1=$1 end 2=$2   prefix $T_PREFIX   logs $T_DIR${WGROUTER_OFFLOAD:+   WGROUTER_OFFLOAD=$WGROUTER_OFFLOAD}"
-	if ((EUID != 0)); then echo "SKIP: needs root (network namespaces)"; exit "$SKIP_RC"; fi
-	for t in ip wg ping iperf3 nft tcpdump jq ss timeout; do
-		command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit "$SKIP_RC"; }
-	done
+	require_root "network namespaces"
+	require_tools ip wg ping iperf3 nft tcpdump jq ss timeout
 	if [[ $1 == kernel || $2 == kernel ]]; then
 		if have_kernel_wg; then echo "kernel WireGuard: available"
 		else echo "kernel WireGuard: not available (ip link add type wireguard fails)"; echo "SKIP: $1 <-> $2 needs it"; exit "$SKIP_RC"; fi
@@ -619,15 +641,7 @@ main() {
 	gen_key e1 && gen_key e2 || { fail "wg genkey"; summary "selftest-topo"; exit 1; }
 	write_conf 1 && write_conf 2
 	end_up 1 && end_up 2 || { summary "selftest-topo $1 <-> $2"; exit 1; }
-	for s in "${SCENARIOS[@]}"; do
-		selected "${s%%:*}" "${s#*:}" || continue
-		T_TAG="${s%%:*}.${s#*:}"
-		echo "-- $T_TAG"
-		t0=$(now_us)
-		reset_ends
-		"sc_${s%%:*}_${s#*:}"
-		info "took $(since_s "$t0") s"
-	done
+	run_scenarios reset_ends "${SCENARIOS[@]}"
 	summary "selftest-topo end1=$1 end2=$2"
 }
 

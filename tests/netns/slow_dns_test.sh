@@ -25,10 +25,9 @@ BIN=${1:?usage: slow_dns_test.sh WGROUTER_BIN}
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
-((EUID == 0)) || { echo "SKIP: needs root"; exit "$SKIP_RC"; }
-for t in ip ping ss wg awk; do
-	command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit "$SKIP_RC"; }
-done
+WGROUTER_BIN=$BIN
+require_root
+require_tools ip ping ss wg awk
 [[ -c /dev/net/tun ]] || { echo "SKIP: no /dev/net/tun"; exit "$SKIP_RC"; }
 start_watchdog 110
 
@@ -114,23 +113,17 @@ IF_A=${T_PREFIX}a IF_B=${T_PREFIX}b IF_C=${T_PREFIX}c
 	EOF
 )
 
-# up NODE IFACE [ENV...]: `wgrouter up` in NODE, log in $T_DIR; sets UP_PID.
-# The prefix execs: UP_PID is wgrouter itself, the process the signals below are meant for.
+# up NODE IFACE: `wgrouter up` of IFACE.conf in NODE, log in $T_DIR; UP_PID is wgrouter itself,
+# the process the signals below are meant for.
 up() {
-	local n=$1 ifc=$2
-	local -a pre
-	shift 2
-	ns_prefix "$n" pre
-	"${pre[@]}" env "$@" "$BIN" up "$T_DIR/$ifc.conf" --foreground </dev/null >"$T_DIR/$ifc.log" 2>&1 &
-	UP_PID=$!
-	on_cleanup "stop_pid $UP_PID; rm -f $WG_SOCK_DIR/$ifc.sock"
+	on_cleanup "rm -f $WG_SOCK_DIR/$2.sock"
+	up_start "$1" "$T_DIR/$2.log" "$T_DIR/$2.conf"
 }
-link_up() { nsx "$1" ip -o link show "$2" 2>/dev/null | grep -q '[<,]UP[,>]'; }
 
 up b "$IF_B" && B_PID=$UP_PID
 up c "$IF_C"
-up a "$IF_A" WGROUTER_TEST_CLOCK_SCALE=10 && A_PID=$UP_PID
-check "three wgrouter up (a, b, c)" wait_for 10 eval "link_up a $IF_A && link_up b $IF_B && link_up c $IF_C" ||
+WGROUTER_TEST_CLOCK_SCALE=10 up a "$IF_A" && A_PID=$UP_PID
+check "three wgrouter up (a, b, c)" wait_for 10 eval "link_is_up a $IF_A && link_is_up b $IF_B && link_is_up c $IF_C" ||
 	{ tail -n 5 "$T_DIR"/*.log; exit 1; }
 check_eq "a: $NAME resolved at start (hosts file)" "192.0.2.2:$PORT_B" \
 	"$(nsx a wg show "$IF_A" endpoints | awk -v k="$PB" '$1 == k { print $2 }')"
@@ -198,9 +191,11 @@ measure() {
 	nsx a ping -n -D -i "$INTERVAL" -c "$PINGS" -w 20 192.0.2.66 >"$T_DIR/ping-control-$r.txt" 2>&1 &
 	p3=$!
 	on_cleanup "stop_pid $p1; stop_pid $p2; stop_pid $p3"
-	sleep 2
-	# Mid-way: the lookup's own socket, wgrouter's, connected to the silent server.
-	SS_MID=$(nsx a ss -Huanp dst "$DNS" 2>&1)
+	# While the pings flow (both through the tunnel answered once): the lookup's own socket,
+	# wgrouter's, connected to the silent server.
+	SS_MID="(no reply through the tunnel within 5 s)"
+	wait_for 5 eval 'grep -q "bytes from" "$T_DIR/ping-tun-$r.txt" && grep -q "bytes from" "$T_DIR/ping-port-$r.txt" &&
+		SS_MID=$(nsx a ss -Huanp dst "$DNS" 2>&1) && [[ $SS_MID == *"$DNS:53"* ]]'
 	wait "$p1" "$p2" "$p3"
 	VERDICT=ok ROUND_LINES=()
 	for what in tun port control; do

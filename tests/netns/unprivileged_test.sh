@@ -73,12 +73,9 @@ private_sockdir() {
 
 main() {
 	[[ -n ${1:-} ]] && WGROUTER_BIN=$1
-	local s t0
 	echo "== unprivileged: A=$UNPRIV_IMPL in unshare --user --map-root-user --net${UNPRIV_UID:+ as uid $UNPRIV_UID}, B=$PEER_IMPL   prefix $T_PREFIX   logs $T_DIR"
-	if ((EUID != 0)); then echo "SKIP: needs root (to build the peer namespace and veth)"; exit "$SKIP_RC"; fi
-	for t in ip wg ping iperf3 jq ss timeout unshare nsenter setpriv; do
-		command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit "$SKIP_RC"; }
-	done
+	require_root "to build the peer namespace and veth"
+	require_tools ip wg ping iperf3 jq ss timeout unshare nsenter setpriv
 	case $UNPRIV_IMPL in wgrouter | wireguard-go) ;; *) echo "UNPRIV_IMPL must be wgrouter or wireguard-go" >&2; exit 2 ;; esac
 	if [[ $UNPRIV_IMPL == wgrouter || $PEER_IMPL == wgrouter ]]; then
 		[[ -x $WGROUTER_BIN ]] || { echo "SKIP: wgrouter binary not found: $WGROUTER_BIN"; exit "$SKIP_RC"; }
@@ -109,10 +106,7 @@ main() {
 	make_ns B || exit 1
 
 	# setup_pair, with A's start split out to observe the socket directory behaviour
-	NODE_VETH[A]=${T_PREFIX}a0 NODE_VETH[B]=${T_PREFIX}b0
-	veth_pair A "${NODE_VETH[A]}" B "${NODE_VETH[B]}" &&
-		addr_add A "${NODE_VETH[A]}" "$OUT4_A/$OUT4_LEN" "$OUT6_A/$OUT6_LEN" &&
-		addr_add B "${NODE_VETH[B]}" "$OUT4_B/$OUT4_LEN" "$OUT6_B/$OUT6_LEN" || { summary setup; exit 1; }
+	pair_link || { summary setup; exit 1; }
 	gen_key A && gen_key B && write_base_confs || { summary setup; exit 1; }
 	NODE_IMPL[A]=$UNPRIV_IMPL NODE_IF[A]=${T_PREFIX}a NODE_IMPL[B]=$PEER_IMPL NODE_IF[B]=${T_PREFIX}b
 	bring_up B || { summary setup; exit 1; }
@@ -136,15 +130,7 @@ main() {
 		info "A's socket inside the namespace: $(nsx A ls -l "$WG_SOCK_DIR/${NODE_IF[A]}.sock" 2>&1)"
 	fi
 
-	for s in "${BASIC[@]}"; do
-		selected "${s%%:*}" "${s#*:}" || continue
-		T_TAG="${s%%:*}.${s#*:}"
-		echo "-- $T_TAG"
-		t0=$(now_us)
-		reset_pair
-		"sc_${s%%:*}_${s#*:}"
-		info "took $(since_s "$t0") s"
-	done
+	run_scenarios reset_pair "${BASIC[@]}"
 	summary "unprivileged A=$UNPRIV_IMPL(userns${UNPRIV_UID:+ uid $UNPRIV_UID}) B=$PEER_IMPL"
 }
 
