@@ -369,6 +369,18 @@ struct Newcomer {
   }
 };
 
+// Puts B under load with copies of c's initiation, so the last `n` copies earn cookie replies;
+// returns those replies.
+std::vector<Bytes> cookie_replies(Broker& w, const Newcomer& c, size_t n) {
+  const size_t first = w.b.out.udp.size();
+  deliver(w.net, w.b, std::vector<Bytes>(kUnderLoadPerSlice + n, c.initiation), kC);
+  std::vector<Bytes> cookies;
+  for (const Bytes& r : sent_since(w.b, first))
+    if (r[0] == 3) cookies.push_back(r);
+  REQUIRE(cookies.size() >= n);
+  return cookies;
+}
+
 struct DropCase {
   Drop drop;
   // Sets the scene in a Broker with a session and returns the node whose counter must grow by
@@ -474,25 +486,14 @@ std::vector<DropCase> drop_cases() {
       {Drop::CookieUnexpected,
        [=](Broker& w) -> Node& {
          Newcomer c(w, kC);
-         const size_t first = w.b.out.udp.size();
-         to_b(w, std::vector<Bytes>(kUnderLoadPerSlice + 2, c.initiation), kC);
-         const auto replies = sent_since(w.b, first);
-         std::vector<Bytes> cookies;
-         for (const Bytes& r : replies)
-           if (r[0] == 3) cookies.push_back(r);
-         REQUIRE(cookies.size() >= 2);
+         const auto cookies = cookie_replies(w, c, 2);
          deliver(w.net, c.n, {cookies[0], cookies[1]}, kB);  // the second finds no mac1 waiting
          return c.n;
        }},
       {Drop::CookieDecrypt,
        [=](Broker& w) -> Node& {
          Newcomer c(w, kC);
-         const size_t first = w.b.out.udp.size();
-         to_b(w, std::vector<Bytes>(kUnderLoadPerSlice + 1, c.initiation), kC);
-         Bytes cookie;
-         for (const Bytes& r : sent_since(w.b, first))
-           if (r[0] == 3) cookie = r;
-         REQUIRE(!cookie.empty());
+         Bytes cookie = cookie_replies(w, c, 1)[0];
          cookie[40] ^= 1;
          deliver(w.net, c.n, {cookie}, kB);
          return c.n;
@@ -500,12 +501,7 @@ std::vector<DropCase> drop_cases() {
       {Drop::RateLimited,
        [=](Broker& w) -> Node& {
          Newcomer c(w, kC);
-         const size_t first = w.b.out.udp.size();
-         to_b(w, std::vector<Bytes>(kUnderLoadPerSlice + 1, c.initiation), kC);
-         Bytes cookie;
-         for (const Bytes& r : sent_since(w.b, first))
-           if (r[0] == 3) cookie = r;
-         deliver(w.net, c.n, {cookie}, kB);
+         deliver(w.net, c.n, {cookie_replies(w, c, 1)[0]}, kB);
          w.net.clock.advance(kRekeyTimeout + std::chrono::milliseconds(100));
          c.n.dp.tick(w.net.env());  // the retry carries a mac2 now
          const Bytes retry = c.n.out.udp.back().datagrams[0];
