@@ -112,7 +112,7 @@ class EpollIo final : public PacketIo {
 
   void read_port(uint32_t id, PacketSink& sink) {
     size_t n = 0;
-    bool gone = false;
+    int gone = 0;
     for (; n < kMaxBatch; ++n) {
       uint8_t* buf = tun_rx_.data() + n * kBufferSize;
       const ssize_t r = ::read(ports_[id], buf + kPortReadOffset, core::kPortReadMax);
@@ -120,7 +120,7 @@ class EpollIo final : public PacketIo {
       if (r < 0 && (errno == EBADFD || errno == EBADF)) {  // the TAP was deleted: stop watching it
         ++counters_.port_read_errors;
         epoll_ctl(epfd_, EPOLL_CTL_DEL, ports_[id], nullptr);
-        gone = true;
+        gone = errno;
         break;
       }
       if (r <= 0) break;
@@ -129,7 +129,7 @@ class EpollIo final : public PacketIo {
     if (n) sink.on_port_frames(id, std::span(tun_batch_.data(), n));
     if (gone) {
       flush();
-      sink.on_port_gone(id);
+      sink.on_device_gone(id, gone);
     }
   }
 
@@ -178,7 +178,7 @@ class EpollIo final : public PacketIo {
       tun_batch_[n] = {{buf, kBufferSize}, static_cast<size_t>(r) - tun_vnet_};
     }
     if (n) sink.on_tun_packets(std::span(tun_batch_.data(), n));
-    if (err) sink.on_tun_error(err);
+    if (err) sink.on_device_gone(std::nullopt, err);
   }
 
   // One sendmmsg per stretch of messages of one family (one socket).

@@ -275,7 +275,8 @@ void Interface::on_link_events() {
   flush_outbox();
 }
 
-void Interface::on_tun_error(int err) {
+void Interface::on_device_gone(std::optional<uint32_t> port, int err) {
+  if (port) return detach_gone_port(*port);
   std::fprintf(stderr, "wgrouter[%s]: reading the TUN failed: %s\n", name().c_str(), std::strerror(err));
   locate_device();
 }

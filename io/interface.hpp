@@ -105,8 +105,8 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   void on_tun_packets(std::span<DeviceRead> batch) override;
   void on_port_frames(uint32_t port, std::span<DeviceRead> batch) override;
   void on_fd(int fd) override;
-  void on_tun_error(int err) override;
-  void on_port_gone(uint32_t port) override;
+  // The TUN gone: find it (deleted: stop); a port's device gone: detach the port.
+  void on_device_gone(std::optional<uint32_t> port, int err) override;
 
   // Egress: the data plane's output, queued on the backend; AEAD work on the pool.
   void send_udp(const core::Endpoint& to, std::span<const iovec> datagrams) override;
@@ -139,6 +139,8 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   // name is attached again (io/interface_ports.cpp).
   void on_link_events();
   void on_port_links(bool complete);
+  // A port whose descriptor failed for good (a deleted TAP): detached until a reload.
+  void detach_gone_port(uint32_t id);
   void reattach_port(uint32_t id);
 
   SystemRng rng_;

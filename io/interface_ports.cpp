@@ -59,7 +59,7 @@ int Interface::set_port_link_mtu(uint32_t id, std::optional<uint32_t> mtu) {
   return nl.set_link(dev.ifindex(), std::nullopt, mtu);
 }
 
-void Interface::on_port_gone(uint32_t id) {
+void Interface::detach_gone_port(uint32_t id) {
   if (id >= ports_.size() || gateway().port_removed(id) || !gateway().port_attached(id)) return;
   std::fprintf(stderr, "wgrouter[%s]: port %s: its device is gone (deleted); frames to it are dropped "
                "until the port is removed, or removed and added again, by a reload\n",

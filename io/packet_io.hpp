@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -42,11 +43,13 @@ class PacketSink {
   virtual void on_tun_packets(std::span<DeviceRead> batch) = 0;
   virtual void on_port_frames(uint32_t port, std::span<DeviceRead> batch) = 0;
   virtual void on_fd(int fd) = 0;  // a watched control descriptor is readable
-  // A TUN read failed for good (EBADFD: the device is gone); the backend stopped reading it.
-  virtual void on_tun_error(int /*err*/) {}
-  // A port's descriptor failed for good (a deleted TAP answers EBADFD): the backend stopped
-  // reading it. Called once per port, between batches.
-  virtual void on_port_gone(uint32_t port) { (void)port; }
+  // A device's descriptor failed for good (a deleted TUN or TAP answers EBADFD with `err`):
+  // the backend stopped reading it. `port`: which port, or none for the TUN. Once per
+  // descriptor, between batches, after what was queued for it has been flushed.
+  virtual void on_device_gone(std::optional<uint32_t> port, int err) {
+    (void)port;
+    (void)err;
+  }
 };
 
 struct IoCounters {

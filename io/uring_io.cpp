@@ -232,13 +232,13 @@ class UringIo final : public PacketIo {
     dispatch_ports(sink, nport);
     if (tun_error_ && !tun_error_reported_) {
       tun_error_reported_ = true;
-      sink.on_tun_error(tun_error_);
+      sink.on_device_gone(std::nullopt, tun_error_);
       flush();
     }
     if (!gone_.empty()) {
       gone_now_.swap(gone_);
-      for (uint32_t id : gone_now_) {
-        sink.on_port_gone(id);
+      for (const auto& [id, err] : gone_now_) {
+        sink.on_device_gone(id, err);
         flush();
       }
       gone_now_.clear();
@@ -291,7 +291,7 @@ class UringIo final : public PacketIo {
     int fd = -1;
     uint32_t gen = 0;
     unsigned inflight = 0;    // reads of this generation armed and not yet taken
-    bool gone = false;        // reported through on_port_gone
+    bool gone = false;        // reported through on_device_gone
     std::vector<uint8_t> rx;  // kPortReads buffers
   };
   // The buffers of a replaced or removed descriptor: kept until each of its reads has come
@@ -359,7 +359,7 @@ class UringIo final : public PacketIo {
         ++counters_.port_read_errors;
         if (!p.gone) {
           p.gone = true;
-          gone_.push_back(id);
+          gone_.emplace_back(id, -c.res);
         }
         return;
       }
@@ -541,8 +541,8 @@ class UringIo final : public PacketIo {
   bool tun_error_reported_ = false;
   std::vector<PortRx> ports_;
   std::vector<RetiredRx> retired_;
-  std::vector<uint32_t> gone_;      // ports whose reads failed for good, to report
-  std::vector<uint32_t> gone_now_;  // the ones being reported
+  std::vector<std::pair<uint32_t, int>> gone_;  // ports whose reads failed for good (errno), to report
+  std::vector<std::pair<uint32_t, int>> gone_now_;  // the ones being reported
   std::array<DeviceRead, kMaxBatch> port_batch_{};
   std::array<unsigned, kMaxBatch> port_slots_{};
   uint32_t batch_port_ = 0;
