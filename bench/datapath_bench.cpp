@@ -415,9 +415,7 @@ struct CountingEgress final : Egress {
   }
   void write_tun(std::span<const iovec>) override { ++writes; }
   void write_port(PortId, std::span<const iovec>) override { ++writes; }
-  void run_aead(std::span<AeadJob> jobs) override {
-    for (AeadJob& j : jobs) j.run();
-  }
+  void run_aead(std::span<AeadJob> jobs) override { run_jobs(jobs); }
   bool parallel_aead() const override { return false; }
   bool udp_gso() const override { return true; }
   void flush() override {}

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <unordered_set>
 
 #include "crypto/secure.hpp"
 #include "crypto/x25519.hpp"
@@ -140,10 +141,13 @@ int apply_peer(SetOperation& set, const PeerConfig& pc, const std::optional<core
 int sync_peers(UapiTarget t, const Config& cfg, std::span<const std::optional<core::Endpoint>> endpoints) {
   SetOperation set(t);
   if (cfg.iface.private_key) set.set_private_key(cfg.iface.private_key->secret.data());
+  // A set of the file's keys: a hub's file has tens of thousands of peers.
+  std::unordered_set<core::PublicKey, core::PublicKeyHash> in_file;
+  in_file.reserve(cfg.peers.size());
+  for (const PeerConfig& pc : cfg.peers) in_file.insert(pc.public_key);
   std::vector<core::PublicKey> gone;
   t.device.for_each_peer([&](core::PeerId, const core::Peer& p) {
-    const auto in_file = [&](const PeerConfig& pc) { return pc.public_key == p.public_key; };
-    if (std::none_of(cfg.peers.begin(), cfg.peers.end(), in_file)) gone.push_back(p.public_key);
+    if (!in_file.contains(p.public_key)) gone.push_back(p.public_key);
   });
   for (const core::PublicKey& key : gone) {
     if (const int err = set.select_peer(key)) return err;
@@ -206,7 +210,7 @@ bool apply_addresses(const Config& prev, const Config& next, RouterHooks& h, boo
 bool apply_mtu(const Config& next, RouterHooks& h, bool start) {
   const uint32_t was = h.tunnel_mtu();
   const uint32_t mtu = next.iface.mtu ? *next.iface.mtu : h.mtu_without_line();
-  if (mtu == was) return true;
+  if (!start && mtu == was) return true;  // at start the link gets it whatever the default was
   const int rc = h.set_mtu(mtu);
   if (start) {
     if (rc != 0) h.say("MTU " + std::to_string(mtu) + ": " + error_text(rc));

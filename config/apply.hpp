@@ -101,7 +101,7 @@ class RouterHooks {
   // The MTU when the file has no MTU line: found from the routes at `up`, kept on reload (the
   // interface's own routes would skew it then).
   virtual uint32_t mtu_without_line() = 0;
-  virtual uint32_t tunnel_mtu() const = 0;  // 0 before the first set_mtu
+  virtual uint32_t tunnel_mtu() const = 0;  // the tunnel MTU in use now
   // The TUN's link MTU, then the tunnel MTU (protocol and router) once the link has it.
   virtual int set_mtu(uint32_t mtu) = 0;
   // Opens (tap) or attaches (veth) the port's device, brings its link up with link_mtu when

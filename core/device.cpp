@@ -189,6 +189,13 @@ void AeadJob::run() {
 
 void AeadJob::wipe_key() { crypto::wipe(key.data(), key.size()); }
 
+void run_jobs(std::span<AeadJob> jobs) {
+  for (AeadJob& j : jobs) {
+    j.run();
+    j.wipe_key();
+  }
+}
+
 RxResult Device::receive(const Env& env, const Endpoint& from, std::span<uint8_t> datagram, Outbox& out) {
   return receive(env, from, datagram, out, nullptr);
 }

@@ -61,6 +61,10 @@ struct AeadJob {
   void wipe_key();
 };
 
+// Runs every job on this thread (sets ok) and wipes its key: what any job runner does with the
+// jobs it takes.
+void run_jobs(std::span<AeadJob> jobs);
+
 // Bytes a send buffer needs for an inner packet of len bytes.
 constexpr size_t send_capacity(size_t len) { return data::kHeaderLen + len + kPaddingMultiple - 1 + kTagLen; }
 

@@ -1,6 +1,8 @@
 // io/crypto_pool.cpp — see crypto_pool.hpp.
 #include "io/crypto_pool.hpp"
 
+#include <algorithm>
+
 #include <pthread.h>
 #include <signal.h>
 
@@ -30,23 +32,13 @@ void CryptoPool::work(std::span<core::AeadJob> jobs) {
   for (;;) {
     const size_t at = next_.fetch_add(kChunk, std::memory_order_relaxed);
     if (at >= jobs.size()) return;
-    const size_t end = at + kChunk < jobs.size() ? at + kChunk : jobs.size();
-    for (size_t i = at; i < end; ++i) {
-      jobs[i].run();
-      jobs[i].wipe_key();
-    }
+    core::run_jobs(jobs.subspan(at, std::min(kChunk, jobs.size() - at)));
   }
 }
 
 void CryptoPool::run(std::span<core::AeadJob> jobs) {
   if (jobs.empty()) return;
-  if (workers_.empty() || jobs.size() < kInlineBelow) {
-    for (core::AeadJob& j : jobs) {
-      j.run();
-      j.wipe_key();
-    }
-    return;
-  }
+  if (workers_.empty() || jobs.size() < kInlineBelow) return core::run_jobs(jobs);
   {
     std::lock_guard<std::mutex> l(mu_);
     jobs_ = jobs;

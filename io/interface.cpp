@@ -158,13 +158,7 @@ void Interface::write_tun(std::span<const iovec> parts) { io_->write_tun(parts);
 
 void Interface::write_port(core::PortId port, std::span<const iovec> parts) { io_->write_port(port, parts); }
 
-void Interface::run_aead(std::span<core::AeadJob> jobs) {
-  if (pool_) return pool_->run(jobs);
-  for (core::AeadJob& j : jobs) {
-    j.run();
-    j.wipe_key();
-  }
-}
+void Interface::run_aead(std::span<core::AeadJob> jobs) { pool_ ? pool_->run(jobs) : core::run_jobs(jobs); }
 
 void Interface::forget_stale_sources() {
   auto& stale = io_->stale_sources();

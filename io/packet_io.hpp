@@ -74,7 +74,7 @@ class PacketIo {
   // buf[kIngressHeadroom - kVnetLen] and writes must carry it.
   virtual void set_tun(int fd, bool vnet) = 0;
   // Whether a UDP message may carry several datagrams (UDP_SEGMENT). Switched off for good when
-  // the kernel refuses one (its datagrams are then sent one by one).
+  // the kernel says the socket cannot segment (io/output.hpp has the policy).
   void set_udp_gso(bool on) { gso_ = on; }
   bool udp_gso() const { return gso_; }
   // A port's descriptor (TAP or packet socket): frames with a virtio-net header. Ids are

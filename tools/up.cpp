@@ -324,11 +324,10 @@ config::UapiTarget uapi_target(io::Interface& itf) {
 // alive).
 class LiveRouter final : public config::RouterHooks {
  public:
-  // tunnel_mtu: cmd_up's, updated when the MTU changes. auto_mtu_from: at `up`, the peers'
-  // endpoints the automatic MTU is found from; nullptr on reload, where the MTU stays.
-  LiveRouter(io::Interface& itf, tun::Netlink& nl, uint32_t& tunnel_mtu,
-             const std::vector<std::optional<core::Endpoint>>* auto_mtu_from)
-      : itf_(itf), nl_(nl), tunnel_mtu_(tunnel_mtu), auto_mtu_from_(auto_mtu_from) {}
+  // auto_mtu_from: at `up`, the peers' endpoints the automatic MTU is found from; nullptr on
+  // reload, where the MTU stays.
+  LiveRouter(io::Interface& itf, tun::Netlink& nl, const std::vector<std::optional<core::Endpoint>>* auto_mtu_from)
+      : itf_(itf), nl_(nl), auto_mtu_from_(auto_mtu_from) {}
 
   core::Gateway& gateway() override { return itf_.gateway(); }
   bool reach_link() override {
@@ -343,13 +342,13 @@ class LiveRouter final : public config::RouterHooks {
   }
   // The routes asked are this namespace's (nl_): the UDP sockets send from here, also with --netns.
   uint32_t mtu_without_line() override {
-    return auto_mtu_from_ ? automatic_mtu(*auto_mtu_from_, nl_, itf_.name()) : tunnel_mtu_;
+    return auto_mtu_from_ ? automatic_mtu(*auto_mtu_from_, nl_, itf_.name()) : tunnel_mtu();
   }
-  uint32_t tunnel_mtu() const override { return tunnel_mtu_; }
+  // The Device's: what the file set, or what the link reported since.
+  uint32_t tunnel_mtu() const override { return itf_.dataplane().tunnel_mtu(); }
   int set_mtu(uint32_t mtu) override {
     if (const int rc = link_->set_link(itf_.ifindex(), std::nullopt, mtu); rc != 0) return rc;
     itf_.set_tunnel_mtu(mtu);
-    tunnel_mtu_ = mtu;
     return 0;
   }
   bool open_port(const config::PortConfig& pc, core::PortSpec spec, std::optional<uint32_t> link_mtu) override;
@@ -365,7 +364,6 @@ class LiveRouter final : public config::RouterHooks {
  private:
   io::Interface& itf_;
   tun::Netlink& nl_;
-  uint32_t& tunnel_mtu_;
   const std::vector<std::optional<core::Endpoint>>* auto_mtu_from_;
   std::unique_ptr<tun::Netlink> link_;
 };
@@ -445,8 +443,7 @@ void lookup_endpoint(const config::EndpointSpec& spec, const config::Config& cfg
 // Runs on the loop thread: hostname endpoints are looked up in the background and set when
 // their answers come (the peers keep their endpoints until then). The file is read here, as
 // any local file the daemon was started with; the rest is netlink and memory.
-// tunnel_mtu: the interface's MTU now (the file's, else automatic); updated when it changes.
-void reload(const std::string& path, config::Config& cfg, uint32_t& tunnel_mtu, io::Interface& itf, tun::Netlink& nl,
+void reload(const std::string& path, config::Config& cfg, io::Interface& itf, tun::Netlink& nl,
             io::Resolver& resolver, Applied& done) {
   const std::string& name = itf.name();
   auto loaded = config::load_config(path);
@@ -464,7 +461,7 @@ void reload(const std::string& path, config::Config& cfg, uint32_t& tunnel_mtu, 
       next.iface.dns_search != cfg.iface.dns_search)
     std::fprintf(stderr, "wgrouter[%s]: reload: [Interface] Table and DNS changes take a restart\n", name.c_str());
   {
-    LiveRouter router(itf, nl, tunnel_mtu, nullptr);
+    LiveRouter router(itf, nl, nullptr);
     (void)config::apply_file(uapi_target(itf), router, cfg, next, endpoints, config::ApplyMode::Reload);  // false only at Start
   }
   if (done.firewall && next.iface.addresses != cfg.iface.addresses) {
@@ -494,11 +491,11 @@ void reload(const std::string& path, config::Config& cfg, uint32_t& tunnel_mtu, 
 }
 
 // `up`: the file applied to the new interface by the code a reload uses, over an empty
-// configuration, then the link and the protocol come up. tunnel_mtu: the MTU set on the
-// interface (the file's, else automatic_mtu); ports default to it.
+// configuration, then the link and the protocol come up. The MTU set on the interface (the
+// file's, else automatic_mtu) is the Device's; ports default to it.
 bool apply_config(const config::Config& cfg, const std::vector<std::optional<core::Endpoint>>& endpoints,
-                  io::Interface& itf, tun::Netlink& nl, uint32_t& tunnel_mtu) {
-  LiveRouter router(itf, nl, tunnel_mtu, &endpoints);
+                  io::Interface& itf, tun::Netlink& nl) {
+  LiveRouter router(itf, nl, &endpoints);
   if (!config::apply_file(uapi_target(itf), router, config::Config{}, cfg, endpoints, config::ApplyMode::Start)) return false;
   if (const int rc = router.link()->set_link(itf.ifindex(), true, std::nullopt); rc != 0) {
     std::fprintf(stderr, "wgrouter[%s]: link up: %s\n", itf.name().c_str(), std::strerror(-rc));
@@ -624,8 +621,7 @@ int cmd_up(int argc, char** argv) {
     io::Resolver resolver;
     io::Interface itf(std::move(l->tun), l->uapi_fd, l->uapi_path, l->opts);
     Applied done;
-    uint32_t tunnel_mtu = 0;
-    ok = apply_config(cfg, endpoints, itf, nl, tunnel_mtu);
+    ok = apply_config(cfg, endpoints, itf, nl);
     if (ok) {
       const auto dnl = itf.device_netlink();
       ok = dnl && apply_routes(cfg, *dnl, itf, done);
@@ -642,7 +638,7 @@ int cmd_up(int argc, char** argv) {
         if (!resolver.in_flight(*pc.endpoint)) lookup_endpoint(*pc.endpoint, cfg, itf, resolver, false);
       }
     };
-    itf.on_reload = [&] { reload(path, cfg, tunnel_mtu, itf, nl, resolver, done); };
+    itf.on_reload = [&] { reload(path, cfg, itf, nl, resolver, done); };
     if (ok) {
       set_dns(cfg.iface, name);
       done.dns = true;

@@ -61,10 +61,7 @@ class RecordingEgress final : public Egress {
     if (runner)
       runner(jobs);
     else
-      for (AeadJob& j : jobs) {
-        j.run();
-        j.wipe_key();
-      }
+      run_jobs(jobs);
     if (fail_aead)
       for (AeadJob& j : jobs) j.ok = false;
   }
