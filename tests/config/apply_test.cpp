@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
@@ -98,6 +99,7 @@ struct Running final : UapiHooks, RouterHooks {
   core::Gateway gw{drops, 7};
   uint16_t port = 0;
   uint32_t mark = 0;
+  uint16_t port_in_use = 0;  // a port another socket holds: binding it fails, the old one stays
   // The TUN.
   bool reachable = true;
   std::vector<InterfaceAddress> link_addresses;
@@ -114,6 +116,7 @@ struct Running final : UapiHooks, RouterHooks {
   core::Outbox& outbox() override { return out; }
   uint16_t listen_port() const override { return port; }
   int set_listen_port(uint16_t p) override {
+    if (p != 0 && p == port_in_use) return -EADDRINUSE;
     port = p ? p : 40000;
     return 0;
   }
@@ -324,6 +327,17 @@ TEST_CASE("apply: a reload applies a changed ListenPort and FwMark, as wg syncco
   CHECK(r.said("reload: ListenPort 51820 -> 51999"));
   CHECK(r.said("reload: FwMark 0 -> 119"));
   CHECK(r.log.size() == 2);
+
+  // A port that cannot be bound: said, and the sockets stay where they were.
+  Config c = b;
+  c.iface.listen_port = 52000;
+  r.port_in_use = 52000;
+  r.log.clear();
+  r.reload(b, c);
+  CHECK(r.port == 51999);
+  CHECK(r.said("reload: cannot listen on UDP port 52000: " + std::string(std::strerror(EADDRINUSE)) +
+               "; the sockets stay where they were"));
+  CHECK(r.log.size() == 1);
 }
 
 TEST_CASE("apply: without an MTU line the MTU is found at start and kept on reload") {
