@@ -416,7 +416,7 @@ struct CountingEgress final : Egress {
   void write_tun(std::span<const iovec>) override { ++writes; }
   void write_port(PortId, std::span<const iovec>) override { ++writes; }
   void run_aead(std::span<AeadJob> jobs) override { run_jobs(jobs); }
-  bool parallel_aead() const override { return false; }
+  bool batch_aead() const override { return wg::crypto::batches_pay(wg::crypto::default_aead_backend()); }
   bool udp_gso() const override { return true; }
   void flush() override {}
 };

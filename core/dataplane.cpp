@@ -72,7 +72,7 @@ void DataPlane::open_batch(const Env& env) {
   open_jobs_.clear();
   open_at_.clear();
   opened_.assign(rx_.size(), nullptr);
-  if (rx_.size() < kParallelOpenFrom || !out_.parallel_aead()) return;
+  if (rx_.size() < kBatchOpenFrom || !out_.batch_aead()) return;
   for (size_t i = 0; i < rx_.size(); ++i) {
     AeadJob j;
     if (!device_.prepare_open(rx_[i].bytes, env.now, j)) continue;
@@ -124,7 +124,7 @@ void DataPlane::on_port_frames(const Env& env, PortId port, std::span<DeviceRead
 // --- output ---
 
 Drop DataPlane::to_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, size_t len) {
-  const TxResult t = device_.send(env, peer, buf, len, outbox_, out_.parallel_aead() ? &seal_jobs_ : nullptr);
+  const TxResult t = device_.send(env, peer, buf, len, outbox_, out_.batch_aead() ? &seal_jobs_ : nullptr);
   if (t.status == TxStatus::Sent) sends_.push_back({t.to, t.datagram});
   if (!outbox_.empty()) queue_outbox();
   return t.status == TxStatus::Dropped ? t.drop : Drop::None;

@@ -33,9 +33,9 @@ struct DataPlaneCounters {
 
 class DataPlane final : public GatewayOutput {
  public:
-  // A batch with fewer data messages than this opens them inline even with worker threads:
-  // handing them over costs more than the work.
-  static constexpr size_t kParallelOpenFrom = 8;
+  // A batch with fewer data messages than this opens them inline even when the Egress takes
+  // batches: one message gains nothing from being handed over.
+  static constexpr size_t kBatchOpenFrom = 2;
 
   // flow_capacity: the gateway's flow table (core/flow_table.hpp).
   DataPlane(Egress& out, uint64_t seed, size_t flow_capacity = 65536);

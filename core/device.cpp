@@ -182,20 +182,6 @@ bool Device::under_load(Instant now) const { return last_under_load_ && now - *l
 
 // --- receive ---
 
-void AeadJob::run() {
-  ok = seal ? crypto::aead_seal(data, data, len, nullptr, 0, counter, key.data())
-            : crypto::aead_open(data, data, len, nullptr, 0, counter, key.data());
-}
-
-void AeadJob::wipe_key() { crypto::wipe(key.data(), key.size()); }
-
-void run_jobs(std::span<AeadJob> jobs) {
-  for (AeadJob& j : jobs) {
-    j.run();
-    j.wipe_key();
-  }
-}
-
 RxResult Device::receive(const Env& env, const Endpoint& from, std::span<uint8_t> datagram, Outbox& out) {
   return receive(env, from, datagram, out, nullptr);
 }

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/aead_job.hpp"
 #include "core/cookie.hpp"
 #include "core/drop.hpp"
 #include "core/endpoint.hpp"
@@ -46,24 +47,6 @@ struct TxResult {
 };
 
 enum class PeerError : uint8_t { OwnKey, TooManyPeers };
-
-// One ChaCha20-Poly1305 operation taken out of the Device so that several threads can run a
-// batch of them (io/crypto_pool): a data packet's payload sealed or opened in place under its
-// counter and a copy of its key (wiped by whoever runs the job).
-struct AeadJob {
-  uint8_t* data = nullptr;  // payload (seal: plaintext + room for the tag; open: ciphertext + tag)
-  size_t len = 0;           // seal: plaintext length; open: ciphertext + tag
-  uint64_t counter = 0;
-  std::array<uint8_t, 32> key{};
-  bool seal = false;
-  bool ok = false;  // the result, written by the runner
-  void run();       // seals or opens; sets ok
-  void wipe_key();
-};
-
-// Runs every job on this thread (sets ok) and wipes its key: what any job runner does with the
-// jobs it takes.
-void run_jobs(std::span<AeadJob> jobs);
 
 // Bytes a send buffer needs for an inner packet of len bytes.
 constexpr size_t send_capacity(size_t len) { return data::kHeaderLen + len + kPaddingMultiple - 1 + kTagLen; }

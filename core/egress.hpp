@@ -12,13 +12,13 @@
 #include <cstdint>
 #include <span>
 
+#include "core/aead_job.hpp"
 #include "core/buffer_layout.hpp"
 #include "core/endpoint.hpp"
 #include "core/ids.hpp"
 
 namespace wg::core {
 
-struct AeadJob;
 
 // The most datagrams one receive can carry with UDP_GRO (the kernel's UDP_GRO_CNT_MAX).
 inline constexpr size_t kMaxGroSegments = 64;
@@ -59,8 +59,9 @@ class Egress {
   virtual void write_port(PortId port, std::span<const iovec> parts) = 0;
   // Runs every job (sets job.ok, wipes job.key); returns when all are done.
   virtual void run_aead(std::span<AeadJob> jobs) = 0;
-  // Whether the AEAD work of a batch is worth deferring to run_aead (worker threads).
-  virtual bool parallel_aead() const = 0;
+  // Whether the AEAD work of a batch is worth deferring to run_aead: a multi-buffer backend
+  // runs it in SIMD lanes, worker threads on several cores.
+  virtual bool batch_aead() const = 0;
   // Whether several datagrams may share one message (switched off for good when the kernel
   // refuses one; that message is then resent one datagram at a time).
   virtual bool udp_gso() const = 0;

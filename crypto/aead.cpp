@@ -1,4 +1,5 @@
-// crypto/aead.cpp — the libsodium and OpenSSL libcrypto ChaCha20-Poly1305 backends.
+// crypto/aead.cpp — the libsodium and OpenSSL libcrypto ChaCha20-Poly1305 backends, the
+// choice among the three, and the one-job-at-a-time batch runner.
 #include "crypto/aead.hpp"
 
 #include <openssl/core_names.h>
@@ -12,11 +13,15 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "crypto/aead_ipsec_mb.hpp"
+#include "crypto/secure.hpp"
+
 namespace wg::crypto {
 
 namespace {
 
-std::atomic<AeadBackend> g_default{AeadBackend::OpenSsl};
+// The process default; -1 until chosen (then best_aead_backend() on first use).
+std::atomic<int> g_default{-1};
 
 bool sodium_seal(uint8_t* out, const uint8_t* in, size_t len, const uint8_t* ad, size_t ad_len,
                  const uint8_t nonce[12], const uint8_t key[32]) {
@@ -111,11 +116,63 @@ bool openssl_open(uint8_t* out, const uint8_t* in, size_t len, const uint8_t* ad
 
 }  // namespace
 
-std::string_view name(AeadBackend b) { return b == AeadBackend::Sodium ? "libsodium" : "openssl"; }
+std::string_view name(AeadBackend b) {
+  switch (b) {
+    case AeadBackend::Sodium: return "libsodium";
+    case AeadBackend::OpenSsl: return "openssl";
+    case AeadBackend::IpsecMb: return "ipsec-mb";
+  }
+  return "?";
+}
 
-AeadBackend default_aead_backend() { return g_default.load(std::memory_order_relaxed); }
+std::optional<AeadBackend> parse_aead_backend(std::string_view s) {
+  if (s == "ipsec-mb") return AeadBackend::IpsecMb;
+  if (s == "openssl") return AeadBackend::OpenSsl;
+  if (s == "sodium" || s == "libsodium") return AeadBackend::Sodium;
+  return std::nullopt;
+}
 
-void set_default_aead_backend(AeadBackend b) { g_default.store(b, std::memory_order_relaxed); }
+bool aead_backend_usable(AeadBackend b) { return b != AeadBackend::IpsecMb || ipsec_mb::usable(); }
+
+std::string_view aead_arch(AeadBackend b) { return b == AeadBackend::IpsecMb ? ipsec_mb::arch() : ""; }
+
+std::string describe(AeadBackend b) {
+  std::string s(name(b));
+  if (const std::string_view a = aead_arch(b); !a.empty()) s.append(" ").append(a);
+  return s;
+}
+
+AeadBackend best_aead_backend() { return ipsec_mb::wide_simd() ? AeadBackend::IpsecMb : AeadBackend::OpenSsl; }
+
+bool select_aead_backend_from_env(std::string& error) {
+  const char* v = std::getenv("WGROUTER_AEAD");
+  if (!v || !*v) {
+    set_default_aead_backend(best_aead_backend());
+    return true;
+  }
+  const auto b = parse_aead_backend(v);
+  if (!b) {
+    error = std::string("`") + v + "' is not an AEAD backend (ipsec-mb, openssl or sodium)";
+    return false;
+  }
+  if (!aead_backend_usable(*b)) {
+    error = std::string(name(*b)) + " cannot run on this CPU (the library found no code path for it)";
+    return false;
+  }
+  set_default_aead_backend(*b);
+  return true;
+}
+
+AeadBackend default_aead_backend() {
+  int b = g_default.load(std::memory_order_relaxed);
+  if (b < 0) {
+    b = static_cast<int>(best_aead_backend());
+    g_default.store(b, std::memory_order_relaxed);
+  }
+  return static_cast<AeadBackend>(b);
+}
+
+void set_default_aead_backend(AeadBackend b) { g_default.store(static_cast<int>(b), std::memory_order_relaxed); }
 
 void counter_nonce(uint8_t nonce[12], uint64_t counter) {
   std::memset(nonce, 0, 4);
@@ -124,14 +181,33 @@ void counter_nonce(uint8_t nonce[12], uint64_t counter) {
 
 bool chacha20poly1305_seal(AeadBackend b, uint8_t* out, const uint8_t* in, size_t len, const uint8_t* ad,
                            size_t ad_len, const uint8_t nonce[12], const uint8_t key[32]) {
-  return b == AeadBackend::Sodium ? sodium_seal(out, in, len, ad, ad_len, nonce, key)
-                                  : openssl_seal(out, in, len, ad, ad_len, nonce, key);
+  switch (b) {
+    case AeadBackend::Sodium: return sodium_seal(out, in, len, ad, ad_len, nonce, key);
+    case AeadBackend::OpenSsl: return openssl_seal(out, in, len, ad, ad_len, nonce, key);
+    case AeadBackend::IpsecMb: return ipsec_mb::seal(out, in, len, ad, ad_len, nonce, key);
+  }
+  return false;
 }
 
 bool chacha20poly1305_open(AeadBackend b, uint8_t* out, const uint8_t* in, size_t len, const uint8_t* ad,
                            size_t ad_len, const uint8_t nonce[12], const uint8_t key[32]) {
-  return b == AeadBackend::Sodium ? sodium_open(out, in, len, ad, ad_len, nonce, key)
-                                  : openssl_open(out, in, len, ad, ad_len, nonce, key);
+  switch (b) {
+    case AeadBackend::Sodium: return sodium_open(out, in, len, ad, ad_len, nonce, key);
+    case AeadBackend::OpenSsl: return openssl_open(out, in, len, ad, ad_len, nonce, key);
+    case AeadBackend::IpsecMb: return ipsec_mb::open(out, in, len, ad, ad_len, nonce, key);
+  }
+  return false;
+}
+
+void run_aead_jobs(std::span<AeadJob> jobs, AeadBackend b) {
+  if (b == AeadBackend::IpsecMb) return ipsec_mb::run(jobs);
+  for (AeadJob& j : jobs) {
+    const uint8_t* in = j.src ? j.src : j.data;
+    j.ok = j.seal ? aead_seal(j.data, in, j.len, nullptr, 0, j.counter, j.key.data(), b)
+                  : aead_open(j.data, in, j.len, nullptr, 0, j.counter, j.key.data(), b);
+    if (!j.ok && !j.seal && j.len >= kAeadTagLen) wipe(j.data, j.len - kAeadTagLen);
+    wipe(j.key.data(), j.key.size());
+  }
 }
 
 bool xchacha20poly1305_seal(uint8_t* out, const uint8_t* in, size_t len, const uint8_t* ad, size_t ad_len,

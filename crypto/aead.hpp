@@ -1,9 +1,20 @@
-// crypto/aead.hpp — ChaCha20-Poly1305 (RFC 8439) behind a two-backend seam, and
-// XChaCha20-Poly1305 for cookie replies. Both backends pass the same vectors; the default
-// is the faster one on the benchmark in bench/RESULTS.md.
+// crypto/aead.hpp — ChaCha20-Poly1305 (RFC 8439) behind a three-backend seam, one packet at a
+// time or a batch at a time, and XChaCha20-Poly1305 for cookie replies. Every backend passes
+// the same vectors and gives the same bytes (tests/crypto/aead_test.cpp, fuzz/aead_diff):
+//
+//   ipsec-mb  intel-ipsec-mb's multi-buffer job manager: a batch's packets run side by side
+//             in the SIMD lanes (AVX2 / AVX-512). The default when the CPU has AVX2 or better.
+//   openssl   OpenSSL libcrypto's EVP, one packet per call. The default on other CPUs.
+//   sodium    libsodium, one packet per call.
+//
+// WGROUTER_AEAD=ipsec-mb|openssl|sodium forces one (parse_aead_backend).
 #pragma once
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
 #include <string_view>
 
 namespace wg::crypto {
@@ -12,9 +23,24 @@ inline constexpr size_t kAeadTagLen = 16;
 inline constexpr size_t kAeadNonceLen = 12;
 inline constexpr size_t kXAeadNonceLen = 24;
 
-enum class AeadBackend : uint8_t { Sodium, OpenSsl };
+enum class AeadBackend : uint8_t { Sodium, OpenSsl, IpsecMb };
 
+// "libsodium", "openssl", "ipsec-mb".
 std::string_view name(AeadBackend b);
+// The names WGROUTER_AEAD takes: "ipsec-mb", "openssl", "sodium" (or "libsodium").
+std::optional<AeadBackend> parse_aead_backend(std::string_view s);
+// Whether the backend can run on this CPU (ipsec-mb: its manager initialises; the others: yes).
+bool aead_backend_usable(AeadBackend b);
+// The SIMD code path a backend takes here: "avx512", "avx2", "avx", "sse" for ipsec-mb; empty
+// for the others (they choose per call inside the library).
+std::string_view aead_arch(AeadBackend b);
+// name and arch, as `wgrouter show` prints it: "ipsec-mb avx512", "openssl".
+std::string describe(AeadBackend b);
+// ipsec-mb when the CPU has AVX2 or AVX-512, else OpenSSL.
+AeadBackend best_aead_backend();
+// Reads WGROUTER_AEAD (unset: best_aead_backend()) and makes it the process default. A value
+// that names no backend, or one that cannot run here, is refused with a message in `error`.
+[[nodiscard]] bool select_aead_backend_from_env(std::string& error);
 AeadBackend default_aead_backend();
 // Process-wide choice; set once at startup before any thread encrypts.
 void set_default_aead_backend(AeadBackend b);
@@ -46,6 +72,30 @@ void counter_nonce(uint8_t nonce[12], uint64_t counter);
   counter_nonce(nonce, counter);
   return chacha20poly1305_open(b, out, in, len, ad, ad_len, nonce, key);
 }
+
+// One data packet's AEAD work in a batch: WireGuard's nonce (the counter), no associated data.
+//   seal: len plaintext bytes from src (or in place at data) -> len ciphertext bytes at data,
+//         then the 16-byte tag at data + len.
+//   open: len bytes (ciphertext + tag) from src (or in place at data) -> len - 16 plaintext
+//         bytes at data, released only when the tag verifies; on failure they are zeroed.
+// The key is a copy the runner wipes.
+struct AeadJob {
+  uint8_t* data = nullptr;
+  const uint8_t* src = nullptr;  // nullptr: in place
+  size_t len = 0;
+  uint64_t counter = 0;
+  std::array<uint8_t, 32> key{};
+  bool seal = false;
+  bool ok = false;  // the result, written by the runner
+};
+
+// Whether handing this backend a batch at once is faster than one packet at a time.
+inline bool batches_pay(AeadBackend b) { return b == AeadBackend::IpsecMb; }
+
+// Runs every job of the batch on this thread (sets ok) and wipes every key. With ipsec-mb the
+// whole batch is submitted as one burst of jobs to this thread's manager and completed before
+// this returns; the others take one job at a time.
+void run_aead_jobs(std::span<AeadJob> jobs, AeadBackend b = default_aead_backend());
 
 // XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha), libsodium only.
 [[nodiscard]] bool xchacha20poly1305_seal(uint8_t* out, const uint8_t* in, size_t len, const uint8_t* ad,

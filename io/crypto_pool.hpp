@@ -21,7 +21,7 @@ namespace wg::io {
 class CryptoPool {
  public:
   static constexpr size_t kInlineBelow = 8;  // jobs; fewer run on the calling thread alone
-  static constexpr size_t kChunk = 4;        // jobs taken per grab
+  static constexpr size_t kChunk = 16;       // jobs taken per grab (enough to fill the multi-buffer lanes)
 
   // threads counts the calling thread: 1 (or 0) means no workers.
   explicit CryptoPool(unsigned threads);

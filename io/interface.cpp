@@ -88,6 +88,7 @@ OffloadState Interface::offload_state() const {
 }
 
 void Interface::append_status(std::string& out) const {
+  out += "aead=" + crypto::describe(crypto::default_aead_backend()) + "\n";
   out += "offload=" + offload_state().describe() + "\n";
   const IoCounters& c = io_->counters();
   auto num = [&](const char* k, uint64_t v) { out.append("io_").append(k).append("=").append(std::to_string(v)).append("\n"); };

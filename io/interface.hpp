@@ -113,7 +113,7 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   void write_tun(std::span<const iovec> parts) override;
   void write_port(core::PortId port, std::span<const iovec> parts) override;
   void run_aead(std::span<core::AeadJob> jobs) override;
-  bool parallel_aead() const override { return pool_ != nullptr; }
+  bool batch_aead() const override { return pool_ != nullptr || crypto::batches_pay(crypto::default_aead_backend()); }
   bool udp_gso() const override { return io_->udp_gso(); }
   void flush() override { io_->flush(); }
 

@@ -100,6 +100,11 @@ std::optional<io::InterfaceOptions> interface_options_from_env() {
     }
     o.threads = static_cast<unsigned>(n);
   }
+  // The AEAD backend is chosen before any key or thread exists (crypto/aead.hpp).
+  if (std::string error; !crypto::select_aead_backend_from_env(error)) {
+    std::fprintf(stderr, "wgrouter: WGROUTER_AEAD: %s\n", error.c_str());
+    return std::nullopt;
+  }
   if (const char* v = std::getenv("WGROUTER_OFFLOAD")) {
     std::string error;
     const auto s = io::parse_offload_switches(v, error);

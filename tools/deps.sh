@@ -7,7 +7,7 @@ packages=(
   # build
   g++ cmake ninja-build pkg-config
   # libraries of the design
-  libsodium-dev libb2-dev libssl-dev liburing-dev libmnl-dev libnftables-dev libfmt-dev libexpected-dev
+  libsodium-dev libb2-dev libssl-dev liburing-dev libmnl-dev libnftables-dev libfmt-dev libexpected-dev libipsec-mb-dev
   # tests, benchmarks, fuzzing
   doctest-dev nlohmann-json3-dev libbenchmark-dev clang libclang-rt-14-dev
   # peers and tools the tests drive

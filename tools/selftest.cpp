@@ -74,6 +74,10 @@ int cmd_selftest(int argc, char**) {
     std::fputs("Usage: wgrouter selftest\n", stderr);
     return 1;
   }
+  if (std::string error; !crypto::select_aead_backend_from_env(error)) {
+    std::fprintf(stderr, "wgrouter: WGROUTER_AEAD: %s\n", error.c_str());
+    return 1;
+  }
   SystemRng rng;
   Node a{"alice", {}, core::kNoPeer, Endpoint::v4(192, 0, 2, 1, 51820), {}};
   Node b{"bob", {}, core::kNoPeer, Endpoint::v4(198, 51, 100, 1, 51821), {}};
@@ -86,7 +90,7 @@ int cmd_selftest(int argc, char**) {
   crypto::x25519_clamp(kb.data());
   a.dev.set_private_key(env_now(rng), ka.data(), a.out);
   b.dev.set_private_key(env_now(rng), kb.data(), b.out);
-  std::printf("aead backend       %s\n", std::string(crypto::name(crypto::default_aead_backend())).c_str());
+  std::printf("aead backend       %s\n", crypto::describe(crypto::default_aead_backend()).c_str());
   std::printf("alice public key   %s\n", crypto::key_to_base64(a.dev.identity().public_key.data()).c_str());
   std::printf("bob public key     %s\n", crypto::key_to_base64(b.dev.identity().public_key.data()).c_str());
 

@@ -51,6 +51,7 @@ struct IfaceInfo {
   std::vector<std::pair<std::string, uint64_t>> drops;  // wgrouter extension lines
   std::vector<std::pair<std::string, uint64_t>> counters;  // gw_* router counters
   std::string offload;                                       // offloads in effect
+  std::string aead;                                          // AEAD backend and its code path
   std::vector<std::pair<std::string, uint64_t>> io;          // io_* data-path counters
   std::vector<PortInfo> ports;
   std::vector<PeerInfo> peers;
@@ -155,6 +156,8 @@ bool load(const std::string& name, IfaceInfo& info) {
         info.drops.emplace_back(std::string(k.substr(5)), to_u64(v));
       } else if (k == "offload") {
         info.offload = v;
+      } else if (k == "aead") {
+        info.aead = v;
       } else if (k.substr(0, 3) == "io_") {
         info.io.emplace_back(std::string(k.substr(3)), to_u64(v));
       } else if (k.substr(0, 3) == "gw_") {
@@ -225,6 +228,7 @@ void print_text(const IfaceInfo& i) {
       any = true;
     }
   if (any) std::printf("\n");
+  if (!i.aead.empty()) std::printf("  aead: %s\n", i.aead.c_str());
   if (!i.offload.empty()) std::printf("  offloads: %s\n", i.offload.c_str());
   if (!i.io.empty()) {
     std::string c;
@@ -293,7 +297,7 @@ void print_json(const std::vector<IfaceInfo>& all) {
     for (size_t k = 0; k < i.counters.size(); ++k)
       std::printf("%s%s:%llu", k ? "," : "", json_str(i.counters[k].first).c_str(),
                   static_cast<unsigned long long>(i.counters[k].second));
-    std::printf("},\"offload\":%s,\"io\":{", json_str(i.offload).c_str());
+    std::printf("},\"aead\":%s,\"offload\":%s,\"io\":{", json_str(i.aead).c_str(), json_str(i.offload).c_str());
     for (size_t k = 0; k < i.io.size(); ++k)
       std::printf("%s%s:%llu", k ? "," : "", json_str(i.io[k].first).c_str(),
                   static_cast<unsigned long long>(i.io[k].second));

@@ -65,7 +65,7 @@ class RecordingEgress final : public Egress {
     if (fail_aead)
       for (AeadJob& j : jobs) j.ok = false;
   }
-  bool parallel_aead() const override { return deferred_; }
+  bool batch_aead() const override { return deferred_; }
   bool udp_gso() const override { return gso; }
   void flush() override {
     ++flushes;
