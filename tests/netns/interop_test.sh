@@ -69,7 +69,26 @@ sc_a_handshake() {
 		else
 			fail "$(node_desc "$n"): wg show transfer for its peer" "got: '$v'"
 		fi
+		[[ ${NODE_IMPL[$n]} == wgrouter ]] && check_aead_line "$n"
 	done
+}
+
+# `wgrouter show` names the AEAD backend in use: the forced one (WGROUTER_AEAD), else ipsec-mb
+# on a CPU with AVX2/AVX-512 and OpenSSL elsewhere.
+check_aead_line() {
+	local n=$1 line want
+	line=$(nsx "$n" timeout 10 "$WGROUTER_BIN" show "${NODE_IF[$n]}" 2>&1 | grep -m1 '^  aead: ')
+	case ${WGROUTER_AEAD:-} in
+	'') if grep -qw avx2 /proc/cpuinfo; then want='ipsec-mb avx(2|512)'; else want='openssl'; fi ;;
+	sodium) want='libsodium' ;;
+	ipsec-mb) want='ipsec-mb [a-z0-9-]+' ;;
+	*) want=$WGROUTER_AEAD ;;
+	esac
+	if [[ $line =~ ^\ \ aead:\ ($want)$ ]]; then
+		pass "$(node_desc "$n"): wgrouter show says '${line#  }'"
+	else
+		fail "$(node_desc "$n"): wgrouter show's aead line" "got: '$line', want /$want/"
+	fi
 }
 
 # ---------------------------------------------------------------------------------------------

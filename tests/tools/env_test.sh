@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/tools/env_test.sh — the run-time switches read from the environment (WGROUTER_OFFLOAD,
-# WGROUTER_THREADS): a value wgrouter does not understand stops it before it creates anything,
+# WGROUTER_THREADS, WGROUTER_AEAD): a value wgrouter does not understand stops it before it creates anything,
 # with a message naming the variable and the value, and exit status 1.
 # Usage: bash env_test.sh path/to/wgrouter. Exit 0 all passed, 1 any failure.
 set -uo pipefail
@@ -27,5 +27,7 @@ expect_refused WGROUTER_THREADS 0 "WGROUTER_THREADS: \`0' is not a number from 1
 expect_refused WGROUTER_THREADS 65 "WGROUTER_THREADS: \`65' is not a number from 1 to 64"
 expect_refused WGROUTER_THREADS 2x "WGROUTER_THREADS: \`2x' is not a number from 1 to 64"
 expect_refused WGROUTER_THREADS "" "WGROUTER_THREADS: \`' is not a number from 1 to 64"
-echo "SUMMARY env: $((6 - fails)) passed, $fails failed"
+expect_refused WGROUTER_AEAD aesni "WGROUTER_AEAD: \`aesni' is not an AEAD backend (ipsec-mb, openssl or sodium)"
+expect_refused WGROUTER_AEAD "IPSEC-MB" "WGROUTER_AEAD: \`IPSEC-MB' is not an AEAD backend"
+echo "SUMMARY env: $((8 - fails)) passed, $fails failed"
 ((fails == 0))
