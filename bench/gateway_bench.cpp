@@ -23,7 +23,7 @@ using wg::core::pkt::kTcpSyn;
 
 struct CountingOutput final : GatewayOutput {
   uint64_t tunnel = 0, tun = 0, port = 0;
-  wg::core::Drop to_tunnel(const Env&, PeerId, std::span<uint8_t>, size_t) override {
+  wg::core::Drop to_tunnel(const Env&, PeerId, std::span<uint8_t>, size_t, const wg::core::SealSource*) override {
     ++tunnel;
     return wg::core::Drop::None;
   }

@@ -15,6 +15,8 @@ DataPlane::DataPlane(Egress& out, uint64_t seed, size_t flow_capacity)
   sends_.reserve(kMaxBatch * 4);
   send_iov_.reserve(kMaxBatch * 4);
   seal_jobs_.reserve(1024);
+  odd_seal_jobs_.reserve(512);
+  placed_.reserve(1024);
   open_jobs_.reserve(kMaxBatch * kMaxGroSegments);
   opened_.reserve(kMaxBatch * kMaxGroSegments);
   open_at_.reserve(kMaxBatch * kMaxGroSegments);
@@ -57,6 +59,9 @@ void DataPlane::remove_port(PortId id) {
 
 DataPlaneCounters DataPlane::counters() const {
   DataPlaneCounters c;
+  c.payload_copies = gateway_.counters().payload_copies + copies_;
+  c.payload_copy_bytes = gateway_.counters().payload_copy_bytes + copy_bytes_;
+  c.sealed_from_source = sealed_from_source_;
   c.gro_super_packets = tun_gro_.counters().super_packets;
   c.gro_segments = tun_gro_.counters().segments_joined;
   for (const Coalescer& g : port_gro_) {
@@ -123,8 +128,28 @@ void DataPlane::on_port_frames(const Env& env, PortId port, std::span<DeviceRead
 
 // --- output ---
 
-Drop DataPlane::to_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, size_t len) {
-  const TxResult t = device_.send(env, peer, buf, len, outbox_, out_.batch_aead() ? &seal_jobs_ : nullptr);
+Drop DataPlane::to_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, size_t len, const SealSource* from) {
+  const bool batch = out_.batch_aead();
+  if (from && !(batch && from->header <= kMaxSealHeader && device_.sends_at_once(env.now, peer, len))) {
+    // Staged, sealed at once, padded or dropped: the Device needs the whole packet in buf.
+    std::memcpy(buf.data() + data::kHeaderLen + from->header, from->at + from->header, len - from->header);
+    ++copies_;
+    copy_bytes_ += len;
+    from = nullptr;
+  }
+  const size_t jobs_before = seal_jobs_.size();
+  const TxResult t = device_.send(env, peer, buf, len, outbox_, batch ? &seal_jobs_ : nullptr);
+  if (from) {
+    // sends_at_once held, so the seal was deferred: it reads the segment from the super-packet.
+    AeadJob& j = seal_jobs_.at(jobs_before);
+    j.src = from->at;
+    placed_.push_back({from->at, j.data, from->header, from->odd, {}});
+    if (from->odd) {
+      odd_seal_jobs_.push_back(j);
+      seal_jobs_.pop_back();
+    }
+    ++sealed_from_source_;
+  }
   if (t.status == TxStatus::Sent) sends_.push_back({t.to, t.datagram});
   if (!outbox_.empty()) queue_outbox();
   return t.status == TxStatus::Dropped ? t.drop : Drop::None;
@@ -169,15 +194,39 @@ void DataPlane::queue_outbox() {
 }
 
 void DataPlane::run_seals() {
-  if (seal_jobs_.empty()) return;
-  out_.run_aead(seal_jobs_);
-  for (const AeadJob& j : seal_jobs_)
-    if (!j.ok) {
-      // Never let a plaintext leave: the datagram goes out as zeros the peer drops.
-      std::memset(j.data, 0, j.len + kTagLen);
-      device_.count_drop(Drop::SealFailed);
+  if (seal_jobs_.empty() && odd_seal_jobs_.empty()) return;
+  if (placed_.empty())
+    out_.run_aead(seal_jobs_);
+  else
+    seal_in_rounds();
+  for (std::vector<AeadJob>* jobs : {&seal_jobs_, &odd_seal_jobs_}) {
+    for (const AeadJob& j : *jobs)
+      if (!j.ok) {
+        // Never let a plaintext leave: the datagram goes out as zeros the peer drops.
+        std::memset(j.data, 0, j.len + kTagLen);
+        device_.count_drop(Drop::SealFailed);
+      }
+    jobs->clear();
+  }
+}
+
+// Segment i's plaintext is its header followed by its payload; in the super-packet the payload
+// follows the end of segment i-1's payload, so segment i's header is written over that end.
+// Neighbours cannot both be in place at once; even and odd segments take turns (two bursts of
+// jobs instead of one, and a few header-sized copies instead of one copy of every payload).
+void DataPlane::seal_in_rounds() {
+  for (Placed& p : placed_)
+    if (!p.odd) {
+      std::memcpy(p.kept.data(), p.at, p.len);
+      std::memcpy(p.at, p.header, p.len);
     }
-  seal_jobs_.clear();
+  out_.run_aead(seal_jobs_);
+  for (Placed& p : placed_)
+    if (!p.odd) std::memcpy(p.at, p.kept.data(), p.len);
+  for (Placed& p : placed_)
+    if (p.odd) std::memcpy(p.at, p.header, p.len);
+  out_.run_aead(odd_seal_jobs_);
+  placed_.clear();
 }
 
 void DataPlane::send_all() {

@@ -29,6 +29,12 @@ namespace wg::core {
 struct DataPlaneCounters {
   uint64_t gro_super_packets = 0;  // coalesced writes towards the TUN and the ports
   uint64_t gro_segments = 0;
+  // Packet bytes copied in user space on the way (the Gateway's segments, fragments and parked
+  // packets, and segments that could not be sealed from their super-packet).
+  uint64_t payload_copies = 0;
+  uint64_t payload_copy_bytes = 0;
+  // TSO segments sealed straight from their super-packet (SealSource).
+  uint64_t sealed_from_source = 0;
 };
 
 class DataPlane final : public GatewayOutput {
@@ -36,6 +42,8 @@ class DataPlane final : public GatewayOutput {
   // A batch with fewer data messages than this opens them inline even when the Egress takes
   // batches: one message gains nothing from being handed over.
   static constexpr size_t kBatchOpenFrom = 2;
+  // The longest segment header sealed from its super-packet (IPv6 + TCP with options is 80).
+  static constexpr size_t kMaxSealHeader = 128;
 
   // flow_capacity: the gateway's flow table (core/flow_table.hpp).
   DataPlane(Egress& out, uint64_t seed, size_t flow_capacity = 65536);
@@ -85,7 +93,9 @@ class DataPlane final : public GatewayOutput {
   DataPlaneCounters counters() const;
 
   // GatewayOutput
-  Drop to_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, size_t len) override;
+  Drop to_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, size_t len,
+                 const SealSource* from = nullptr) override;
+  bool seals_from_source() const override { return out_.batch_aead(); }
   void to_tun(std::span<uint8_t> ip) override;
   void to_port(uint32_t port, std::span<uint8_t> frame) override;
   void flush() override;
@@ -109,6 +119,10 @@ class DataPlane final : public GatewayOutput {
   // datagram i's result (nullptr: Device::receive opens it itself).
   void open_batch(const Env& env);
   void run_seals();
+  // Seals whose plaintext lies in a super-packet (placed_): the even segments' headers go in
+  // first (the bytes under them kept), those seals run with every other deferred one; then the
+  // kept bytes go back, the odd segments' headers go in and their seals run.
+  void seal_in_rounds();
   // Hands the queued sends to the Egress, grouped into GSO runs where it may, and flushes it:
   // the batch's datagrams, control copies and writes have left when this returns.
   void send_all();
@@ -129,6 +143,16 @@ class DataPlane final : public GatewayOutput {
   std::vector<RxDatagram> rx_;
   // Deferred seals (Device::send) and prepared opens of this batch.
   std::vector<AeadJob> seal_jobs_;
+  std::vector<AeadJob> odd_seal_jobs_;  // the second round of seal_in_rounds
+  struct Placed {
+    uint8_t* at;           // where the header goes, in the super-packet
+    const uint8_t* header;  // the header, at the front of the seal's destination
+    size_t len;
+    bool odd;
+    std::array<uint8_t, kMaxSealHeader> kept;  // what lay under it (even segments)
+  };
+  std::vector<Placed> placed_;
+  uint64_t copies_ = 0, copy_bytes_ = 0, sealed_from_source_ = 0;
   std::vector<AeadJob> open_jobs_;
   std::vector<const bool*> opened_;
   std::vector<size_t> open_at_;

@@ -434,6 +434,13 @@ TxResult Device::send(const Env& env, PeerId id, std::span<uint8_t> buf, size_t 
   return r;
 }
 
+bool Device::sends_at_once(Instant now, PeerId id, size_t len) const {
+  const Peer* p = peer(id);
+  if (!p || !up_ || !p->endpoint.valid() || !p->staged.empty() || padded_length(len, mtu_) != len) return false;
+  const Keypair* kp = p->keypairs.current.get();
+  return kp && kp->can_send(now);
+}
+
 void Device::send_keepalive(const Env& env, PeerId id, Outbox& out) {
   Peer* p = peer(id);
   if (!p) return;

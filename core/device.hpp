@@ -112,6 +112,10 @@ class Device {
   // Staged packets and keepalives are always sealed at once.
   TxResult send(const Env& env, PeerId id, std::span<uint8_t> buf, size_t len, Outbox& out,
                 std::vector<AeadJob>* defer = nullptr);
+  // Whether send() of a len-byte packet to this peer would seal it now under its current
+  // session without padding (a datagram leaves; nothing is staged): the case in which a caller
+  // may let the deferred seal read the plaintext from elsewhere (AeadJob::src).
+  bool sends_at_once(Instant now, PeerId id, size_t len) const;
   // For a batch opened on several threads: if `datagram` is a data message whose keypair and
   // counter would be accepted now, fills `job` to open it (nothing changes here) and returns
   // true. The result goes back through receive(..., &job.ok).

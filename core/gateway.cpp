@@ -187,8 +187,8 @@ void Gateway::send_frame(uint32_t p, std::span<uint8_t> frame, GatewayOutput& ou
 }
 
 void Gateway::send_to_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, size_t off, size_t len,
-                             GatewayOutput& out, const Ingress* in) {
-  const Drop d = out.to_tunnel(env, peer, buf.subspan(off - data::kHeaderLen), len);
+                             GatewayOutput& out, const Ingress* in, const SealSource* from) {
+  const Drop d = out.to_tunnel(env, peer, buf.subspan(off - data::kHeaderLen), len, from);
   // A peer that owns the destination but has no endpoint to send to: the sender learns at once
   // (kernel WireGuard does the same), instead of waiting for a timeout.
   if (d != Drop::NoEndpoint || !in || in->kind == Ingress::Kind::Tunnel) return;
@@ -426,6 +426,7 @@ void Gateway::learn_neighbour(const Env& env, uint32_t p, Family f, const uint8_
   uint8_t* s = scratch(out);
   if (kIngressHeadroom + parked.size() > scratch_size_) return count_port(Drop::NeighbourUnresolved, p);
   std::memcpy(s + kIngressHeadroom, parked.data(), parked.size());
+  copied(parked.size());
   emit_ip_to_port(p, {s, scratch_size_}, kIngressHeadroom, parked.size(), f, mac, out);
 }
 

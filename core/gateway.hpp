@@ -89,13 +89,31 @@ struct PortStats {
   DropCounters drops;
 };
 
+// A segment of a super-packet whose payload was not copied out (Gateway::split_from_tun): buf
+// holds only its `header` bytes, the payload lies in the super-packet right behind `at`, where
+// the header goes (over bytes of the previous segment) just before the seal reads the segment
+// from there. `odd`: the segment's index is odd, so its header covers the tail of an even one
+// (DataPlane seals even and odd segments in two rounds).
+struct SealSource {
+  uint8_t* at = nullptr;
+  size_t header = 0;
+  bool odd = false;
+};
+
 class GatewayOutput {
  public:
   virtual ~GatewayOutput() = default;
   // buf holds the IP packet at buf[data::kHeaderLen], len bytes, and room for padding + tag.
   // Returns why the packet could not be sent or queued (Drop::None when it was); on
   // Drop::NoEndpoint the packet is left as it was handed in (the gateway answers with ICMP).
-  virtual Drop to_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, size_t len) = 0;
+  // With `from` (only when seals_from_source()), buf holds only the first from->header bytes of
+  // the packet (see SealSource); when the seal cannot read the rest where it lies, the output
+  // copies it into buf first (the room is there).
+  virtual Drop to_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, size_t len,
+                         const SealSource* from = nullptr) = 0;
+  // Whether to_tunnel takes segments with a SealSource (it defers seals to the end of the
+  // batch, when the headers can be placed in the super-packet).
+  virtual bool seals_from_source() const { return false; }
   // The largest packet to_tunnel takes whole (Packet Too Big, fragment and segment sizes): the
   // tunnel MTU, owned by whatever seals for the tunnel (core::Device), read when needed.
   virtual uint32_t tunnel_mtu() const = 0;
@@ -113,6 +131,11 @@ struct GatewayCounters {
   uint64_t icmp_rate_limited = 0;
   uint64_t neighbour_solicits = 0;
   uint64_t ports_removed = 0;  // taken out of the configuration (remove_port)
+  // Packet bytes copied in user space: segments and fragments cut into scratch buffers, a
+  // parked packet sent on. A TSO segment towards a peer is sealed from the super-packet instead
+  // whenever the output takes a SealSource.
+  uint64_t payload_copies = 0;
+  uint64_t payload_copy_bytes = 0;
 };
 
 class Gateway {
@@ -231,7 +254,9 @@ class Gateway {
   // its headers fixed; returns its length, 0 when it cannot be cut.
   size_t cut_segment(std::span<const uint8_t> ip, const pkt::IpInfo& info, const pkt::VnetHeader& vnet, size_t i,
                      uint8_t*& s, GatewayOutput& out);
-  void split_from_tun(const Env& env, const RouteTarget& d, std::span<const uint8_t> ip, const pkt::IpInfo& info,
+  // ip is writable: towards a peer, each segment's header is placed in it in front of the
+  // segment's payload when the output seals from there (SealSource).
+  void split_from_tun(const Env& env, const RouteTarget& d, std::span<uint8_t> ip, const pkt::IpInfo& info,
                       const pkt::VnetHeader& vnet, GatewayOutput& out);
   void split_from_port(const Env& env, uint32_t p, std::span<const uint8_t> ip, const pkt::IpInfo& info,
                        const pkt::VnetHeader& vnet, const NextHop& hop, const Ingress& in, GatewayOutput& out);
@@ -243,7 +268,11 @@ class Gateway {
   // `in`: where the packet came from, for the ICMP error a peer without an endpoint earns
   // (nullptr: none is sent, e.g. for the gateway's own ICMP).
   void send_to_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, size_t off, size_t len,
-                      GatewayOutput& out, const Ingress* in = nullptr);
+                      GatewayOutput& out, const Ingress* in = nullptr, const SealSource* from = nullptr);
+  void copied(size_t n) {
+    ++counters_.payload_copies;
+    counters_.payload_copy_bytes += n;
+  }
   bool inbound_allowed(const Port& port, uint32_t p, const pkt::IpInfo& info, Instant now);
   void note_outbound(const Port& port, uint32_t p, const pkt::IpInfo& info, Instant now);
   // ICMP(v6) error about the packet at buf[off..] back to where it came from.

@@ -11,19 +11,42 @@ using namespace pkt;
 size_t Gateway::cut_segment(std::span<const uint8_t> ip, const IpInfo& info, const VnetHeader& vnet, size_t i,
                             uint8_t*& s, GatewayOutput& out) {
   s = scratch(out);
-  return gso_segment(ip, info, vnet.gso_type, vnet.gso_size, i, s + kIngressHeadroom,
-                     scratch_size_ - kIngressHeadroom - kTailroom);
+  const size_t len = gso_segment(ip, info, vnet.gso_type, vnet.gso_size, i, s + kIngressHeadroom,
+                                 scratch_size_ - kIngressHeadroom - kTailroom);
+  if (len) copied(len);
+  return len;
 }
 
-// A TSO/USO super-packet from the host (TUNSETOFFLOAD): segments are cut into scratch buffers,
-// each a complete packet with its checksums, and take the normal path. Towards a peer, the
-// segments of one super-packet leave in one UDP GSO send (io/ joins them again).
-void Gateway::split_from_tun(const Env& env, const RouteTarget& d, std::span<const uint8_t> ip, const IpInfo& info,
+// A TSO/USO super-packet from the host (TUNSETOFFLOAD): segments take the normal path one by
+// one, each a complete packet with its checksums. Towards a peer, the segments of one
+// super-packet leave in one UDP GSO send (the data plane joins them again), and when the output
+// seals from a SealSource only each segment's headers are written to a scratch buffer: the seal
+// reads the payload from the super-packet, so the bytes are not copied once more on the way.
+// That needs the payload of a segment to be at least as long as its headers (they are placed
+// over the end of the previous segment's payload).
+void Gateway::split_from_tun(const Env& env, const RouteTarget& d, std::span<uint8_t> ip, const IpInfo& info,
                              const VnetHeader& vnet, GatewayOutput& out) {
   const Ingress in{Ingress::Kind::Tun, 0, {}};
   const size_t n = gso_segments(ip, info, vnet.gso_type, vnet.gso_size);
   if (n == 0) return drops_.add(Drop::GsoUnsupported);
+  const bool from_source = d.kind == RouteTarget::Kind::Peer && out.seals_from_source();
   for (size_t i = 0; i < n; ++i) {
+    if (from_source) {
+      uint8_t* s = scratch(out);
+      std::span<const uint8_t> body;
+      const size_t len = gso_segment_header(ip, info, vnet.gso_type, vnet.gso_size, i, s + kIngressHeadroom,
+                                            scratch_size_ - kIngressHeadroom - kTailroom, body);
+      if (len == 0) return drops_.add(Drop::GsoUnsupported);
+      const size_t header = len - body.size();
+      SealSource src{ip.data() + (body.data() - ip.data()) - header, header, (i & 1) != 0};
+      if (vnet.gso_size < header) {
+        std::memcpy(s + kIngressHeadroom + header, body.data(), body.size());
+        copied(len);
+      }
+      send_to_tunnel(env, d.id, {s, scratch_size_}, kIngressHeadroom, len, out, &in,
+                     vnet.gso_size < header ? nullptr : &src);
+      continue;
+    }
     uint8_t* s = nullptr;
     const size_t len = cut_segment(ip, info, vnet, i, s, out);
     if (len == 0) return drops_.add(Drop::GsoUnsupported);
@@ -69,6 +92,7 @@ void Gateway::fragment_to_port(const Env& env, uint32_t p, std::span<const uint8
     uint8_t* s = scratch(out);
     const size_t len = ipv4_fragment(ip, info, mtu, i, s + kIngressHeadroom, scratch_size_ - kIngressHeadroom);
     if (len == 0) return count_port(Drop::TooBig, p);
+    copied(len);
     deliver_on_port(env, p, {s, scratch_size_}, kIngressHeadroom, len, info.family, info.dst, out);
   }
 }
@@ -81,6 +105,7 @@ void Gateway::fragment_to_tunnel(const Env& env, PeerId peer, std::span<const ui
     // Room behind each fragment for the data message's padding and tag.
     const size_t len = ipv4_fragment(ip, info, mtu, i, s + kIngressHeadroom, scratch_size_ - kIngressHeadroom - kTailroom);
     if (len == 0) return count(Drop::TooBig, in);
+    copied(len);
     send_to_tunnel(env, peer, {s, scratch_size_}, kIngressHeadroom, len, out, &in);
   }
 }

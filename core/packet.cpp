@@ -483,8 +483,8 @@ size_t gso_segments(std::span<const uint8_t> ip, const IpInfo& info, uint8_t gso
   return s->payload == 0 ? 1 : (s->payload + gso_size - 1) / gso_size;
 }
 
-size_t gso_segment(std::span<const uint8_t> ip, const IpInfo& info, uint8_t gso_type, uint16_t gso_size,
-                   size_t index, uint8_t* out, size_t cap) {
+size_t gso_segment_header(std::span<const uint8_t> ip, const IpInfo& info, uint8_t gso_type, uint16_t gso_size,
+                          size_t index, uint8_t* out, size_t cap, std::span<const uint8_t>& body) {
   const auto s = gso_shape(ip, info, gso_type, gso_size);
   if (!s) return 0;
   const size_t count = s->payload == 0 ? 1 : (s->payload + gso_size - 1) / gso_size;
@@ -494,7 +494,7 @@ size_t gso_segment(std::span<const uint8_t> ip, const IpInfo& info, uint8_t gso_
   const size_t len = s->hdr + chunk;
   if (len > cap) return 0;
   std::memcpy(out, ip.data(), s->hdr);
-  std::memcpy(out + s->hdr, ip.data() + s->hdr + at, chunk);
+  body = ip.subspan(s->hdr + at, chunk);
   if (info.family == Family::V4) {
     store16(out + 2, static_cast<uint16_t>(len));
     store16(out + 4, static_cast<uint16_t>(load16(ip.data() + 4) + index));
@@ -504,23 +504,32 @@ size_t gso_segment(std::span<const uint8_t> ip, const IpInfo& info, uint8_t gso_
     store16(out + 4, static_cast<uint16_t>(len - 40));
   }
   uint8_t* t = out + info.l4;
+  const size_t thl = s->hdr - info.l4;  // even (TCP: 4-byte words; UDP: 8), so the sums join
   const uint32_t l4_len = static_cast<uint32_t>(len - info.l4);
   const bool last = index + 1 == count;
+  const uint32_t pseudo = pseudo_sum(info.family, out + (info.family == Family::V4 ? 12 : 8),
+                                     out + (info.family == Family::V4 ? 16 : 24),
+                                     info.proto == kProtoTcp ? kProtoTcp : kProtoUdp, l4_len);
   if (info.proto == kProtoTcp) {
     store32(t + 4, load32(t + 4) + static_cast<uint32_t>(at));
     if (!last) t[13] &= static_cast<uint8_t>(~(kTcpFin | 0x08));  // FIN and PSH only on the last
     if (index != 0) t[13] &= static_cast<uint8_t>(~0x80);         // CWR only on the first
     store16(t + 16, 0);
-    store16(t + 16, fold(sum_bytes(t, l4_len, pseudo_sum(info.family, out + (info.family == Family::V4 ? 12 : 8),
-                                                         out + (info.family == Family::V4 ? 16 : 24), kProtoTcp,
-                                                         l4_len))));
+    store16(t + 16, fold(sum_bytes(body.data(), body.size(), sum_bytes(t, thl, pseudo))));
   } else {
     store16(t + 4, static_cast<uint16_t>(l4_len));
     store16(t + 6, 0);
-    uint16_t c = fold(sum_bytes(t, l4_len, pseudo_sum(info.family, out + (info.family == Family::V4 ? 12 : 8),
-                                                       out + (info.family == Family::V4 ? 16 : 24), kProtoUdp, l4_len)));
+    const uint16_t c = fold(sum_bytes(body.data(), body.size(), sum_bytes(t, thl, pseudo)));
     store16(t + 6, c == 0 ? 0xffff : c);
   }
+  return len;
+}
+
+size_t gso_segment(std::span<const uint8_t> ip, const IpInfo& info, uint8_t gso_type, uint16_t gso_size,
+                   size_t index, uint8_t* out, size_t cap) {
+  std::span<const uint8_t> body;
+  const size_t len = gso_segment_header(ip, info, gso_type, gso_size, index, out, cap, body);
+  if (len) std::memcpy(out + (len - body.size()), body.data(), body.size());
   return len;
 }
 

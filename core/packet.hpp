@@ -203,6 +203,11 @@ size_t gso_segments(std::span<const uint8_t> ip, const IpInfo& info, uint8_t gso
 // cap too small.
 size_t gso_segment(std::span<const uint8_t> ip, const IpInfo& info, uint8_t gso_type, uint16_t gso_size,
                    size_t index, uint8_t* out, size_t cap);
+// The same segment without its payload: writes only the headers (fixed as above, the transport
+// checksum taken over the payload where it lies) and points `body` at the payload inside `ip`;
+// returns the segment's whole length (headers + body), 0 as above. cap limits that length.
+size_t gso_segment_header(std::span<const uint8_t> ip, const IpInfo& info, uint8_t gso_type, uint16_t gso_size,
+                          size_t index, uint8_t* out, size_t cap, std::span<const uint8_t>& body);
 
 }  // namespace wg::core::pkt
 

@@ -61,7 +61,7 @@ class CheckingOutput : public GatewayOutput {
   uint64_t calls_ = 0;
   bool no_endpoint_every_third = false;  // kCfgNoEndpoint
 
-  Drop to_tunnel(const Env&, PeerId peer, std::span<uint8_t> buf, size_t len) override {
+  Drop to_tunnel(const Env&, PeerId peer, std::span<uint8_t> buf, size_t len, const SealSource*) override {
     check(buf.size() >= send_capacity(len), "to_tunnel: no room for the data header, padding and tag");
     check(peer == 0, "to_tunnel: a peer that owns no address");
     if (no_endpoint_every_third && ++calls_ % 3 == 0) {

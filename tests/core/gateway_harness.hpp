@@ -383,7 +383,7 @@ class RecordingOutput : public GatewayOutput {
   std::vector<PeerId> no_endpoint;
   uint32_t mtu = 1420;  // the tunnel MTU, which the output (Device, in io/) owns
 
-  Drop to_tunnel(const Env&, PeerId peer, std::span<uint8_t> buf, size_t len) override {
+  Drop to_tunnel(const Env&, PeerId peer, std::span<uint8_t> buf, size_t len, const SealSource*) override {
     if (std::find(no_endpoint.begin(), no_endpoint.end(), peer) != no_endpoint.end()) return Drop::NoEndpoint;
     const bool room = buf.size() >= send_capacity(len);
     tunnel.push_back({peer, {}, room});
