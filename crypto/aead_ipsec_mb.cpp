@@ -1,7 +1,8 @@
 // crypto/aead_ipsec_mb.cpp — the intel-ipsec-mb ChaCha20-Poly1305 backend (see aead.hpp).
 //
-// The library's job manager keeps several jobs in flight and runs them in the lanes of the
-// SIMD registers; a job is done only when the manager hands it back (in submission order).
+// The library's job manager may keep several jobs in flight (other algorithms share SIMD lanes
+// among packets; ChaCha20-Poly1305 in 1.3 completes each job as it is submitted); a job is done
+// only when the manager hands it back, in submission order.
 // One manager per thread (the loop thread and each crypto-pool worker), made on first use.
 // Decryption in the library computes the tag of the ciphertext but does not compare it: the
 // comparison is ours, in constant time, and a plaintext whose tag does not match is zeroed
