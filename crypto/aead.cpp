@@ -156,7 +156,7 @@ bool select_aead_backend_from_env(std::string& error) {
     return false;
   }
   if (!aead_backend_usable(*b)) {
-    error = std::string(name(*b)) + " cannot run on this CPU (the library found no code path for it)";
+    error = std::string(name(*b)) + " cannot be used here: " + std::string(ipsec_mb::unusable_reason());
     return false;
   }
   set_default_aead_backend(*b);

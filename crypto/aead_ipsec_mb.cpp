@@ -24,17 +24,28 @@ namespace {
 struct Manager {
   IMB_MGR* mgr = nullptr;
   IMB_ARCH arch = IMB_ARCH_NONE;
+  std::string_view unusable = "not tried";
   // Open jobs write their computed tag here (one slot per job of the batch).
   std::vector<std::array<uint8_t, kAeadTagLen>> tags;
   Manager() {
     mgr = alloc_mb_mgr(0);
-    if (!mgr) return;
+    if (!mgr) {
+      unusable = "its manager could not be allocated";
+      return;
+    }
     init_mb_mgr_auto(mgr, &arch);
     if (arch == IMB_ARCH_NONE || imb_get_errno(mgr) != 0) {
-      free_mb_mgr(mgr);
-      mgr = nullptr;
+      unusable = "the library found no code path for this CPU";
+    } else if (!(mgr->features & IMB_FEATURE_SAFE_DATA)) {
+      // Built without SAFE_DATA, the library leaves key material in registers and on the stack.
+      unusable = "the library was built without SAFE_DATA (key material would stay in registers)";
+    } else {
+      unusable = {};
+      tags.resize(64);
+      return;
     }
-    tags.resize(64);
+    free_mb_mgr(mgr);
+    mgr = nullptr;
   }
   ~Manager() {
     if (!mgr) return;
@@ -111,6 +122,8 @@ std::string_view arch_name(IMB_ARCH a) {
 }  // namespace
 
 bool usable() { return manager().mgr != nullptr; }
+
+std::string_view unusable_reason() { return manager().unusable; }
 
 std::string_view arch() { return usable() ? arch_name(manager().arch) : ""; }
 

@@ -9,8 +9,11 @@
 
 namespace wg::crypto::ipsec_mb {
 
-// This thread's manager initialised (the library found a code path for this CPU).
+// This thread's manager initialised: the library found a code path for this CPU and was built
+// to wipe what it leaves in registers and on the stack (SAFE_DATA).
 bool usable();
+// Why not, when not.
+std::string_view unusable_reason();
 // The code path the manager took ("avx512", "avx2", ...), empty when not usable.
 std::string_view arch();
 // AVX2 or AVX-512: the lanes that make batches pay.
