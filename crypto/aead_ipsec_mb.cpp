@@ -10,7 +10,7 @@
 #include "crypto/aead_ipsec_mb.hpp"
 
 #include <intel-ipsec-mb.h>
-#include <sodium.h>
+#include <openssl/crypto.h>
 
 #include <cstring>
 #include <vector>
@@ -144,7 +144,7 @@ bool open(uint8_t* out, const uint8_t* in, size_t len, const uint8_t* ad, size_t
   uint8_t expect[kAeadTagLen], got[kAeadTagLen];
   std::memcpy(expect, in + n, kAeadTagLen);  // in place, the plaintext may overwrite nothing past n; be safe
   const bool ran = run_one(out, in, n, ad, ad_len, nonce, key, false, got);
-  const bool ok = ran && sodium_memcmp(expect, got, kAeadTagLen) == 0;
+  const bool ok = ran && CRYPTO_memcmp(expect, got, kAeadTagLen) == 0;
   if (!ok) wipe(out, n);
   wipe(got, sizeof(got));
   return ok;
@@ -174,7 +174,7 @@ void run(std::span<AeadJob> jobs) {
       if (!j.seal) {
         const size_t n = j.len - kAeadTagLen;
         const uint8_t* tag = (j.src ? j.src : j.data) + n;
-        ok = ok && sodium_memcmp(tag, m.tags[i].data(), kAeadTagLen) == 0;
+        ok = ok && CRYPTO_memcmp(tag, m.tags[i].data(), kAeadTagLen) == 0;
         if (!ok) wipe(j.data, n);  // never release a plaintext that did not verify
       }
       j.ok = ok;
