@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "aead_choice.hpp"
 #include "core/dataplane_harness.hpp"
 
 using namespace wg::testing::dp;

@@ -17,6 +17,7 @@
 #include "core/device.hpp"
 #include "core/harness.hpp"
 #include "core/messages.hpp"
+#include "aead_choice.hpp"
 #include "crypto/blake2s.hpp"
 
 namespace wg::fuzzing {

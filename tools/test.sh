@@ -23,5 +23,10 @@ echo "== tests under sanitizers (the netns interop suite runs once, above, on th
 
 echo "== fuzzing (${WG_FUZZ_SECONDS:-10} s per target)"
 bash fuzz/run.sh "${WG_FUZZ_SECONDS:-10}"
+echo "== the data-path fuzz targets again with each other AEAD backend forced (5 s per target)"
+for backend in openssl sodium; do
+  echo "-- WGROUTER_AEAD=$backend"
+  WGROUTER_AEAD=$backend bash fuzz/run.sh 5 data datagram initiation dataplane
+done
 
 echo "== all tests passed"
