@@ -146,6 +146,7 @@ Drop DataPlane::to_tunnel(const Env& env, PeerId peer, std::span<uint8_t> buf, s
     placed_.push_back({from->at, j.data, from->header, from->odd, {}});
     if (from->odd) {
       odd_seal_jobs_.push_back(j);
+      crypto::wipe(j.key.data(), j.key.size());  // the copy that stays behind in seal_jobs_'s storage
       seal_jobs_.pop_back();
     }
     ++sealed_from_source_;
