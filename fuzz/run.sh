@@ -2,13 +2,28 @@
 # fuzz/run.sh — builds the fuzz targets if needed and runs each for N seconds (default 30)
 # over a temporary copy of its seed corpus, so fuzz/corpus/ is never modified.
 # Usage: fuzz/run.sh [SECONDS] [TARGET...]   (targets default to every fuzz/*_fuzz.cpp)
+#        fuzz/run.sh --long [TARGET...]      the deep run: WG_FUZZ_LONG_RUNS executions per
+#          target (default 10 000 000; each target also stops after WG_FUZZ_LONG_HOURS, default
+#          6), then the inputs that add coverage are merged into fuzz/corpus/<target>/ and a line
+#          per target (date, git, executions, exec/s, coverage, corpus) is added to
+#          fuzz/LONG_RUNS.md. Commit both afterwards.
 # Env: WG_FUZZ_BUILD (default <repo>/build-fuzz). Exits 1 if any target crashed or failed;
 # crash inputs are kept in $WG_FUZZ_BUILD/fuzz-artifacts/<target>/.
 set -u -o pipefail
 
-secs="${1:-30}"
-shift || true
-case "$secs" in '' | *[!0-9]*) echo "usage: $0 [SECONDS] [TARGET...]" >&2; exit 2 ;; esac
+long=0
+if [ "${1:-}" = "--long" ]; then
+  long=1
+  shift
+  runs="${WG_FUZZ_LONG_RUNS:-10000000}"
+  hours="${WG_FUZZ_LONG_HOURS:-6}"
+  case "$runs$hours" in '' | *[!0-9]*) echo "WG_FUZZ_LONG_RUNS and WG_FUZZ_LONG_HOURS take positive integers" >&2; exit 2 ;; esac
+  secs=$((hours * 3600))
+else
+  secs="${1:-30}"
+  shift || true
+fi
+case "$secs" in '' | *[!0-9]*) echo "usage: $0 [SECONDS | --long] [TARGET...]" >&2; exit 2 ;; esac
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
@@ -54,8 +69,11 @@ for t in "${targets[@]}"; do
   seeds=$(find "$corpus" -type f | wc -l)
   log="$work/$t/log"
   # The hard timeout only bounds a hung run; libFuzzer stops itself at max_total_time.
-  timeout -k 10 $((secs + 60)) "$bin" -max_total_time="$secs" -max_len=2048 -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="$arts/" "$corpus" >"$log" 2>&1
+  limit=()
+  ((long)) && limit=(-runs="$runs")
+  started=$(date +%s)
+  timeout -k 10 $((secs + 60)) "$bin" -max_total_time="$secs" "${limit[@]}" -max_len=2048 -timeout=10 \
+    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$arts/" "$corpus" >"$log" 2>&1
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
@@ -75,8 +93,25 @@ for t in "${targets[@]}"; do
   fi
   summary+=("$(printf '%-14s %-18s runs %-9s exec/s %-7s cov %-5s corpus %s -> %s' \
     "$t" "$verdict" "${execs:-?}" "${rate:-?}" "${cov:-?}" "$seeds" "$grown")")
+  if ((long)) && [ "$rc" -eq 0 ]; then
+    # Keep what the deep run found: only inputs that add coverage join the repo's corpus.
+    mkdir -p "$here/corpus/$t"
+    timeout -k 10 3600 "$bin" -merge=1 -max_len=2048 -timeout=10 -rss_limit_mb=2048 \
+      "$here/corpus/$t" "$corpus" >"$work/$t/merge.log" 2>&1 || echo "$t: corpus merge failed (see $work/$t/merge.log)" >&2
+    kept=$(find "$here/corpus/$t" -type f | wc -l)
+    [ -f "$here/LONG_RUNS.md" ] || printf '%s\n\n%s\n%s\n' "# fuzz/run.sh --long, one line per target and run" \
+      "| date | git | target | executions | exec/s | seconds | coverage | repo corpus after merge |" \
+      "|---|---|---|---:|---:|---:|---:|---:|" >"$here/LONG_RUNS.md"
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$(date -u +%F)" \
+      "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo ?)" "$t" "${execs:-?}" "${rate:-?}" \
+      "$(($(date +%s) - started))" "${cov:-?}" "$kept" >>"$here/LONG_RUNS.md"
+  fi
 done
 
-echo "fuzz summary (${secs}s per target, build $build):"
+if ((long)); then
+  echo "fuzz summary (--long: up to $runs executions or $hours h per target, build $build):"
+else
+  echo "fuzz summary (${secs}s per target, build $build):"
+fi
 printf '  %s\n' "${summary[@]}"
 exit $status
