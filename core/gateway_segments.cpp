@@ -38,13 +38,13 @@ void Gateway::split_from_tun(const Env& env, const RouteTarget& d, std::span<uin
                                             scratch_size_ - kIngressHeadroom - kTailroom, body);
       if (len == 0) return drops_.add(Drop::GsoUnsupported);
       const size_t header = len - body.size();
-      SealSource src{ip.data() + (body.data() - ip.data()) - header, header, (i & 1) != 0};
-      if (vnet.gso_size < header) {
+      const SealSource src{ip.data() + (body.data() - ip.data()) - header, header, (i & 1) != 0};
+      const bool placeable = vnet.gso_size >= header;  // else it would cover its own neighbour's header
+      if (!placeable) {
         std::memcpy(s + kIngressHeadroom + header, body.data(), body.size());
         copied(len);
       }
-      send_to_tunnel(env, d.id, {s, scratch_size_}, kIngressHeadroom, len, out, &in,
-                     vnet.gso_size < header ? nullptr : &src);
+      send_to_tunnel(env, d.id, {s, scratch_size_}, kIngressHeadroom, len, out, &in, placeable ? &src : nullptr);
       continue;
     }
     uint8_t* s = nullptr;

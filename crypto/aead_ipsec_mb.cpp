@@ -25,7 +25,9 @@ struct Manager {
   IMB_MGR* mgr = nullptr;
   IMB_ARCH arch = IMB_ARCH_NONE;
   std::string_view unusable = "not tried";
-  // Open jobs write their computed tag here (one slot per job of the batch).
+  // Per job of the batch, kept until the library is done with it: the nonce it reads and the
+  // tag an open computes. Grown once to the largest batch.
+  std::vector<std::array<uint8_t, kAeadNonceLen>> nonces;
   std::vector<std::array<uint8_t, kAeadTagLen>> tags;
   Manager() {
     mgr = alloc_mb_mgr(0);
@@ -41,6 +43,7 @@ struct Manager {
       unusable = "the library was built without SAFE_DATA (key material would stay in registers)";
     } else {
       unusable = {};
+      nonces.resize(64);
       tags.resize(64);
       return;
     }
@@ -159,10 +162,10 @@ void run(std::span<AeadJob> jobs) {
     }
     return;
   }
-  if (m.tags.size() < jobs.size()) m.tags.resize(jobs.size());  // grows once to the largest batch
-  // The nonces live beside the jobs' keys for as long as the library may read them.
-  thread_local std::vector<std::array<uint8_t, kAeadNonceLen>> nonces;
-  if (nonces.size() < jobs.size()) nonces.resize(jobs.size());
+  if (m.tags.size() < jobs.size()) {
+    m.tags.resize(jobs.size());
+    m.nonces.resize(jobs.size());
+  }
 
   size_t completed = 0;
   auto complete = [&](IMB_JOB* done) {
@@ -185,11 +188,11 @@ void run(std::span<AeadJob> jobs) {
     AeadJob& j = jobs[i];
     j.ok = false;
     if (!j.seal && j.len < kAeadTagLen) continue;
-    counter_nonce(nonces[i].data(), j.counter);
+    counter_nonce(m.nonces[i].data(), j.counter);
     const uint8_t* src = j.src ? j.src : j.data;
     const size_t n = j.seal ? j.len : j.len - kAeadTagLen;
     IMB_JOB* job = IMB_GET_NEXT_JOB(m.mgr);
-    fill(job, src, j.data, n, nullptr, 0, nonces[i].data(), j.key.data(), j.seal ? j.data + n : m.tags[i].data());
+    fill(job, src, j.data, n, nullptr, 0, m.nonces[i].data(), j.key.data(), j.seal ? j.data + n : m.tags[i].data());
     direction(job, j.seal);
     job->user_data = reinterpret_cast<void*>(static_cast<uintptr_t>(i));
     ++submitted;
