@@ -158,7 +158,26 @@ void append_ports(const core::Gateway& gw, std::string& out) {
 
 }  // namespace
 
-void append_get_reply(UapiTarget& t, std::string& out, bool with_drops) {
+void append_get_head(UapiTarget& t, std::string& out, bool with_drops) {
+  const core::Device& dev = t.device;
+  char hex[crypto::kKeyHexLen + 1];
+  if (dev.identity().has_key) {
+    crypto::key_to_hex(hex, dev.identity().private_key.data());
+    out.append("private_key=").append(hex, crypto::kKeyHexLen).append("\n");
+    crypto::wipe(hex, sizeof(hex));
+  }
+  if (const uint16_t port = t.hooks.listen_port()) out.append("listen_port=").append(std::to_string(port)).append("\n");
+  if (const uint32_t mark = t.hooks.fwmark()) out.append("fwmark=").append(std::to_string(mark)).append("\n");
+  if (!with_drops) return;
+  for (size_t i = 1; i < core::kDropReasonCount; ++i) {
+    const auto d = static_cast<core::Drop>(i);
+    out.append("drop_").append(core::drop_name(d)).append("=").append(std::to_string(dev.drops()[d])).append("\n");
+  }
+  t.hooks.append_status(out);
+  if (t.gateway) append_ports(*t.gateway, out);
+}
+
+std::optional<core::PeerId> append_get_peers(UapiTarget& t, std::string& out, core::PeerId from, size_t max) {
   const core::Device& dev = t.device;
   char hex[crypto::kKeyHexLen + 1];
   auto key_line = [&](std::string_view name, const uint8_t* key) {
@@ -168,18 +187,15 @@ void append_get_reply(UapiTarget& t, std::string& out, bool with_drops) {
   auto number_line = [&](std::string_view name, uint64_t v) {
     out.append(name).append("=").append(std::to_string(v)).append("\n");
   };
-
-  if (dev.identity().has_key) key_line("private_key", dev.identity().private_key.data());
-  if (const uint16_t port = t.hooks.listen_port()) number_line("listen_port", port);
-  if (const uint32_t mark = t.hooks.fwmark()) number_line("fwmark", mark);
-  if (with_drops)
-    for (size_t i = 1; i < core::kDropReasonCount; ++i) {
-      const auto d = static_cast<core::Drop>(i);
-      out.append("drop_").append(core::drop_name(d)).append("=").append(std::to_string(dev.drops()[d])).append("\n");
+  core::PeerId id = from;
+  for (size_t listed = 0; listed < max; ++id) {
+    const core::Peer* found = dev.peer(id);
+    if (!found) {
+      if (id >= dev.peer_slots()) break;
+      continue;
     }
-  if (with_drops) t.hooks.append_status(out);
-  if (with_drops && t.gateway) append_ports(*t.gateway, out);
-  dev.for_each_peer([&](core::PeerId id, const core::Peer& p) {
+    const core::Peer& p = *found;
+    ++listed;
     key_line("public_key", p.public_key.data());
     key_line("preshared_key", p.preshared_key.data());  // all zeros when there is none
     out.append("protocol_version=1\n");
@@ -195,9 +211,17 @@ void append_get_reply(UapiTarget& t, std::string& out, bool with_drops) {
     t.allowed_ips.for_each_of(core::RouteTarget::peer(id), [&](const core::Prefix& prefix) {
       out.append("allowed_ip=").append(core::to_string(prefix)).append("\n");
     });
-  });
+  }
   crypto::wipe(hex, sizeof(hex));
+  if (id < dev.peer_slots()) return id;
   out.append("errno=0\n\n");
+  return std::nullopt;
+}
+
+void append_get_reply(UapiTarget& t, std::string& out, bool with_drops) {
+  append_get_head(t, out, with_drops);
+  std::optional<core::PeerId> next = 0;
+  while (next) next = append_get_peers(t, out, *next, ~size_t{0});
 }
 
 // --- connection ---
@@ -208,7 +232,15 @@ bool UapiConnection::feed(std::string_view bytes, std::string& reply) {
   if (phase_ == Phase::Closed) return false;
   request_start_ = reply.size();
   try {
-    if (held_.empty()) {
+    if (get_) {
+      // Input behind a `get` in progress waits until its last slice is out.
+      if (held_.size() + bytes.size() > kMaxHeld) {
+        fail(0, reply);
+      } else {
+        held_.append(bytes);
+        continue_get(reply);
+      }
+    } else if (held_.empty()) {
       consume(bytes, reply);
     } else if (held_.size() + bytes.size() > kMaxHeld) {
       fail(0, reply);  // held input is between requests: nothing to answer
@@ -232,6 +264,7 @@ bool UapiConnection::feed(std::string_view bytes, std::string& reply) {
     }
   }
   if (phase_ == Phase::Closed) {
+    get_.reset();
     line_ = std::string();
     held_ = std::string();
   }
@@ -244,8 +277,14 @@ void UapiConnection::consume(std::string_view in, std::string& reply) {
     if (phase_ == Phase::GetBlank) {
       // wireguard-go reads exactly one more byte after "get=1\n", and it must end the request.
       if (in[pos++] != '\n') return fail(-EINVAL, reply);
-      append_get_reply(t_, reply, with_drops_);
+      append_get_head(t_, reply, with_drops_);
       phase_ = Phase::Operation;
+      get_ = 0;
+      continue_get(reply);
+      if (get_) {
+        held_.assign(in.substr(pos));
+        return;
+      }
       continue;
     }
     // Between requests, a reply the caller has not written out yet holds back the next request.
@@ -270,6 +309,10 @@ void UapiConnection::consume(std::string_view in, std::string& reply) {
     }
     line_.clear();
   }
+}
+
+void UapiConnection::continue_get(std::string& reply) {
+  get_ = append_get_peers(t_, reply, *get_, kGetPeersPerFeed);
 }
 
 void UapiConnection::on_line(std::string_view line, std::string& reply) {

@@ -33,16 +33,25 @@ class UapiConnection {
   // Consumes bytes; appends response bytes to `reply`; returns false when the connection must be
   // closed after writing `reply`. Never throws.
   bool feed(std::string_view bytes, std::string& reply);
-  // True when feed() held input back at kReplyHighWater: write the reply out, then call
-  // feed({}, reply) with the emptied reply, before waiting for the socket to be readable again
-  // (a client waiting for its answers sends nothing more).
-  bool pending() const { return !held_.empty() && phase_ != Phase::Closed; }
+  // A `get` is answered kGetPeersPerFeed peers at a time: with 100 000 peers the whole reply
+  // is ~25 MB, and making it in one go would stall every tunnel for tens of milliseconds.
+  // Peers added or removed between slices may be missed or listed (a netlink dump of the
+  // kernel module behaves the same way); each peer's own lines are always whole.
+  static constexpr size_t kGetPeersPerFeed = 256;
+
+  // True when feed() has more to say (a `get` in progress) or held input back at
+  // kReplyHighWater: write the reply out, then call feed({}, reply) with the emptied reply,
+  // before waiting for the socket to be readable again (a client waiting for its answers sends
+  // nothing more).
+  bool pending() const { return (get_ || !held_.empty()) && phase_ != Phase::Closed; }
 
  private:
   bool with_drops_ = false;
   enum class Phase : uint8_t { Operation, GetBlank, Set, Closed };
 
   void consume(std::string_view in, std::string& reply);
+  // Appends the next slice of the `get` in progress; its end clears get_.
+  void continue_get(std::string& reply);
   void on_line(std::string_view line, std::string& reply);
   // Ends the connection; a request in progress gets errno=err first.
   void fail(int err, std::string& reply);
@@ -58,8 +67,14 @@ class UapiConnection {
   std::string line_;  // a line still waiting for its newline
   std::string held_;  // unread input held at the reply high-water mark
   size_t request_start_ = 0;  // where the current request's reply begins in `reply`
+  std::optional<core::PeerId> get_;  // a `get` in progress: the next peer slot to list
 };
 
+// The device section of a `get` reply (keys, port, mark; with_drops: wgrouter's own lines).
+void append_get_head(UapiTarget& t, std::string& out, bool with_drops);
+// Peers from slot `from` on, at most `max` of them; returns the next slot to list, or nullopt
+// after the last peer (then "errno=0\n\n" has been appended).
+std::optional<core::PeerId> append_get_peers(UapiTarget& t, std::string& out, core::PeerId from, size_t max);
 // The whole `get` reply for the target, "errno=0\n\n" included.
 void append_get_reply(UapiTarget& t, std::string& out, bool with_drops = false);
 

@@ -259,9 +259,10 @@ void DataPlane::flush_outbox() {
   finish();
 }
 
-void DataPlane::tick(const Env& env) {
-  device_.tick(env, outbox_);
+bool DataPlane::tick(const Env& env) {
+  const bool more = device_.tick(env, outbox_);
   flush_outbox();
+  return more;
 }
 
 void DataPlane::forget_source(const Endpoint& remote) {

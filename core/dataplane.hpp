@@ -83,8 +83,9 @@ class DataPlane final : public GatewayOutput {
   // Sends what control-plane Device calls queued in outbox() (handshakes, keepalives, packets
   // staged until a handshake completed) and lets the buffers go.
   void flush_outbox();
-  // Runs the Device's due timers and sends what they queued.
-  void tick(const Env& env);
+  // Runs the Device's due timers (a bounded number of peers) and sends what they queued.
+  // True when more are due: call again after the next I/O turn.
+  bool tick(const Env& env);
   // Protocol events (handshakes, endpoint changes) since the last take, for the log.
   std::vector<Event>& events() { return events_; }
   // The sticky local source towards `remote` failed (the address went away): routing picks one.

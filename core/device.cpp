@@ -84,6 +84,7 @@ Result<PeerId, PeerError> Device::add_peer(const PublicKey& key) {
   }
   peers_[id] = std::make_unique<Peer>();
   Peer& p = *peers_[id];
+  p.id = id;
   p.public_key = key;
   p.cookie.set_peer_key(key);
   recompute_static_static(p);
@@ -102,6 +103,7 @@ void Device::remove_peer(PeerId id) {
   if (!p) return;
   clear_handshake(*p);
   clear_sessions(*p);
+  clear_timers(*p);  // its heap entries go stale
   by_key_.erase(p->public_key);
   peers_[id].reset();
   free_ids_.push_back(id);
@@ -140,7 +142,7 @@ void Device::set_up(const Env& env, bool up, Outbox& out) {
     } else {
       // Down forgets every session and timer, as the kernel's wg_stop does.
       p->staged.clear();
-      p->timers.clear();
+      clear_timers(*p);
       clear_handshake(*p);
       clear_sessions(*p);
       p->last_sent_handshake.reset();

@@ -100,6 +100,8 @@ class Device {
       if (peers_[i]) f(i, *peers_[i]);
   }
   size_t peer_count() const { return by_key_.size(); }
+  // One past the highest PeerId in use or free (for listing peers a slice at a time).
+  PeerId peer_slots() const { return static_cast<PeerId>(peers_.size()); }
 
   // --- data path ---
   // One received UDP datagram. Data messages are decrypted in place.
@@ -126,9 +128,19 @@ class Device {
                    const bool* opened);
   // Sends a keepalive now (or stages one and starts a handshake).
   void send_keepalive(const Env& env, PeerId id, Outbox& out);
-  // Runs every timer that is due. Call at least every 100 ms or at next_deadline().
-  void tick(const Env& env, Outbox& out);
+  // Runs the timers that are due, at most kMaxTimerPeersPerTick peers' worth (a handshake
+  // initiation costs two DH operations: a burst of 100 000 due peers must not stall the data
+  // path). Returns true when more are due: call again soon. O(log peers) per fired peer; an
+  // idle device costs nothing however many peers it has.
+  static constexpr size_t kMaxTimerPeersPerTick = 256;
+  bool tick(const Env& env, Outbox& out);
+  // The earliest instant a peer may be due (may be early, never late).
   std::optional<Instant> next_deadline() const;
+  struct TimerStats {
+    size_t scheduled_peers = 0;  // peers with at least one deadline armed
+    size_t heap_entries = 0;     // entries in the heap, stale ones included
+  };
+  TimerStats timer_stats() const;
 
   // --- load ---
   // The caller's count of queued handshake messages (kernel: under load at >= 1/8 of the queue).
@@ -172,6 +184,11 @@ class Device {
 
   // Timer events (kernel timers.c names).
   Duration jitter(const Env& env);
+  // Sets one of p's deadlines and files p in the heap if that is now its earliest.
+  void arm(Peer& p, std::optional<Instant> PeerTimers::*timer, Instant at);
+  void file_timer(Peer& p, Instant at);
+  void clear_timers(Peer& p);
+  void compact_timer_heap();
   void timers_data_sent(const Env& env, Peer& p);
   void timers_data_received(const Env& env, Peer& p);
   void timers_any_authenticated_packet_sent(Peer& p);
@@ -198,6 +215,16 @@ class Device {
   Instant slice_start_{};
   uint32_t slice_handshakes_ = 0;
   std::optional<Instant> last_collect_;
+
+  // Min-heap of (instant, peer) with lazy deletion: an entry counts only while it matches the
+  // peer's PeerTimers::scheduled. Deadlines moved later or cleared leave their entry; it fires,
+  // finds nothing due and files the peer again at its real earliest deadline.
+  struct TimerEntry {
+    Instant at;
+    PeerId id;
+  };
+  std::vector<TimerEntry> timer_heap_;
+  size_t scheduled_peers_ = 0;
 };
 
 }  // namespace wg::core

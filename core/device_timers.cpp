@@ -1,6 +1,14 @@
 // core/device_timers.cpp — the per-peer timer events and what fires when a deadline passes
 // (whitepaper §6.2-6.5, kernel timers.c). Callers report events; tick() fires deadlines.
+//
+// The kernel gives every peer five kernel timers; here a peer's deadlines are plain instants and
+// the device keeps one min-heap of peers by earliest deadline, so tick() looks only at peers
+// that are due. Most deadline changes on the data path move a deadline later (keepalives pushed
+// back by traffic) or clear it; those do not touch the heap: the old entry fires early, the
+// peer is looked at and filed again. Only a deadline that becomes the peer's earliest is pushed.
 #include "core/device.hpp"
+
+#include <algorithm>
 
 namespace wg::core {
 
@@ -10,14 +18,14 @@ Duration Device::jitter(const Env& env) {
 
 // Data sent and no reply within Keepalive-Timeout + Rekey-Timeout: start a new handshake.
 void Device::timers_data_sent(const Env& env, Peer& p) {
-  if (!p.timers.new_handshake) p.timers.new_handshake = env.now + kKeepaliveTimeout + kRekeyTimeout + jitter(env);
+  if (!p.timers.new_handshake) arm(p, &PeerTimers::new_handshake, env.now + kKeepaliveTimeout + kRekeyTimeout + jitter(env));
 }
 
 // Data received: if we send nothing back within Keepalive-Timeout, send a keepalive.
 void Device::timers_data_received(const Env& env, Peer& p) {
   if (!up_) return;
   if (!p.timers.send_keepalive)
-    p.timers.send_keepalive = env.now + kKeepaliveTimeout;
+    arm(p, &PeerTimers::send_keepalive, env.now + kKeepaliveTimeout);
   else
     p.timers.need_another_keepalive = true;
 }
@@ -28,11 +36,11 @@ void Device::timers_any_authenticated_packet_received(Peer& p) { p.timers.new_ha
 
 void Device::timers_any_authenticated_packet_traversal(const Env& env, Peer& p) {
   if (p.persistent_keepalive)
-    p.timers.persistent_keepalive = env.now + std::chrono::seconds(p.persistent_keepalive);
+    arm(p, &PeerTimers::persistent_keepalive, env.now + std::chrono::seconds(p.persistent_keepalive));
 }
 
 void Device::timers_handshake_initiated(const Env& env, Peer& p) {
-  p.timers.retransmit_handshake = env.now + kRekeyTimeout + jitter(env);
+  arm(p, &PeerTimers::retransmit_handshake, env.now + kRekeyTimeout + jitter(env));
 }
 
 void Device::timers_handshake_complete(const Env& env, PeerId id, Peer& p, Outbox& out) {
@@ -44,16 +52,64 @@ void Device::timers_handshake_complete(const Env& env, PeerId id, Peer& p, Outbo
 }
 
 void Device::timers_session_derived(const Env& env, Peer& p) {
-  p.timers.zero_key_material = env.now + kZeroKeyMaterialAfter;
+  arm(p, &PeerTimers::zero_key_material, env.now + kZeroKeyMaterialAfter);
 }
 
-void Device::tick(const Env& env, Outbox& out) {
-  for (PeerId id = 0; id < peers_.size(); ++id)
-    if (Peer* p = peer(id)) tick_peer(env, id, *p, out);
+namespace {
+// std::push_heap keeps the largest first; the earliest must be first.
+constexpr auto kLater = [](const auto& a, const auto& b) { return a.at > b.at; };
+}  // namespace
+
+void Device::arm(Peer& p, std::optional<Instant> PeerTimers::*timer, Instant at) {
+  p.timers.*timer = at;
+  file_timer(p, at);
+}
+
+void Device::file_timer(Peer& p, Instant at) {
+  if (p.timers.scheduled && *p.timers.scheduled <= at) return;
+  if (!p.timers.scheduled) ++scheduled_peers_;
+  p.timers.scheduled = at;
+  timer_heap_.push_back({at, p.id});
+  std::push_heap(timer_heap_.begin(), timer_heap_.end(), kLater);
+  compact_timer_heap();
+}
+
+void Device::clear_timers(Peer& p) {
+  if (p.timers.scheduled) --scheduled_peers_;
+  p.timers.clear();
+}
+
+// Stale entries pile up only when deadlines keep moving earlier before the old ones fire; past
+// a few per peer the heap is rebuilt from the peers' own `scheduled`, so it stays O(peers).
+void Device::compact_timer_heap() {
+  if (timer_heap_.size() <= 4 * scheduled_peers_ + 1024) return;
+  timer_heap_.clear();
+  for (const auto& p : peers_)
+    if (p && p->timers.scheduled) timer_heap_.push_back({*p->timers.scheduled, p->id});
+  std::make_heap(timer_heap_.begin(), timer_heap_.end(), kLater);
+}
+
+bool Device::tick(const Env& env, Outbox& out) {
+  size_t fired = 0;
+  while (!timer_heap_.empty() && timer_heap_.front().at <= env.now) {
+    if (fired == kMaxTimerPeersPerTick) return true;
+    const TimerEntry e = timer_heap_.front();
+    std::pop_heap(timer_heap_.begin(), timer_heap_.end(), kLater);
+    timer_heap_.pop_back();
+    Peer* p = peer(e.id);
+    if (!p || p->timers.scheduled != e.at) continue;  // stale: removed peer or refiled
+    p->timers.scheduled.reset();
+    --scheduled_peers_;
+    ++fired;
+    tick_peer(env, e.id, *p, out);
+    if (Peer* still = peer(e.id); still == p)
+      if (const auto next = p->timers.earliest()) file_timer(*p, *next);
+  }
   if (!last_collect_ || env.now - *last_collect_ >= std::chrono::seconds(1)) {
     rate_limiter_.collect(env.now);
     last_collect_ = env.now;
   }
+  return false;
 }
 
 void Device::tick_peer(const Env& env, PeerId id, Peer& p, Outbox& out) {
@@ -65,7 +121,7 @@ void Device::tick_peer(const Env& env, PeerId id, Peer& p, Outbox& out) {
       out.add_event(id, EventKind::HandshakeGaveUp);
       t.send_keepalive.reset();
       p.staged.clear();
-      if (!t.zero_key_material) t.zero_key_material = env.now + kZeroKeyMaterialAfter;
+      if (!t.zero_key_material) arm(p, &PeerTimers::zero_key_material, env.now + kZeroKeyMaterialAfter);
     } else {
       ++t.handshake_attempts;
       p.endpoint.clear_local();
@@ -77,7 +133,7 @@ void Device::tick_peer(const Env& env, PeerId id, Peer& p, Outbox& out) {
     send_keepalive(env, id, out);
     if (t.need_another_keepalive) {
       t.need_another_keepalive = false;
-      t.send_keepalive = env.now + kKeepaliveTimeout;
+      arm(p, &PeerTimers::send_keepalive, env.now + kKeepaliveTimeout);
     }
   }
   if (PeerTimers::due(t.new_handshake, env.now)) {
@@ -98,20 +154,10 @@ void Device::tick_peer(const Env& env, PeerId id, Peer& p, Outbox& out) {
 }
 
 std::optional<Instant> Device::next_deadline() const {
-  std::optional<Instant> next;
-  auto consider = [&next](const std::optional<Instant>& t) {
-    if (t && (!next || *t < *next)) next = t;
-  };
-  for (const auto& p : peers_) {
-    if (!p) continue;
-    const PeerTimers& t = p->timers;
-    consider(t.retransmit_handshake);
-    consider(t.send_keepalive);
-    consider(t.new_handshake);
-    consider(t.zero_key_material);
-    consider(t.persistent_keepalive);
-  }
-  return next;
+  if (timer_heap_.empty()) return std::nullopt;
+  return timer_heap_.front().at;
 }
+
+Device::TimerStats Device::timer_stats() const { return {scheduled_peers_, timer_heap_.size()}; }
 
 }  // namespace wg::core

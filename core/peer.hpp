@@ -17,6 +17,7 @@ namespace wg::core {
 
 
 struct Peer {
+  PeerId id = kNoPeer;  // its slot in the device
   // configuration
   PublicKey public_key;
   PresharedKey preshared_key;

@@ -21,6 +21,7 @@ using core::Drop;
 using core::Family;
 
 constexpr core::Duration kTickInterval = std::chrono::milliseconds(50);
+constexpr core::Duration kUapiTurn = std::chrono::milliseconds(1);
 constexpr core::Duration kStaleSession = std::chrono::seconds(135);
 constexpr core::Duration kReresolveEvery = std::chrono::seconds(15);
 
@@ -105,6 +106,11 @@ void Interface::append_status(std::string& out) const {
   num("udp_send_errors", c.udp_send_errors);
   num("tun_write_errors", c.tun_write_errors);
   num("port_write_errors", c.port_write_errors);
+  // The timer heap (peers with a deadline armed; entries, stale ones included): a long run
+  // watches these stay flat.
+  const core::Device::TimerStats ts = dp_.device().timer_stats();
+  num("timer_peers", ts.scheduled_peers);
+  num("timer_heap_entries", ts.heap_entries);
 }
 
 Interface::~Interface() {
@@ -377,10 +383,13 @@ bool Interface::run_watcher(int fd) {
 
 void Interface::tick() {
   if (now_ < next_tick_) return;
-  next_tick_ = now_ + kTickInterval;
-  dp_.tick(env());
+  // A backlog of due timers comes back after one I/O turn, so data is never starved by them.
+  next_tick_ = dp_.tick(env()) ? now_ : now_ + kTickInterval;
   log_events();
   uapi_.flush_waiting([this](int c) { io_->unwatch(c); });  // replies a slow reader left
+  // A reply still being made (a get of many peers) or sent goes on at the next turn, not in
+  // 50 ms; a reader that stalls is closed after UapiServer::kStallLimit.
+  if (uapi_.busy()) next_tick_ = std::min(next_tick_, now_ + kUapiTurn);
   if (now_ >= next_housekeeping_) {
     next_housekeeping_ = now_ + std::chrono::seconds(1);
     if (!uapi_.still_ours()) {

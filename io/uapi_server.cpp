@@ -136,9 +136,11 @@ bool UapiServer::send_some(int fd, Conn& c) {
   return c.out.empty() || now - c.since < kStallLimit;
 }
 
-// A big pipelined burst is answered in slices: each goes out before the next is made.
+// A big pipelined burst or a `get` of many peers is answered in slices: each goes out before
+// the next is made, and one call makes at most kSlicesPerPump of them, so the loop gets back
+// to the tunnels within a millisecond or two; flush_waiting goes on at the next turn.
 bool UapiServer::pump(int fd, Conn& c) {
-  for (int i = 0; i < 1024; ++i) {
+  for (int i = 0; i < kSlicesPerPump; ++i) {
     if (!send_some(fd, c)) return false;
     if (!c.out.empty()) return true;  // the socket is full: flush_waiting goes on later
     if (c.closing) return false;
@@ -152,6 +154,12 @@ size_t UapiServer::waiting() const {
   size_t n = 0;
   for (const auto& [fd, c] : conns_) n += !c.out.empty();
   return n;
+}
+
+bool UapiServer::busy() const {
+  for (const auto& [fd, c] : conns_)
+    if (has_work(c)) return true;
+  return false;
 }
 
 bool UapiServer::still_ours() const {

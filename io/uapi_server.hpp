@@ -32,6 +32,9 @@ class UapiServer {
   static constexpr std::chrono::seconds kStallLimit{5};
   // Socket send buffer asked for on each connection, so most replies leave in one go.
   static constexpr int kSendBuffer = 1 << 20;
+  // Reply slices (UapiConnection::kGetPeersPerFeed peers each, or one held pipelined burst)
+  // made per pump of one connection.
+  static constexpr int kSlicesPerPump = 8;
 
   UapiServer(int listen_fd, std::string path);
   ~UapiServer();
@@ -49,6 +52,8 @@ class UapiServer {
   void flush_waiting(Unwatch&& unwatch);
   // Connections with reply bytes not yet sent.
   size_t waiting() const;
+  // True while some connection has more to send or to make (the loop should come back soon).
+  bool busy() const;
   // False once the socket file is gone or replaced (`wg-quick down` cleanup, or rm).
   bool still_ours() const;
   void unlink_socket();

@@ -61,6 +61,7 @@ struct Uapi {
   FakeHooks hooks;
   UapiConnection conn{UapiTarget{dev, table, hooks}};
   bool open = true;
+  UapiTarget conn_target() { return UapiTarget{dev, table, hooks}; }
 
   std::string send(std::string_view in) {
     std::string reply;
@@ -72,6 +73,8 @@ struct Uapi {
     UapiConnection c{UapiTarget{dev, table, hooks}};
     std::string reply;
     REQUIRE(c.feed("get=1\n\n", reply));
+    for (int slices = 0; c.pending() && slices < 100000; ++slices) REQUIRE(c.feed({}, reply));
+    CHECK_FALSE(c.pending());
     return reply;
   }
   std::optional<PeerId> owner(std::string_view ip) {
@@ -682,6 +685,51 @@ TEST_CASE("uapi: pipelined gets of a big table stop at the high-water mark and r
   std::string want;
   for (int i = 0; i < 8; ++i) want += one;
   CHECK(all == want);
+}
+
+TEST_CASE("uapi: a get of many peers comes in slices of kGetPeersPerFeed; input behind it waits its turn") {
+  Uapi u;
+  constexpr size_t kPeers = 1000;
+  std::string req = "set=1\n";
+  testing::SeededRng rng(11);
+  for (size_t i = 0; i < kPeers; ++i) {
+    uint8_t pub[32];
+    rng.fill(pub);
+    char hex[crypto::kKeyHexLen + 1];
+    crypto::key_to_hex(hex, pub);
+    req += "public_key=" + std::string(hex, crypto::kKeyHexLen) + "\nallowed_ip=10.9." + std::to_string(i >> 8) + "." +
+           std::to_string(i & 255) + "/32\n";
+  }
+  REQUIRE(u.send(req + "\n") == "errno=0\n\n");
+  REQUIRE(u.dev.peer_count() == kPeers);
+  UapiTarget target = u.conn_target();
+  std::string whole;
+  append_get_reply(target, whole);
+  CHECK(count_lines(whole, "public_key=") == kPeers);
+
+  // A get, then a set and a get pipelined behind it.
+  std::string reply;
+  REQUIRE(u.conn.feed("get=1\n\nset=1\nlisten_port=7\n\nget=1\n\n", reply));
+  CHECK(count_lines(reply, "public_key=") == UapiConnection::kGetPeersPerFeed);
+  CHECK(u.conn.pending());
+  CHECK(u.hooks.port == 0);  // the set waits behind the get
+  std::string all = reply;
+  int feeds = 1;
+  while (u.conn.pending() && feeds < 100) {
+    reply.clear();
+    REQUIRE(u.conn.feed(feeds == 2 ? "get=1\n\n" : "", reply));  // more input arrives mid-get
+    CHECK(count_lines(reply, "public_key=") <= UapiConnection::kGetPeersPerFeed);
+    all += reply;
+    ++feeds;
+  }
+  CHECK_FALSE(u.conn.pending());
+  CHECK(u.hooks.port == 7);
+  std::string with_port;
+  append_get_reply(target, with_port);
+  CHECK(all == whole + "errno=0\n\n" + with_port + with_port);
+  // Slices: 1000 peers / 256 per feed = 4 for each of the three gets, the set and the
+  // finished gets' tails ride along with the next slice.
+  CHECK(feeds >= 3 * static_cast<int>((kPeers + UapiConnection::kGetPeersPerFeed - 1) / UapiConnection::kGetPeersPerFeed) - 2);
 }
 
 TEST_CASE("uapi: endpoint and prefix parsers") {
