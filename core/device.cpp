@@ -104,6 +104,7 @@ void Device::remove_peer(PeerId id) {
   clear_handshake(*p);
   clear_sessions(*p);
   clear_timers(*p);  // its heap entries go stale
+  set_peer_endpoint(*p, Endpoint{});
   by_key_.erase(p->public_key);
   peers_[id].reset();
   free_ids_.push_back(id);
@@ -118,7 +119,7 @@ void Device::set_preshared_key(PeerId id, const uint8_t key[32]) {
 }
 
 void Device::set_endpoint(PeerId id, const Endpoint& ep) {
-  if (Peer* p = peer(id)) p->endpoint = ep;
+  if (Peer* p = peer(id)) set_peer_endpoint(*p, ep);
 }
 
 void Device::set_persistent_keepalive(const Env& env, PeerId id, uint16_t seconds, Outbox& out) {
@@ -249,14 +250,20 @@ RxResult Device::receive_handshake(const Env& env, const Endpoint& from, std::sp
   if (++slice_handshakes_ >= kUnderLoadPerSlice) last_under_load_ = env.now;
 
   if (under_load(env.now)) {
-    if (!cookie_checker_.check_mac2(env, msg, from)) {
-      cookie_checker_.create_reply(env, msg, from, out.add_control(kNoPeer, from, cookie_reply::kLen).data());
-      return dropped(Drop::CookieSent);
-    }
+    if (!cookie_checker_.check_mac2(env, msg, from)) return answer_under_load(env, from, msg, out);
     if (!rate_limiter_.allow(from, env.now)) return dropped(Drop::RateLimited);
+    if (!is_peer_source(from) && !handshake_budget_.take(env.now)) return dropped(Drop::HandshakeBudget);
   }
   return message_header(msg.data()) == header_of(MessageType::Initiation) ? receive_initiation(env, from, msg, out)
                                                                           : receive_response(env, from, msg, out);
+}
+
+RxResult Device::answer_under_load(const Env& env, const Endpoint& from, std::span<uint8_t> msg, Outbox& out) {
+  const bool allowed =
+      is_peer_source(from) ? peer_source_cookies_.allow(from, env.now) : cookie_budget_.take(env.now);
+  if (!allowed) return dropped(Drop::CookieBudget);
+  cookie_checker_.create_reply(env, msg, from, out.add_control(kNoPeer, from, cookie_reply::kLen).data());
+  return dropped(Drop::CookieSent);
 }
 
 RxResult Device::receive_initiation(const Env& env, const Endpoint& from, std::span<uint8_t> msg, Outbox& out) {
@@ -373,7 +380,37 @@ RxResult Device::receive_data(const Env& env, const Endpoint& from, std::span<ui
 
 void Device::update_endpoint(PeerId id, Peer& p, const Endpoint& from, Outbox& out) {
   if (p.endpoint.valid() && !p.endpoint.same_remote(from)) out.add_event(id, EventKind::EndpointChanged);
-  p.endpoint = from;
+  set_peer_endpoint(p, from);
+}
+
+Device::SourceKey Device::source_key(const Endpoint& e) {
+  SourceKey k{e.family, {}};
+  std::memcpy(k.addr.data(), e.addr.data(), e.addr_len());
+  return k;
+}
+
+size_t Device::SourceKeyHash::operator()(const SourceKey& k) const noexcept {
+  uint64_t a, b;
+  std::memcpy(&a, k.addr.data(), 8);
+  std::memcpy(&b, k.addr.data() + 8, 8);
+  uint64_t v = (a ^ (b * 0x9e3779b97f4a7c15ULL) ^ uint64_t(k.family) << 56) * 0xff51afd7ed558ccdULL;
+  return static_cast<size_t>(v ^ (v >> 32));
+}
+
+void Device::set_peer_endpoint(Peer& p, const Endpoint& ep) {
+  const bool same_addr = p.endpoint.valid() == ep.valid() && (!ep.valid() || source_key(p.endpoint) == source_key(ep));
+  if (!same_addr) {
+    if (p.endpoint.valid()) {
+      auto it = peer_sources_.find(source_key(p.endpoint));
+      if (it != peer_sources_.end() && --it->second == 0) peer_sources_.erase(it);
+    }
+    if (ep.valid()) ++peer_sources_[source_key(ep)];
+  }
+  p.endpoint = ep;
+}
+
+bool Device::is_peer_source(const Endpoint& from) const {
+  return !peer_sources_.empty() && peer_sources_.count(source_key(from)) != 0;
 }
 
 // --- send ---

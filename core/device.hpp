@@ -166,6 +166,12 @@ class Device {
   void recompute_static_static(Peer& p);
 
   RxResult receive_handshake(const Env& env, const Endpoint& from, std::span<uint8_t> msg, Outbox& out);
+  // Under load without a valid mac2: a cookie reply if this source's or the device's budget
+  // allows, else nothing.
+  RxResult answer_under_load(const Env& env, const Endpoint& from, std::span<uint8_t> msg, Outbox& out);
+  // The addresses peers' endpoints are at (see kCookieRepliesPerSecond).
+  void set_peer_endpoint(Peer& p, const Endpoint& ep);
+  bool is_peer_source(const Endpoint& from) const;
   RxResult receive_initiation(const Env& env, const Endpoint& from, std::span<uint8_t> msg, Outbox& out);
   RxResult receive_response(const Env& env, const Endpoint& from, std::span<uint8_t> msg, Outbox& out);
   RxResult receive_cookie_reply(const Env& env, std::span<uint8_t> msg);
@@ -206,6 +212,20 @@ class Device {
   std::vector<PeerId> free_ids_;
   std::unordered_map<PublicKey, PeerId, PublicKeyHash> by_key_;
   std::unordered_map<uint32_t, PeerId> by_index_;
+  struct SourceKey {
+    Family family;
+    std::array<uint8_t, 16> addr;
+    friend bool operator==(const SourceKey&, const SourceKey&) = default;
+  };
+  struct SourceKeyHash {
+    size_t operator()(const SourceKey& k) const noexcept;
+  };
+  static SourceKey source_key(const Endpoint& e);
+  // Endpoint address of every peer that has one -> how many peers are there.
+  std::unordered_map<SourceKey, uint32_t, SourceKeyHash> peer_sources_;
+  RateLimiter peer_source_cookies_;  // under load: cookie replies per peer source
+  TokenBucket cookie_budget_{kCookieRepliesPerSecond, kCookieReplyBurst};
+  TokenBucket handshake_budget_{kHandshakesPerSecond, kHandshakeBurst};
   DropCounters drops_;
   uint32_t mtu_ = 1420;
   bool up_ = true;

@@ -107,6 +107,7 @@ bool Device::tick(const Env& env, Outbox& out) {
   }
   if (!last_collect_ || env.now - *last_collect_ >= std::chrono::seconds(1)) {
     rate_limiter_.collect(env.now);
+    peer_source_cookies_.collect(env.now);
     last_collect_ = env.now;
   }
   return false;

@@ -19,6 +19,8 @@ namespace wg::core {
   X(BadMac1, "bad_mac1")                                                                   \
   X(CookieSent, "under_load_cookie_sent") /* under load without a valid mac2 */            \
   X(RateLimited, "handshake_rate_limited") /* under load, source over its rate */          \
+  X(CookieBudget, "under_load_no_cookie") /* under load, no mac2, cookie replies spent */  \
+  X(HandshakeBudget, "handshake_budget") /* under load, this second's handshakes spent */ \
   X(HandshakeDecrypt, "handshake_decrypt") /* a handshake AEAD or DH failed */             \
   X(UnknownPeer, "unknown_peer")         /* initiation from a key we do not know */        \
   X(TimestampReplay, "timestamp_replay") /* initiation not newer than the last */          \

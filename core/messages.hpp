@@ -72,6 +72,17 @@ inline constexpr size_t kUnderLoadQueueLen = 128;
 // Below this, the receive path reports a device under load by itself: handshake messages per
 // 1/8 s slice (1024 per second, the same order as the queue threshold above).
 inline constexpr uint32_t kUnderLoadPerSlice = 128;
+// Under load, what the device does for sources that are not a configured peer's endpoint is
+// bounded for the whole device, so a flood from forged sources costs a bounded share of a core
+// however fast it comes (the kernel bounds it by its handshake queue; this is the same idea
+// without a queue): cookie replies (a BLAKE2s, an XChaCha20-Poly1305 seal and a send, ~2-3 µs)
+// and handshakes past the cookie check (DH work, ~100 µs). A peer's own address is answered
+// first and limited per source instead, so a peer that starts over from where it was gets its
+// cookie at once, whatever the flood.
+inline constexpr uint32_t kCookieRepliesPerSecond = 10000;
+inline constexpr uint32_t kCookieReplyBurst = 1000;
+inline constexpr uint32_t kHandshakesPerSecond = 1000;
+inline constexpr uint32_t kHandshakeBurst = 100;
 
 // --- little-endian helpers on raw bytes (no alignment assumed) ---
 inline uint32_t load_le32(const uint8_t* p) {

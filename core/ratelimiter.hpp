@@ -2,15 +2,39 @@
 // (kernel ratelimiter.c: 20 per second, burst 5; IPv6 sources keyed by their /64).
 // Bounded: at most kMaxEntries sources; when full, unknown sources are refused.
 #pragma once
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <unordered_map>
 
 #include "core/endpoint.hpp"
 #include "core/env.hpp"
 
 namespace wg::core {
+
+// One bucket: `per_second` tokens a second, at most `burst` saved up. For work the device
+// bounds as a whole under load (cookie replies, handshakes), whatever the sources.
+class TokenBucket {
+ public:
+  constexpr TokenBucket(uint32_t per_second, uint32_t burst)
+      : cost_(1'000'000'000 / per_second), max_(cost_ * burst), tokens_(max_) {}
+  [[nodiscard]] bool take(Instant now) {
+    if (!last_) last_ = now;
+    tokens_ = std::min(max_, tokens_ + (now - *last_).count());
+    last_ = now;
+    if (tokens_ < cost_) return false;
+    tokens_ -= cost_;
+    return true;
+  }
+
+ private:
+  int64_t cost_;  // ns of tokens per take
+  int64_t max_;
+  int64_t tokens_;
+  std::optional<Instant> last_;
+};
 
 class RateLimiter {
  public:

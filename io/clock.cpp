@@ -3,9 +3,12 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 
 #include "crypto/random.hpp"
+#include "crypto/secure.hpp"
 
 namespace wg::io {
 
@@ -35,6 +38,22 @@ core::Instant monotonic_now() {
 }
 core::WallTime wall_now() { return core::WallTime{read(CLOCK_REALTIME)}; }
 
-void SystemRng::fill(std::span<uint8_t> out) { crypto::random_bytes(out); }
+SystemRng::~SystemRng() { crypto::wipe(pool_.data(), pool_.size()); }
+
+void SystemRng::fill(std::span<uint8_t> out) {
+  if (out.size() > pool_.size()) return crypto::random_bytes(out);
+  size_t done = 0;
+  while (done < out.size()) {
+    if (used_ == pool_.size()) {
+      crypto::random_bytes(pool_);
+      used_ = 0;
+    }
+    const size_t n = std::min(out.size() - done, pool_.size() - used_);
+    std::memcpy(out.data() + done, pool_.data() + used_, n);
+    crypto::wipe(pool_.data() + used_, n);
+    used_ += n;
+    done += n;
+  }
+}
 
 }  // namespace wg::io

@@ -527,6 +527,41 @@ std::vector<DropCase> drop_cases() {
          Newcomer c(w, kC);
          return to_b(w, std::vector<Bytes>(kUnderLoadPerSlice + 4, c.initiation), kC);
        }},
+      {Drop::CookieBudget,
+       [=](Broker& w) -> Node& {
+         // Under load, more cookie replies asked for than one source (or the device) may get.
+         Newcomer c(w, kC);
+         return to_b(w, std::vector<Bytes>(kUnderLoadPerSlice + kCookieReplyBurst + 10, c.initiation), kC);
+       }},
+      {Drop::HandshakeBudget,
+       [=](Broker& w) -> Node& {
+         // Sources that each earned a cookie (an attacker with many real addresses) send as many
+         // valid-mac2 initiations as their per-source limit lets through: together more than
+         // the device's handshake budget.
+         Newcomer c(w, kC);
+         Device& cd = c.n.dp.device();
+         auto initiation = [&] {
+           Bytes msg(initiation::kLen);
+           Handshake hs;
+           REQUIRE(create_initiation(w.net.env(), cd.identity(), cd.peer(0)->keys(), hs, 4242, msg));
+           cd.peer(0)->cookie.add_macs(w.net.env(), msg);
+           return msg;
+         };
+         deliver(w.net, w.b, std::vector<Bytes>(kUnderLoadPerSlice, c.initiation), kC);  // under load
+         for (uint8_t j = 1; j <= kHandshakeBurst / RateLimiter::kBurst + 2; ++j) {
+           const Endpoint src = Endpoint::v4(203, 0, 113, j, 4000);
+           const size_t before = w.b.out.udp.size();
+           deliver(w.net, w.b, {initiation()}, src);
+           REQUIRE(w.b.out.udp.size() == before + 1);
+           const Bytes reply = w.b.out.udp.back().datagrams[0];
+           REQUIRE(reply[0] == 3);
+           REQUIRE(cd.peer(0)->cookie.consume_reply(w.net.env(), reply) == Drop::None);
+           std::vector<Bytes> batch;
+           for (uint32_t k = 0; k < RateLimiter::kBurst; ++k) batch.push_back(initiation());
+           deliver(w.net, w.b, batch, src);
+         }
+         return w.b;
+       }},
       {Drop::UnknownIndex, [=](Broker& w) -> Node& { return to_b(w, {with_type(data::kMinLen, 4)}); }},
       {Drop::HandshakeState,
        [=](Broker& w) -> Node& {

@@ -328,4 +328,89 @@ TEST_CASE("padding: to 16, never past the MTU, MTU 0 means unknown") {
   CHECK(send_capacity(1420) >= data::kHeaderLen + padded_length(1420, 0) + kTagLen);
 }
 
+TEST_CASE("device: under load, cookie replies to forged sources are bounded per second; a peer's own address is always answered") {
+  Pair pr;
+  Device& b = pr.dev[1];
+  b.set_endpoint(pr.peer[1], pr.addr[0]);  // b knows where a is
+  std::vector<uint8_t> msg(initiation::kLen);
+  Handshake hs;
+  REQUIRE(create_initiation(pr.env(), pr.dev[0].identity(), pr.p(0).keys(), hs, 77, msg));
+  pr.p(0).cookie.add_macs(pr.env(), msg);  // a valid mac1 for b, mac2 zero: what a flood sends
+  Outbox out;
+  auto forged = [](uint32_t i) {
+    return Endpoint::v6({0x20, 0x01, 0x0d, 0xb8, 0xf1, 0x00, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i), 0, 0, 0,
+                         0, 0, 0, 0, 1},
+                        static_cast<uint16_t>(1024 + i));
+  };
+  auto offer = [&](const Endpoint& from) { return b.receive(pr.env(), from, msg, out).drop; };
+
+  b.note_handshake_backlog(pr.clock.now, kUnderLoadQueueLen);
+  REQUIRE(b.under_load(pr.clock.now));
+  // 5 000 forged sources at one instant: the burst is answered, the rest is not.
+  size_t sent = 0, refused = 0;
+  for (uint32_t i = 0; i < 5000; ++i) {
+    const Drop d = offer(forged(i));
+    sent += d == Drop::CookieSent;
+    refused += d == Drop::CookieBudget;
+  }
+  CHECK(sent == kCookieReplyBurst);
+  CHECK(refused == 5000 - kCookieReplyBurst);
+  CHECK(out.size() == kCookieReplyBurst);
+  CHECK(b.drops()[Drop::CookieBudget] == refused);
+
+  // The budget is spent, but a's own address still gets its cookie: the peer starting over.
+  const size_t before = out.size();
+  CHECK(offer(pr.addr[0]) == Drop::CookieSent);
+  REQUIRE(out.size() == before + 1);
+  std::vector<uint8_t> reply(out[before].bytes.begin(), out[before].bytes.end());
+  CHECK(pr.p(0).cookie.consume_reply(pr.env(), reply) == Drop::None);
+  // ... limited per source like handshakes (burst 5, 20/s), not by the device budget.
+  size_t own = 1;
+  for (int i = 0; i < 20; ++i) own += offer(pr.addr[0]) == Drop::CookieSent;
+  CHECK(own == RateLimiter::kBurst);
+
+  // 100 ms later the forged sources get 10 000/s worth again: 1 000, no more.
+  pr.clock.advance(std::chrono::milliseconds(100));
+  b.note_handshake_backlog(pr.clock.now, kUnderLoadQueueLen);
+  sent = 0;
+  for (uint32_t i = 0; i < 3000; ++i) sent += offer(forged(10000 + i)) == Drop::CookieSent;
+  CHECK(sent == kCookieRepliesPerSecond / 10);
+  // Not under load, nobody gets a cookie reply: the initiation is processed (a replay here).
+  pr.clock.advance(kUnderLoadHold + std::chrono::seconds(1));
+  CHECK(offer(forged(1)) != Drop::CookieSent);
+  CHECK(offer(forged(2)) != Drop::CookieBudget);
+}
+
+TEST_CASE("device: a peer's endpoint address follows set_endpoint, roaming and removal") {
+  Pair pr;
+  Device& b = pr.dev[1];
+  std::vector<uint8_t> msg(initiation::kLen);
+  Handshake hs;
+  REQUIRE(create_initiation(pr.env(), pr.dev[0].identity(), pr.p(0).keys(), hs, 78, msg));
+  pr.p(0).cookie.add_macs(pr.env(), msg);
+  Outbox out;
+  // Spend the device budget with forged sources, so only a peer's address is answered.
+  auto spend = [&] {
+    b.note_handshake_backlog(pr.clock.now, kUnderLoadQueueLen);
+    for (uint32_t i = 0; i < kCookieReplyBurst + 10; ++i)
+      (void)b.receive(pr.env(), Endpoint::v4(203, 0, 113, static_cast<uint8_t>(i), static_cast<uint16_t>(i + 1)), msg, out);
+  };
+  auto answered = [&](const Endpoint& from) { return b.receive(pr.env(), from, msg, out).drop == Drop::CookieSent; };
+  const Endpoint home = Endpoint::v4(192, 0, 2, 50, 4000);
+  const Endpoint away = Endpoint::v4(192, 0, 2, 60, 4000);
+  spend();
+  CHECK_FALSE(answered(home));
+  b.set_endpoint(pr.peer[1], home);
+  CHECK(answered(Endpoint::v4(192, 0, 2, 50, 9999)));  // any port at the peer's address
+  b.set_endpoint(pr.peer[1], away);
+  pr.clock.advance(std::chrono::seconds(2));
+  spend();
+  CHECK_FALSE(answered(home));
+  CHECK(answered(away));
+  b.remove_peer(pr.peer[1]);
+  pr.clock.advance(std::chrono::seconds(2));
+  spend();
+  CHECK_FALSE(answered(away));
+}
+
 }  // namespace wg::core
