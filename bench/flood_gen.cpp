@@ -17,6 +17,7 @@
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <exception>
 #include <random>
 #include <string>
 #include <string_view>
@@ -360,7 +362,12 @@ Options parse(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Options o = parse(argc, argv);
+  Options o;
+  try {
+    o = parse(argc, argv);
+  } catch (const std::exception&) {  // a number that does not parse (std::stoul and friends)
+    usage();
+  }
   uint8_t dst_mac[6];
   if (!parse_mac(o.dst_mac, dst_mac)) usage();
 
