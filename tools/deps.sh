@@ -12,6 +12,7 @@ packages=(
   doctest-dev nlohmann-json3-dev libbenchmark-dev clang libclang-rt-14-dev
   # peers and tools the tests drive
   wireguard-tools wireguard-go iperf3 nftables tcpdump iproute2 iputils-ping procps psmisc python3 bc jq conntrack
+  ethtool  # bench/flood: NAPI on the attacker's veth
 )
 
 missing=()

@@ -582,6 +582,31 @@ else:
 }
 
 # ---------------------------------------------------------------------------------------------
+# Process figures (bench/e2e, bench/flood)
+
+# proc_ticks PID...: utime+stime (stat fields 14, 15; all threads) summed, in clock ticks.
+proc_ticks() {
+	local t=0 s f pid
+	for pid; do
+		s=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+		s=${s##*) }                  # fields from 3 on; comm may hold spaces
+		read -r -a f <<<"$s"
+		[ "${f[0]}" != Z ] || return 1   # exited, not yet reaped
+		t=$((t + f[11] + f[12]))
+	done
+	echo $t
+}
+# busy_ticks: the whole machine's busy time from /proc/stat (all but idle and iowait).
+busy_ticks() {
+	local user nice system irq softirq steal
+	read -r _ user nice system _ _ irq softirq steal _ </proc/stat
+	echo $((user + nice + system + irq + softirq + steal))
+}
+
+# rss_kb PID: the process's resident set (VmRSS) in kB.
+rss_kb() { awk '$1 == "VmRSS:" { print $2; f = 1 } END { exit !f }' "/proc/$1/status" 2>/dev/null; }
+
+# ---------------------------------------------------------------------------------------------
 # The two-node topology shared by interop_test.sh and unprivileged_test.sh
 #
 #   node A  ---- veth ${T_PREFIX}a0 / ${T_PREFIX}b0 ----  node B
