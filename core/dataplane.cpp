@@ -7,8 +7,8 @@
 
 namespace wg::core {
 
-DataPlane::DataPlane(Egress& out, uint64_t seed, size_t flow_capacity)
-    : out_(out), gateway_(device_.drop_counters(), seed, flow_capacity) {
+DataPlane::DataPlane(Egress& out, uint64_t seed, size_t flow_capacity, size_t scratch_buffers)
+    : out_(out), gateway_(device_.drop_counters(), seed, flow_capacity, scratch_buffers) {
   tun_sink_.out = &out_;
   control_copies_.resize(64);
   rx_.reserve(kMaxBatch * kMaxGroSegments);

@@ -15,6 +15,7 @@
 // flush_outbox(). Everything here runs on the loop thread; only run_aead may use others.
 #pragma once
 #include <array>
+#include <deque>
 #include <span>
 #include <vector>
 
@@ -45,8 +46,9 @@ class DataPlane final : public GatewayOutput {
   // The longest segment header sealed from its super-packet (IPv6 + TCP with options is 80).
   static constexpr size_t kMaxSealHeader = 128;
 
-  // flow_capacity: the gateway's flow table (core/flow_table.hpp).
-  DataPlane(Egress& out, uint64_t seed, size_t flow_capacity = 65536);
+  // flow_capacity: the gateway's flow table (core/flow_table.hpp); scratch_buffers: its
+  // scratch buffers at most (Gateway).
+  DataPlane(Egress& out, uint64_t seed, size_t flow_capacity = 65536, size_t scratch_buffers = Gateway::kScratchBuffers);
   DataPlane(const DataPlane&) = delete;
   DataPlane& operator=(const DataPlane&) = delete;
 
@@ -161,7 +163,9 @@ class DataPlane final : public GatewayOutput {
   // the Egress is flushed: it may hold on to them).
   std::vector<UdpSend> sends_;
   std::vector<iovec> send_iov_;
-  std::vector<std::array<uint8_t, kMaxControlLen>> control_copies_;
+  // A deque: growing it must not move the copies queued sends_ already point into (a batch
+  // can answer more datagrams than it has slots).
+  std::deque<std::array<uint8_t, kMaxControlLen>> control_copies_;
   size_t control_used_ = 0;
   std::vector<Event> events_;
 };

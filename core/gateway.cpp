@@ -41,16 +41,17 @@ constexpr uint8_t kAllNodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 
 
 }  // namespace
 
-Gateway::Gateway(DropCounters& drops, uint64_t seed, size_t flow_capacity)
+Gateway::Gateway(DropCounters& drops, uint64_t seed, size_t flow_capacity, size_t scratch_buffers)
     : drops_(drops), flows_(flow_capacity, seed), icmp_seed_(seed ^ 0x9e3779b97f4a7c15ull),
-      scratch_(kScratchBuffers * kScratchSize) {}
+      scratch_(std::max<size_t>(scratch_buffers, 1) * kScratchSize),
+      scratch_max_(std::max<size_t>(scratch_buffers, 1)) {}
 
 void Gateway::reserve_for_mtu(uint32_t mtu) {
   // A segment or fragment at kIngressHeadroom, with room behind it for padding and the tag.
   const size_t need = (kIngressHeadroom + size_t{mtu} + 128 + 63) & ~size_t{63};
   if (need <= scratch_size_) return;
   scratch_size_ = need;
-  const size_t count = std::clamp(kScratchBytesMax / need, kScratchBuffersMin, kScratchBuffers);
+  const size_t count = std::clamp(kScratchBytesMax / need, std::min(kScratchBuffersMin, scratch_max_), scratch_max_);
   scratch_.assign(count * need, 0);
   scratch_used_ = 0;
 }

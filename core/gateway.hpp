@@ -154,7 +154,9 @@ class Gateway {
   static constexpr uint32_t kIcmpPerSourceBurst = 20;
   static constexpr size_t kIcmpSourceBuckets = 256;  // hashed; sources sharing one share its budget
 
-  Gateway(DropCounters& drops, uint64_t seed, size_t flow_capacity = 65536);
+  // scratch_buffers: at most this many scratch buffers (tests and fuzzing take a few, so a
+  // gateway is quick to build and running out of them mid-batch is common).
+  Gateway(DropCounters& drops, uint64_t seed, size_t flow_capacity = 65536, size_t scratch_buffers = kScratchBuffers);
 
   // --- configuration (not while a batch is in flight) ---
   RouteTable& routes() { return routes_; }
@@ -318,6 +320,7 @@ class Gateway {
   // Buffers of scratch_size_ bytes, back to back. Resized only between batches.
   std::vector<uint8_t> scratch_;
   size_t scratch_size_ = kScratchSize;
+  size_t scratch_max_ = kScratchBuffers;  // fixed at construction
   size_t scratch_used_ = 0;
 };
 

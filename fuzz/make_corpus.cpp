@@ -3,7 +3,9 @@
 // get the outcome it is meant to reach; for the packet targets (ethernet, ip, nd, arp),
 // hand-built frames and packets (tests/core/packet_craft.hpp), each checked to get as far into
 // core/packet as it is meant to; and for gateway_fuzz, record sequences of real frames and
-// packets (gateway_common.hpp), each run to check what it makes the gateway send.
+// packets (gateway_common.hpp), each run to check what it makes the gateway send; for
+// dataplane_fuzz, operation sequences (dataplane_world.hpp), each run through the world to
+// check it delivers what it is meant to (every invariant checked on the way).
 // Usage: make_corpus OUT_DIR (e.g. fuzz/corpus).
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +15,7 @@
 #include "fuzz_common.hpp"
 #include "packet_fuzz.hpp"
 #include "gateway_common.hpp"
+#include "dataplane_world.hpp"
 
 namespace {
 
@@ -531,6 +534,122 @@ bool verify_gateway(const GatewaySeed& s) {
   return ok;
 }
 
+// --- dataplane_fuzz: operation sequences ---
+
+struct DataplaneSeed {
+  std::string name;
+  Bytes input;
+  size_t min_delivered;  // tagged packets (or pieces) delivered, healing's two included
+};
+std::vector<DataplaneSeed> dataplane_seeds;
+
+void make_dataplane_seeds() {
+  using namespace wg::fuzzing::dpw;
+  using O = Op;
+  // Config bytes: kCfg* bits; sizes: scratch buffers (bits 0-1), batch size - 1 (bits 2-7).
+  const auto seed = [](const char* name, uint8_t cfg, uint8_t sizes, size_t min_delivered,
+                       std::initializer_list<std::pair<Op, std::initializer_list<uint8_t>>> ops) {
+    Bytes in{cfg, sizes};
+    for (const auto& [op, args] : ops) put_op(in, op, args);
+    dataplane_seeds.push_back({name, in, min_delivered});
+  };
+  constexpr uint8_t kBig = 0xfd;  // 64 scratch buffers, batches of 64
+  const uint8_t all = kCfgVnetA | kCfgVnetB | kCfgCoalesce | kCfgCoalesceUdp;
+  // TunSend a0: side | v4 0x02 | proto (bits 2-3: udp, tcp, icmp) | tso 0x10 | spoof 0x40.
+  seed("empty", 0, kBig, 2, {});
+  seed("tun_udp6", 0, kBig, 3, {{O::TunSend, {0, PHost, 100}}, {O::Deliver, {0}}, {O::Deliver, {1}}, {O::Deliver, {0}}});
+  seed("tun_tcp4_both", 0, kBig, 4,
+       {{O::TunSend, {0x06, PHost, 200}}, {O::Deliver, {0}}, {O::Deliver, {1}}, {O::Deliver, {0}},
+        {O::TunSend, {0x07, PHost, 50}}, {O::Deliver, {1}}});
+  seed("tun_icmp_echo", 0, kBig, 3, {{O::TunSend, {0x08, PHost, 56}}, {O::Deliver, {0}}, {O::Deliver, {1}}, {O::Deliver, {0}}});
+  seed("tun_to_instances", 0, kBig, 5,
+       {{O::TunSend, {0x04, PInst0, 44, 1}}, {O::Deliver, {0}}, {O::Deliver, {1}}, {O::Deliver, {0}},
+        {O::TunSend, {0x00, PInst1, 44, 1}}, {O::TunSend, {0x02, PInst0, 44, 1}}, {O::Deliver, {0}}});
+  seed("tun_local_port", 0, kBig, 3, {{O::TunSend, {0x00, SInst0, 120}}});
+  seed("tun_unreachable_nowhere", 0, kBig, 2,
+       {{O::TunSend, {0x00, PUnreachable, 80}}, {O::TunSend, {0x00, Nowhere, 80}}, {O::Deliver, {0}},
+        {O::Deliver, {1}}, {O::Deliver, {0}}, {O::Deliver, {1}}});
+  seed("tun_tso_tcp6", all, kBig, 3,
+       {{O::TunSend, {0x14, PHost, 0x40, 0x90, 0, 170}}, {O::Deliver, {0}}, {O::Deliver, {1}}, {O::Deliver, {0}}});
+  seed("tun_tso_udp4_small_scratch", all, 0xfc, 3,
+       {{O::TunSend, {0x02, PHost, 10}}, {O::Deliver, {0}}, {O::Deliver, {1}}, {O::Deliver, {0}},
+        {O::TunSend, {0x12, PHost, 0x00, 0xa0, 0, 99}}, {O::Deliver, {0, 0}}});
+  seed("tun_tso_huge", all | kCfgDeferA | kCfgDeferB, kBig, 3,
+       {{O::TunSend, {0x14, PHost, 0xff, 0xff, 0, 170}}, {O::Deliver, {0}}, {O::Deliver, {1}}, {O::Deliver, {0}}});
+  seed("tun_v4_fragments", 0, kBig, 3,
+       {{O::TunSend, {0x02, PHost, 10}}, {O::Deliver, {0}}, {O::Deliver, {1}}, {O::Deliver, {0}},
+        {O::TunSend, {0x02, PHost, 0xd0, 0x07, 0x01}}, {O::Deliver, {0}}});
+  seed("tun_spoofed", 0, kBig, 2, {{O::TunSend, {0x40, PHost, 60}}, {O::Deliver, {0}}, {O::Deliver, {1}}, {O::Deliver, {0}}});
+  // PortSend a0: side | port 0x02 | kind (bits 2-4) | v4 0x20 | proto (bits 6-7).
+  seed("port_tagged_up", 0, kBig, 3, {{O::PortSend, {0x00, PHost, 100}}, {O::Deliver, {0}}, {O::Deliver, {1}}, {O::Deliver, {0}}});
+  seed("port1_tcp_up", 0, kBig, 3, {{O::PortSend, {0x42, PSite, 100}}, {O::Deliver, {0}}, {O::Deliver, {1}}, {O::Deliver, {0}}});
+  seed("port_v4_up", 0, kBig, 3, {{O::PortSend, {0x20, PHost, 100}}, {O::Deliver, {0}}, {O::Deliver, {1}}, {O::Deliver, {0}}});
+  seed("port_spoofed", 0, kBig, 2, {{O::PortSend, {0x04, PHost, 100}}});
+  seed("port_east_west_host", 0, kBig, 2, {{O::PortSend, {0x00, SInst1, 100}}, {O::PortSend, {0x00, SHost, 100}}});
+  seed("port_nd_arp_echo", 0, kBig, 2,
+       {{O::PortSend, {0x08}}, {O::PortSend, {0x0c}}, {O::PortSend, {0x10}}, {O::PortSend, {0x11, 0, 0, 0, 1}},
+        {O::PortSend, {0x14, 7, 20}}, {O::PortSend, {0x34, 7, 20}}, {O::PortSend, {0x18, 5}}});
+  seed("port_tso", kCfgCoalesce, kBig, 3, {{O::PortSend, {0x5c, PHost, 0x00, 0x88, 0, 150}}, {O::Deliver, {0}}, {O::Deliver, {1}}, {O::Deliver, {0}}});
+  seed("unresolved_then_announce", kCfgUnresolved, kBig, 2,
+       {{O::TunSend, {0x01, PInst0, 100}}, {O::Deliver, {1}}, {O::Deliver, {0}}, {O::Deliver, {1}}, {O::PortSend, {0x08}},
+        {O::TunSend, {0x01, PInst0, 100}}, {O::Deliver, {1}}});
+  // The wire.
+  const auto with_session = [&](const char* name, uint8_t cfg, size_t min_delivered,
+                                std::initializer_list<std::pair<Op, std::initializer_list<uint8_t>>> more) {
+    Bytes in{cfg, kBig};
+    // A session first: a packet A to B, the handshake and the packet delivered.
+    put_op(in, O::TunSend, {0, PHost, 40});
+    for (uint8_t d : {0, 1, 0}) put_op(in, O::Deliver, {d});
+    for (const auto& [op, args] : more) put_op(in, op, args);
+    dataplane_seeds.push_back({name, in, min_delivered});
+  };
+  with_session("wire_drop", 0, 3, {{O::TunSend, {0x04, PHost, 100, 0, 0x0c}}, {O::Drop, {0, 2}}, {O::Deliver, {0}}});
+  with_session("wire_duplicate", 0, 4, {{O::TunSend, {0x00, PHost, 100, 0, 0x04}}, {O::Duplicate, {0, 0}}, {O::Duplicate, {2, 1}}, {O::Deliver, {0}}});
+  with_session("wire_reorder", 0, 5, {{O::TunSend, {0x00, PHost, 100, 0, 0x0c}}, {O::Reorder, {0, 0, 3}}, {O::Deliver, {0}}});
+  with_session("wire_corrupt", 0, 3, {{O::TunSend, {0x00, PHost, 100, 0, 0x04}}, {O::Corrupt, {0, 1, 40, 0, 0x10}}, {O::Deliver, {0}}});
+  with_session("wire_truncate", 0, 3, {{O::TunSend, {0x00, PHost, 100, 0, 0x04}}, {O::Truncate, {0, 0, 60}}, {O::Deliver, {0}}});
+  with_session("wire_gro_batches", kCfgCoalesce | kCfgVnetB, 6,
+               {{O::Batch, {3, 1}}, {O::TunSend, {0x00, PHost, 200, 0, 0x0c}}, {O::Deliver, {2}}, {O::Deliver, {2}}});
+  with_session("gso_off", kCfgNoGso, 4, {{O::TunSend, {0x00, PHost, 200, 0, 0x04}}, {O::Batch, {63, 2}}, {O::Deliver, {0}}});
+  // Handshakes: crafted, replayed, under load, lost.
+  with_session("craft_initiation_replay", 0, 2, {{O::Craft, {0x01}}, {O::Craft, {0x41}}, {O::Craft, {0x49, 20, 1}}});
+  with_session("craft_response", 0, 2, {{O::Craft, {0x02 | 0x10}}, {O::Craft, {0x42 | 0x18, 30, 4}}});
+  seed("under_load_cookie", 0, kBig, 2,
+       {{O::UnderLoad, {1, 200}}, {O::TunSend, {0, PHost, 40}}, {O::Deliver, {0}}, {O::Deliver, {1}},
+        {O::Craft, {0x04 | 0x10 | 0x40}}, {O::Time, {2, 5}}, {O::Deliver, {0}}, {O::Deliver, {1}}, {O::Deliver, {0}}});
+  seed("lost_initiation_retry", 0, kBig, 3,
+       {{O::TunSend, {0, PHost, 40}}, {O::Drop, {0, 1}}, {O::Time, {2, 5}}, {O::Deliver, {0}}, {O::Deliver, {1}}, {O::Deliver, {0}}});
+  // Time: keepalives, rekeying, keys zeroed.
+  with_session("time_keepalive", 0, 3, {{O::Time, {2, 10}}, {O::Deliver, {1}}, {O::Deliver, {0}}, {O::Keepalive, {1}}, {O::Deliver, {1}}});
+  with_session("time_rekey", 0, 3, {{O::Time, {3, 12}}, {O::TunSend, {0, PHost, 40}}, {O::Deliver, {0}}, {O::Deliver, {1}}, {O::Deliver, {0}}});
+  with_session("time_zeroed", 0, 2, {{O::Time, {3, 60}}, {O::Time, {3, 0}}});
+  with_session("persistent_keepalive", 0, 2, {{O::Peer, {0x07, 5}}, {O::Time, {2, 12}}, {O::Deliver, {0}}});
+  // Configuration.
+  with_session("allowed_ips_narrowed", 0, 2, {{O::AllowedIps, {1, 0}}, {O::TunSend, {0, PHost, 40}}, {O::Deliver, {0}}});
+  with_session("allowed_ips_default", 0, 3, {{O::AllowedIps, {0x03, 2}}, {O::TunSend, {0, Nowhere, 40}}, {O::Deliver, {0}}});
+  with_session("peer_readded", 0, 2, {{O::Peer, {0x01}}, {O::TunSend, {1, PHost, 40}}, {O::Deliver, {1}}, {O::TunSend, {0, PHost, 40}}, {O::Deliver, {0}}});
+  with_session("peer_removed", 0, 2, {{O::Peer, {0x02}}, {O::TunSend, {0, PHost, 40}}, {O::Deliver, {0}}});
+  with_session("deferred_aead", kCfgDeferA | kCfgDeferB, 5, {{O::TunSend, {0x00, PHost, 100, 0, 0x0c}}, {O::Deliver, {0}}});
+  // Raw bytes: a datagram, a TUN read, a port frame.
+  {
+    // Raw carries its bytes after its three argument bytes (kind, length).
+    Bytes in{0, kBig, static_cast<uint8_t>(O::Raw), 0x01, 8, 0, 4, 0, 0, 0, 1, 2, 3, 4};
+    in.insert(in.end(), {static_cast<uint8_t>(O::Raw), 0x02, 4, 0, 0x45, 0, 0, 20});
+    in.insert(in.end(), {static_cast<uint8_t>(O::Raw), 0x04, 3, 0, 1, 2, 3});
+    dataplane_seeds.push_back({"raw_mix", in, 2});
+  }
+}
+
+bool verify_dataplane(const DataplaneSeed& s) {
+  wg::fuzzing::dpw::World w;
+  wg::fuzzing::dpw::run(w, s.input.data(), s.input.size());
+  const bool ok = w.delivered_tagged >= s.min_delivered;
+  std::printf("dataplane     %-26s %4zu bytes  delivered %zu (>= %zu), drops A %lu B %lu  %s\n", s.name.c_str(),
+              s.input.size(), w.delivered_tagged, s.min_delivered, static_cast<unsigned long>(w.at(0).dp.device().drops().total()),
+              static_cast<unsigned long>(w.at(1).dp.device().drops().total()), ok ? "ok" : "UNEXPECTED");
+  return ok;
+}
+
 bool write_seed(const std::filesystem::path& dir, const std::string& name, const Bytes& bytes) {
   std::filesystem::create_directories(dir);
   std::ofstream f(dir / (name + ".bin"), std::ios::binary | std::ios::trunc);
@@ -563,6 +682,12 @@ int main(int argc, char** argv) {
     if (!verify_gateway(s)) ++failures;
     if (!write_seed(std::filesystem::path(argv[1]) / "gateway", s.name, s.input)) return 1;
   }
-  std::printf("%zu seeds, %d unexpected\n", seeds.size() + packet_seeds.size() + gateway_seeds.size(), failures);
+  make_dataplane_seeds();
+  for (const DataplaneSeed& s : dataplane_seeds) {
+    if (!verify_dataplane(s)) ++failures;
+    if (!write_seed(std::filesystem::path(argv[1]) / "dataplane", s.name, s.input)) return 1;
+  }
+  std::printf("%zu seeds, %d unexpected\n",
+              seeds.size() + packet_seeds.size() + gateway_seeds.size() + dataplane_seeds.size(), failures);
   return failures ? 1 : 0;
 }

@@ -755,3 +755,31 @@ TEST_CASE("dataplane: every drop reason is reachable from a batch and counted th
     CHECK(where.out.changed_before_flush == 0);
   }
 }
+
+// Found by fuzz/dataplane_fuzz: the copies of the control messages a batch answers with lived
+// in a vector that grew (reallocated) once a batch answered more than its 64 slots, leaving
+// the sends queued before pointing into freed memory, which then went out on the wire.
+TEST_CASE("dataplane: a batch answering more datagrams than it has control slots sends every answer intact") {
+  Broker w;
+  w.net.tun_batch(w.a, {marked6(kA6, kHost6, 100, 1)});
+  REQUIRE(w.a.out.udp.size() == 1);
+  const Bytes init = w.a.out.udp[0].datagrams[0];
+  REQUIRE(init[0] == 1);
+  w.a.sent = 1;  // delivered here, not by the network
+  // Under load, every copy of the initiation earns a cookie reply: 100 of them in one batch.
+  w.b.dp.device().note_handshake_backlog(w.net.clock.now, kUnderLoadQueueLen);
+  const std::vector<RecordingEgress::Message> copies{{kB, std::vector<Bytes>(50, init)}, {kB, std::vector<Bytes>(50, init)}};
+  const size_t cookies_before = drops(w.b, Drop::CookieSent), first = w.b.out.udp.size();
+  w.net.deliver(w.b, kA, copies, true);
+  REQUIRE(drops(w.b, Drop::CookieSent) == cookies_before + 100);
+  const std::vector<Bytes> replies = sent_since(w.b, first);
+  REQUIRE(replies.size() == 100);
+  for (const Bytes& r : replies) {
+    CHECK(r.size() == cookie_reply::kLen);
+    CHECK(r[0] == 3);
+    // Addressed to the initiation's sender index.
+    CHECK(std::equal(r.begin() + cookie_reply::kReceiver, r.begin() + cookie_reply::kReceiver + 4,
+                     init.begin() + initiation::kSender));
+  }
+  CHECK(w.b.out.changed_before_flush == 0);
+}
