@@ -12,6 +12,7 @@
 
 #include "crypto/encoding.hpp"
 #include "crypto/secure.hpp"
+#include "io/privileges.hpp"
 
 namespace wg::io {
 
@@ -64,7 +65,7 @@ Interface::Interface(tun::TunDevice tun, int uapi_listen_fd, std::string uapi_pa
   dp_.set_tun_vnet(tun_.vnet());
   dp_.set_coalescing(switches_.gro, offload_.uso);  // a kernel that hands over UDP super-packets also takes them
   udp_.want_gro(switches_.udp_gro);
-  if (opts.threads > 1) pool_ = std::make_unique<CryptoPool>(opts.threads);
+  threads_ = opts.threads;  // started by run(): capabilities are per thread (io/privileges.hpp)
   io_->set_tun(tun_.fd(), tun_.vnet());
   io_->watch(uapi_.listen_fd());
   if (links_.fd() >= 0) io_->watch(links_.fd());
@@ -88,6 +89,9 @@ OffloadState Interface::offload_state() const {
 }
 
 void Interface::append_status(std::string& out) const {
+  out += "io_backend=" + std::string(io_->name()) + "\n";
+  // What the process holds now, read from the kernel: after set-up only what it still needs.
+  out += "capabilities=" + capability_names(effective_capabilities()) + "\n";
   out += "aead=" + crypto::describe(crypto::default_aead_backend()) + "\n";
   out += "offload=" + offload_state().describe() + "\n";
   const IoCounters& c = io_->counters();
@@ -391,6 +395,8 @@ void Interface::tick() {
 }
 
 int Interface::run() {
+  // The first thread besides this one: whatever privileges set-up dropped, it never had.
+  if (threads_ > 1 && !pool_) pool_ = std::make_unique<CryptoPool>(threads_);
   while (!stop_) {
     refresh_clock();
     tick();
