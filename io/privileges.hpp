@@ -30,12 +30,14 @@ struct RuntimeNeeds {
 };
 
 // The capabilities to keep after set-up (see docs/hardening.md for the why of each):
-//   CAP_NET_ADMIN         always: SO_MARK (fwmark), the TUN's namespace (TUNGETDEVNETNS), netlink
-//                         changes on reload (Address, MTU, links of ports), RTM_NEWNSID when the
-//                         TUN moves, per-port sysctls on re-attach, nftables and rules at teardown;
+//   CAP_NET_ADMIN         always: SO_MARK (fwmark), the TUN's namespace (TUNGETDEVNETNS) and
+//                         following it there (RTM_NEWNSID, IFLA_TARGET_NETNSID), netlink changes
+//                         on reload (Address, MTU, ports' links), per-port sysctls on re-attach,
+//                         nftables tables and rules on reload and at teardown;
 //   CAP_NET_BIND_SERVICE  a ListenPort below 1024 in the file, or wireguard-go mode (UAPI port);
 //   CAP_NET_RAW           a veth port (a re-created veth is attached again with AF_PACKET);
 //   CAP_SYS_ADMIN         `--netns`: setns into the interface's namespace for reload and teardown.
+// Hooks and resolvconf at teardown are not the daemon's: tools/keeper.hpp.
 [[nodiscard]] CapSet needed_capabilities(const RuntimeNeeds& needs);
 
 // "cap_net_admin,cap_net_raw" (ascending numbers), "none" for the empty set.
