@@ -14,6 +14,8 @@
 #   d  wireguard-go mode (`wgrouter -f IFACE --user nobody`): cap_net_admin and
 #      cap_net_bind_service kept for what `wg` sets later: listen-port 854 and an fwmark after
 #      the drop; traffic; `ip link del` ends it and the socket goes
+#   e  started without cap_setpcap (as some container runtimes do): the bounding set cannot
+#      shrink; said once, the rest of the drop still done, `wg` still served
 # Documentation addresses only; everything removed on exit.
 set -uo pipefail
 BIN=${1:?usage: privileges_test.sh WGROUTER_BIN}
@@ -215,5 +217,19 @@ sc_d_daemon() {
   NODE_IF[A]=${P}a
 }
 
-run_scenarios : a:root b:user c:port d:daemon
+sc_e_no_setpcap() {
+  : >"$DIR/e.log"
+  ip netns exec "$A" setpriv --bounding-set -setpcap "$BIN" -f "${P}e" </dev/null >>"$DIR/e.log" 2>&1 &
+  local epid=$!
+  on_cleanup "stop_pid $epid; rm -f $WG_SOCK_DIR/${P}e.sock"
+  check "started" wait_for 10 eval "'$BIN' show ${P}e >/dev/null"
+  check_eq "the refused step said once" 1 "$(grep -c "the kernel refused part of the drop (bounding set left as it is (no cap_setpcap)); going on" "$DIR/e.log")"
+  local want; want=$(hexcaps $((CAP_NET_ADMIN | CAP_NET_BIND_SERVICE)))
+  check_eq "CapEff, CapPrm, NoNewPrivs" "$want $want 1" \
+    "$(awk '/^CapEff:/ { e = $2 } /^CapPrm:/ { p = $2 } /^NoNewPrivs:/ { n = $2 } END { print e, p, n }' "/proc/$epid/status")"
+  check "wg show answers" timeout 5 wg show "${P}e"
+  stop_pid "$epid"
+}
+
+run_scenarios : a:root b:user c:port d:daemon e:no_setpcap
 summary "privileges"
