@@ -12,6 +12,7 @@
 
 #include "crypto/encoding.hpp"
 #include "crypto/secure.hpp"
+#include "io/privileges.hpp"
 
 namespace wg::io {
 
@@ -65,7 +66,7 @@ Interface::Interface(tun::TunDevice tun, int uapi_listen_fd, std::string uapi_pa
   dp_.set_tun_vnet(tun_.vnet());
   dp_.set_coalescing(switches_.gro, offload_.uso);  // a kernel that hands over UDP super-packets also takes them
   udp_.want_gro(switches_.udp_gro);
-  if (opts.threads > 1) pool_ = std::make_unique<CryptoPool>(opts.threads);
+  threads_ = opts.threads;  // started by run(): capabilities are per thread (io/privileges.hpp)
   io_->set_tun(tun_.fd(), tun_.vnet());
   io_->watch(uapi_.listen_fd());
   if (links_.fd() >= 0) io_->watch(links_.fd());
@@ -89,6 +90,9 @@ OffloadState Interface::offload_state() const {
 }
 
 void Interface::append_status(std::string& out) const {
+  out += "io_backend=" + std::string(io_->name()) + "\n";
+  // What the process holds now, read from the kernel: after set-up only what it still needs.
+  out += "capabilities=" + capability_names(effective_capabilities()) + "\n";
   out += "aead=" + crypto::describe(crypto::default_aead_backend()) + "\n";
   out += "offload=" + offload_state().describe() + "\n";
   const IoCounters& c = io_->counters();
@@ -312,22 +316,26 @@ void Interface::locate_device() {
   // Where the device lives now; the descriptor is only held while we look.
   const tun::NetnsFd ns = device_netns();
   auto self = tun::current_netns();
+  // Asked from here: a namespace elsewhere is named by its id here (IFLA_TARGET_NETNSID), so
+  // following it takes CAP_NET_ADMIN, which the daemon keeps, not setns's CAP_SYS_ADMIN.
+  tun::Netlink here;
   int nsid = tun::LinkEvents::kThisNamespace;
-  std::unique_ptr<tun::Netlink> nl;
-  bool followed = ns && self;
+  bool followed = ns && self && here.ok();
   if (followed && !self->same(ns.get())) {
-    tun::Netlink here;
     nsid = here.netns_id(ns.get());  // how link events from there are tagged here
     followed = nsid >= 0 && links_.all_namespaces();
   }
   if (followed) {
-    nl = std::make_unique<tun::Netlink>(ns.get());
-    followed = nl->ok();
+    if (const int idx = here.find_link(tun_.name(), nsid); idx > 0) tun_.set_ifindex(idx);
   }
+  // Read before following: events queue on the monitor's socket meanwhile, so a change in
+  // between is seen twice, never missed.
+  const tun::LinkState st = followed ? here.get_link(tun_.ifindex(), nsid) : tun::LinkState{};
+  if (!st.exists) followed = false;
   if (!followed) {
-    // Moved somewhere this process may not look (no CAP_NET_ADMIN / CAP_SYS_ADMIN /
-    // CAP_NET_BROADCAST over it): the tunnel keeps working, but link state and MTU there can
-    // no longer be seen.
+    // Moved somewhere this process may not look (no CAP_NET_ADMIN over it, or no
+    // CAP_NET_BROADCAST when the link monitor was opened): the tunnel keeps working, but link
+    // state and MTU there can no longer be seen.
     if (!follow_warned_)
       std::fprintf(stderr,
                    "wgrouter[%s]: the interface lives in a network namespace wgrouter cannot follow; "
@@ -345,12 +353,9 @@ void Interface::locate_device() {
     std::fprintf(stderr, "wgrouter[%s]: interface moved to network namespace %lu; following it there\n",
                  name().c_str(), static_cast<unsigned long>(ns.inode()));
   dev_ns_inode_ = ns.inode();
-  const int idx = nl->find_link(tun_.name());
-  if (idx > 0) tun_.set_ifindex(idx);
-  // Follow first, then read the state: a change in between is seen twice, never missed.
   dev_nsid_ = nsid;
   dev_ifindex_ = tun_.ifindex();
-  apply_link_state(nl->get_link(tun_.ifindex()));
+  apply_link_state(st);
   flush_outbox();
 }
 
@@ -400,6 +405,8 @@ void Interface::tick() {
 }
 
 int Interface::run() {
+  // The first thread besides this one: whatever privileges set-up dropped, it never had.
+  if (threads_ > 1 && !pool_) pool_ = std::make_unique<CryptoPool>(threads_);
   while (!stop_) {
     refresh_clock();
     tick();

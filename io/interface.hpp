@@ -44,7 +44,8 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
 
   // Runs until SIGINT/SIGTERM, the TUN device is deleted (seen through its own descriptor,
   // wherever it was moved) or the UAPI socket file removed.
-  // Returns the process exit status.
+  // Returns the process exit status. The crypto pool's threads start here, so until run() the
+  // process has one thread and a privilege drop just before it covers every thread.
   int run();
 
   core::DataPlane& dataplane() { return dp_; }
@@ -154,6 +155,7 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   std::unique_ptr<PacketIo> io_;
   OffloadSwitches switches_;
   OffloadState offload_;
+  unsigned threads_ = 1;              // InterfaceOptions::threads, started by run()
   std::unique_ptr<CryptoPool> pool_;  // nullptr: one thread, AEAD inline
   UapiServer uapi_;
   std::string name_;

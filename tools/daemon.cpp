@@ -15,6 +15,7 @@
 #include "io/interface.hpp"
 #include "io/uapi_server.hpp"
 #include "tools/commands.hpp"
+#include "tools/keeper.hpp"
 #include "tools/launch.hpp"
 #include "tun/netlink.hpp"
 #include "tun/tun.hpp"
@@ -24,7 +25,7 @@ namespace wg::tools {
 namespace {
 
 int usage() {
-  std::fputs("Usage: wgrouter [-f|--foreground] INTERFACE\n", stderr);
+  std::fputs("Usage: wgrouter [-f|--foreground] [--user USER[:GROUP]] INTERFACE\n", stderr);
   return 1;
 }
 
@@ -86,6 +87,37 @@ std::optional<Launched> launch(const std::string& name, bool foreground, int net
   return Launched{*opts, std::move(*tun), *listen_fd, std::move(sock)};
 }
 
+bool drop_after_setup(const std::string& name, const io::RuntimeNeeds& needs, const std::optional<io::RunAs>& run_as) {
+  const io::CapSet wanted = io::needed_capabilities(needs);
+  auto r = io::drop_privileges(wanted, run_as);
+  if (!r) {
+    std::fprintf(stderr, "wgrouter[%s]: %s\n", name.c_str(), r.error().c_str());
+    return false;
+  }
+  std::string user;
+  if (run_as) user = ", running as " + run_as->name + " (uid " + std::to_string(run_as->uid) + ")";
+  std::fprintf(stderr, "wgrouter[%s]: capabilities kept: %s (bounding set: %s; no_new_privs %s)%s\n", name.c_str(),
+               io::capability_names(r->kept).c_str(), io::capability_names(r->bounding).c_str(),
+               r->no_new_privs ? "on" : "off", user.c_str());
+  if (const io::CapSet missing = wanted & ~r->kept)
+    std::fprintf(stderr, "wgrouter[%s]: warning: started without %s, which the running daemon may need\n",
+                 name.c_str(), io::capability_names(missing).c_str());
+  if (!r->problems.empty())
+    std::fprintf(stderr, "wgrouter[%s]: privileges: the kernel refused part of the drop (%s); going on\n",
+                 name.c_str(), r->problems.c_str());
+  return true;
+}
+
+std::optional<io::RunAs> user_from_option(const std::string& spec) {
+  auto parsed = io::parse_user_spec(spec);
+  auto r = parsed ? io::resolve_user(*parsed) : Result<io::RunAs, std::string>(Unexpected(parsed.error()));
+  if (!r) {
+    std::fprintf(stderr, "wgrouter: %s\n", r.error().c_str());
+    return std::nullopt;
+  }
+  return *r;
+}
+
 std::optional<io::InterfaceOptions> interface_options_from_env() {
   io::InterfaceOptions o;
   // Tests cover both paths; operators can force the fallback too.
@@ -120,11 +152,15 @@ std::optional<io::InterfaceOptions> interface_options_from_env() {
 int cmd_daemon(int argc, char** argv) {
   bool foreground = env_is("WG_PROCESS_FOREGROUND", "1");
   std::string name;
+  std::optional<io::RunAs> run_as;
   for (int i = 0; i < argc; ++i) {
     const std::string_view a = argv[i];
-    if (a == "-f" || a == "--foreground")
+    if (a == "-f" || a == "--foreground") {
       foreground = true;
-    else if (name.empty() && !a.empty() && a[0] != '-')
+    } else if (a == "--user" && i + 1 < argc) {
+      run_as = user_from_option(argv[++i]);
+      if (!run_as) return 1;
+    } else if (name.empty() && !a.empty() && a[0] != '-')
       name = a;
     else
       return usage();
@@ -133,10 +169,26 @@ int cmd_daemon(int argc, char** argv) {
 
   auto l = launch(name, foreground);
   if (!l) return 1;
-  io::Interface itf(std::move(l->tun), l->uapi_fd, l->uapi_path, l->opts);
-  std::fprintf(stderr, "wgrouter[%s]: running (%s; offloads: %s), UAPI at %s\n", name.c_str(),
-               std::string(itf.io_name()).c_str(), itf.offload_state().describe().c_str(), l->uapi_path.c_str());
-  return itf.run();
+  // As another user the daemon cannot remove its socket from the root-owned socket directory:
+  // the keeper, forked while the process is still whole, does it at the end.
+  std::optional<Keeper> keeper;
+  if (run_as && !(keeper = Keeper::start({nullptr, nullptr, l->uapi_path}))) {
+    std::perror("wgrouter: fork");
+    unlink(l->uapi_path.c_str());
+    return 1;
+  }
+  int status = 1;
+  {
+    io::Interface itf(std::move(l->tun), l->uapi_fd, l->uapi_path, l->opts);
+    // `wg` configures everything later over the UAPI: the drop keeps what any of that needs.
+    if (drop_after_setup(name, io::RuntimeNeeds{}, run_as)) {
+      std::fprintf(stderr, "wgrouter[%s]: running (%s; offloads: %s), UAPI at %s\n", name.c_str(),
+                   std::string(itf.io_name()).c_str(), itf.offload_state().describe().c_str(), l->uapi_path.c_str());
+      status = itf.run();
+    }
+  }
+  if (keeper) keeper->finish(Keeper::End::Quietly, -1);
+  return status;
 }
 
 }  // namespace wg::tools

@@ -8,11 +8,14 @@ packages=(
   g++ cmake ninja-build pkg-config
   # libraries of the design
   libsodium-dev libb2-dev libssl-dev liburing-dev libmnl-dev libnftables-dev libfmt-dev libexpected-dev libipsec-mb-dev
+  libcap-ng-dev
   # tests, benchmarks, fuzzing
   doctest-dev nlohmann-json3-dev libbenchmark-dev clang libclang-rt-14-dev
+  libseccomp-dev  # tests/tools/no_io_uring: a seccomp filter that refuses io_uring
   # peers and tools the tests drive
   wireguard-tools wireguard-go iperf3 nftables tcpdump iproute2 iputils-ping procps psmisc python3 bc jq conntrack
   ethtool  # bench/flood: NAPI on the attacker's veth
+  strace
 )
 
 missing=()

@@ -52,6 +52,8 @@ struct IfaceInfo {
   std::vector<std::pair<std::string, uint64_t>> counters;  // gw_* router counters
   std::string offload;                                       // offloads in effect
   std::string aead;                                          // AEAD backend and its code path
+  std::string io_backend;                                    // io_uring or the epoll fallback
+  std::string capabilities;                                  // what the process keeps (cap_…,…)
   std::vector<std::pair<std::string, uint64_t>> io;          // io_* data-path counters
   std::vector<PortInfo> ports;
   std::vector<PeerInfo> peers;
@@ -158,6 +160,10 @@ bool load(const std::string& name, IfaceInfo& info) {
         info.offload = v;
       } else if (k == "aead") {
         info.aead = v;
+      } else if (k == "capabilities") {
+        info.capabilities = v;
+      } else if (k == "io_backend") {
+        info.io_backend = v;
       } else if (k.substr(0, 3) == "io_") {
         info.io.emplace_back(std::string(k.substr(3)), to_u64(v));
       } else if (k.substr(0, 3) == "gw_") {
@@ -228,6 +234,8 @@ void print_text(const IfaceInfo& i) {
       any = true;
     }
   if (any) std::printf("\n");
+  if (!i.capabilities.empty()) std::printf("  capabilities: %s\n", i.capabilities.c_str());
+  if (!i.io_backend.empty()) std::printf("  io backend: %s\n", i.io_backend.c_str());
   if (!i.aead.empty()) std::printf("  aead: %s\n", i.aead.c_str());
   if (!i.offload.empty()) std::printf("  offloads: %s\n", i.offload.c_str());
   if (!i.io.empty()) {
@@ -297,7 +305,16 @@ void print_json(const std::vector<IfaceInfo>& all) {
     for (size_t k = 0; k < i.counters.size(); ++k)
       std::printf("%s%s:%llu", k ? "," : "", json_str(i.counters[k].first).c_str(),
                   static_cast<unsigned long long>(i.counters[k].second));
-    std::printf("},\"aead\":%s,\"offload\":%s,\"io\":{", json_str(i.aead).c_str(), json_str(i.offload).c_str());
+    // The capabilities as a list of names: [] when the process keeps none.
+    std::string caps = "[";
+    for (size_t at = 0; !i.capabilities.empty() && i.capabilities != "none" && at != std::string::npos;) {
+      const size_t comma = i.capabilities.find(',', at);
+      caps += (caps.size() > 1 ? "," : "") + json_str(i.capabilities.substr(at, comma == std::string::npos ? comma : comma - at));
+      at = comma == std::string::npos ? comma : comma + 1;
+    }
+    caps += "]";
+    std::printf("},\"capabilities\":%s,\"io_backend\":%s,\"aead\":%s,\"offload\":%s,\"io\":{", caps.c_str(),
+                json_str(i.io_backend).c_str(), json_str(i.aead).c_str(), json_str(i.offload).c_str());
     for (size_t k = 0; k < i.io.size(); ++k)
       std::printf("%s%s:%llu", k ? "," : "", json_str(i.io[k].first).c_str(),
                   static_cast<unsigned long long>(i.io[k].second));

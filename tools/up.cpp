@@ -27,9 +27,11 @@
 #include "config/apply.hpp"
 #include "config/config.hpp"
 #include "io/interface.hpp"
+#include "io/privileges.hpp"
 #include "io/resolver.hpp"
 #include "io/uapi_server.hpp"
 #include "tools/commands.hpp"
+#include "tools/keeper.hpp"
 #include "tools/launch.hpp"
 #include "tun/firewall.hpp"
 #include "tun/netlink.hpp"
@@ -48,7 +50,8 @@ constexpr uint32_t kTunnelOverhead = 80;
 constexpr uint32_t kFirstAutoTable = 51820;
 
 int usage() {
-  std::fputs("Usage: wgrouter up FILE.conf [--name IFACE] [--foreground] [--netns NAME|PATH|PID]\n", stderr);
+  std::fputs("Usage: wgrouter up FILE.conf [--name IFACE] [--foreground] [--netns NAME|PATH|PID] [--user USER[:GROUP]]\n",
+             stderr);
   return 1;
 }
 
@@ -60,6 +63,8 @@ std::string substitute(std::string hook, const std::string& iface) {
 
 // The network namespace the interface is configured in: --netns, or -1 for this one.
 int g_target_ns = -1;
+// `up --netns` was given: the capabilities kept for reload and teardown include setns's.
+bool g_netns_mode = false;
 
 // Runs `bash -c cmd` inside the interface's network namespace (hooks and resolvconf see the
 // interface there, as they would with wg-quick run in the container), with `input` on its
@@ -78,6 +83,7 @@ int run_bash(const std::string& cmd, const std::string* input = nullptr) {
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, nullptr);  // the loop blocks signals for its signalfd
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) signal(sig, SIG_DFL);  // the keeper ignores them
     execl("/bin/bash", "bash", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
@@ -215,7 +221,6 @@ RoutePlan plan_routes(const config::Config& cfg) {
 
 // Everything `up` changed outside the process, so `down` can undo it.
 struct Applied {
-  bool dns = false;
   std::vector<std::pair<core::Family, uint32_t>> fwmark_rules;  // (family, table)
   std::vector<core::Family> suppress_rules;
   uint32_t table = 0;
@@ -457,6 +462,10 @@ void reload(const std::string& path, config::Config& cfg, io::Interface& itf, tu
   std::vector<std::optional<core::Endpoint>> endpoints(next.peers.size());
   for (size_t i = 0; i < next.peers.size(); ++i)
     if (const auto& e = next.peers[i].endpoint; e && e->numeric) endpoints[i] = e->numeric;
+  // What was dropped after set-up does not come back: say so rather than fail piece by piece.
+  if (const io::CapSet missing = io::needed_capabilities({&next, g_netns_mode}) & ~io::effective_capabilities())
+    std::fprintf(stderr, "wgrouter[%s]: reload: the file now needs %s, dropped at start; what needs it fails until "
+                 "a restart\n", name.c_str(), io::capability_names(missing).c_str());
   if (next.iface.table != cfg.iface.table || next.iface.dns_servers != cfg.iface.dns_servers ||
       next.iface.dns_search != cfg.iface.dns_search)
     std::fprintf(stderr, "wgrouter[%s]: reload: [Interface] Table and DNS changes take a restart\n", name.c_str());
@@ -507,6 +516,21 @@ bool apply_config(const config::Config& cfg, const std::vector<std::optional<cor
   return true;
 }
 
+// With --user, the files the daemon touches later are the new user's business: SIGHUP re-reads
+// the file, SaveConfig writes it (a temporary file and a rename in its directory). Said once
+// at start rather than at the first reload.
+void check_files_as_user(const std::string& path, const config::Config& cfg, const std::string& name,
+                         const io::RunAs& who) {
+  if (access(path.c_str(), R_OK) != 0)
+    std::fprintf(stderr, "wgrouter[%s]: warning: %s cannot read %s (%s): a reload (SIGHUP) will fail\n", name.c_str(),
+                 who.name.c_str(), path.c_str(), std::strerror(errno));
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  if (cfg.iface.save_config && access(dir.c_str(), W_OK) != 0)
+    std::fprintf(stderr, "wgrouter[%s]: warning: %s cannot write in %s (%s): SaveConfig will fail at shutdown\n",
+                 name.c_str(), who.name.c_str(), dir.c_str(), std::strerror(errno));
+}
+
 // SaveConfig: the file's wg-quick settings with the running peers and keys. Called once
 // the loop has returned (like the PreDown/PostDown hooks and resolvconf), so its file write
 // never holds up traffic.
@@ -549,6 +573,7 @@ void save_config(const std::string& path, config::Config cfg, io::Interface& itf
 
 int cmd_up(int argc, char** argv) {
   std::string path, name, netns_spec;
+  std::optional<io::RunAs> run_as;
   bool foreground = std::getenv("INVOCATION_ID") != nullptr;  // under systemd
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
@@ -558,7 +583,9 @@ int cmd_up(int argc, char** argv) {
       name = argv[++i];
     else if (a == "--netns" && i + 1 < argc)
       netns_spec = argv[++i];
-    else if (path.empty() && !a.empty() && a[0] != '-')
+    else if (a == "--user" && i + 1 < argc) {
+      if (!(run_as = user_from_option(argv[++i]))) return 1;
+    } else if (path.empty() && !a.empty() && a[0] != '-')
       path = a;
     else
       return usage();
@@ -574,6 +601,7 @@ int cmd_up(int argc, char** argv) {
     }
     target = std::move(*ns);
     g_target_ns = target.get();
+    g_netns_mode = true;
   }
 
   auto loaded = config::load_config(path);
@@ -605,6 +633,30 @@ int cmd_up(int argc, char** argv) {
   if (!run_hooks(cfg.iface.pre_up, name, "PreUp")) return 1;
   auto l = launch(name, foreground, target.get());
   if (!l) return 1;
+  // What the teardown does with the privileges `up` started with (hooks, resolvconf, the
+  // socket of a daemon run as another user) is done by the keeper, forked now, while the
+  // process has one thread and nothing of the interface's state (tools/keeper.hpp).
+  std::optional<Keeper> keeper;
+  const bool dns = !cfg.iface.dns_servers.empty() || !cfg.iface.dns_search.empty();
+  if (!cfg.iface.pre_down.empty() || !cfg.iface.post_down.empty() || dns || run_as) {
+    Keeper::Tasks tasks;
+    tasks.pre_down = [&cfg, &name](int ns) {
+      g_target_ns = ns;
+      run_hooks(cfg.iface.pre_down, name, "PreDown");
+    };
+    tasks.post_down = [&cfg, &name](int ns, bool hooks) {
+      g_target_ns = ns;
+      unset_dns(cfg.iface, name);
+      if (hooks) run_hooks(cfg.iface.post_down, name, "PostDown");
+    };
+    if (run_as) tasks.socket_path = l->uapi_path;
+    keeper = Keeper::start(std::move(tasks));
+    if (!keeper) {
+      std::perror("wgrouter: fork");
+      unlink(l->uapi_path.c_str());
+      return 1;
+    }
+  }
 
   bool ok = false;
   int status = 1;
@@ -613,7 +665,7 @@ int cmd_up(int argc, char** argv) {
   // it) alive. The teardown runs where the interface is then, if it still is where `up` put it.
   const ino_t applied_ns = target.inode();
   tun::NetnsFd teardown_ns;
-  bool post_down = false;
+  bool post_down = false, dns_set = false;
   {
     tun::Netlink nl;  // this namespace: the ports
     // Before the Interface, so it is destroyed after it (the loop watches its descriptor). Its
@@ -640,12 +692,15 @@ int cmd_up(int argc, char** argv) {
     };
     itf.on_reload = [&] { reload(path, cfg, itf, nl, resolver, done); };
     if (ok) {
-      set_dns(cfg.iface, name);
-      done.dns = true;
+      set_dns(cfg.iface, name);  // undone by the keeper
+      dns_set = dns;
       ok = run_hooks(cfg.iface.post_up, name, "PostUp");
     }
     target = tun::NetnsFd();
     g_target_ns = -1;
+    // Set-up is over: from here the daemon keeps only what it still needs (io/privileges.hpp).
+    if (ok) ok = drop_after_setup(name, io::RuntimeNeeds{&cfg, g_netns_mode}, run_as);
+    if (ok && run_as) check_files_as_user(path, cfg, name, *run_as);
     if (ok) {
       std::fprintf(stderr, "wgrouter[%s]: up (%s), %zu peers, UAPI at %s\n", name.c_str(),
                    std::string(itf.io_name()).c_str(), itf.device().peer_count(), l->uapi_path.c_str());
@@ -662,17 +717,22 @@ int cmd_up(int argc, char** argv) {
       undo = teardown_ns && teardown_ns.inode() == applied_ns;
       g_target_ns = undo ? teardown_ns.get() : -1;
     }
-    if (ok && undo) run_hooks(cfg.iface.pre_down, name, "PreDown");
+    if (ok && undo && keeper && !keeper->pre_down(g_target_ns))
+      std::fprintf(stderr, "wgrouter[%s]: PreDown: the keeper is gone; hooks not run\n", name.c_str());
     if (ok && cfg.iface.save_config) save_config(path, cfg, itf);
     if (undo) {
       tun::Netlink unl(g_target_ns);
       undo_routes(unl, done);
-      if (done.dns) unset_dns(cfg.iface, name);
     }
-    post_down = ok && undo;  // PostDown only where the interface was taken down
+    // resolvconf -d and PostDown, as wg-quick's cmd_down orders them: after the interface.
+    post_down = ok && undo;
+    dns_set = dns_set && undo;
   }  // the TUN goes away with its descriptor here
   std::fprintf(stderr, "wgrouter[%s]: down\n", name.c_str());
-  if (post_down) run_hooks(cfg.iface.post_down, name, "PostDown");
+  using End = Keeper::End;
+  const End end = post_down ? End::UndoAndHooks : dns_set ? End::Undo : End::Quietly;
+  if (keeper && !keeper->finish(end, end == End::Quietly ? -1 : g_target_ns) && end != End::Quietly)
+    std::fprintf(stderr, "wgrouter[%s]: PostDown: the keeper is gone; resolvconf and hooks not run\n", name.c_str());
   return ok ? status : 1;
 }
 

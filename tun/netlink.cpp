@@ -91,7 +91,7 @@ int Netlink::set_link(int ifindex, std::optional<bool> up, std::optional<uint32_
   return request(buf);
 }
 
-bool Netlink::query_link(char* buf, int ifindex, const char* name) {
+bool Netlink::query_link(char* buf, int ifindex, const char* name, int target_nsid) {
   if (!nl_) return false;
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
   nlh->nlmsg_type = RTM_GETLINK;
@@ -101,6 +101,7 @@ bool Netlink::query_link(char* buf, int ifindex, const char* name) {
   ifm->ifi_family = AF_UNSPEC;
   ifm->ifi_index = ifindex;
   if (name) mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+  if (target_nsid >= 0) mnl_attr_put_u32(nlh, IFLA_TARGET_NETNSID, static_cast<uint32_t>(target_nsid));
   if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0) return false;
   const ssize_t n = mnl_socket_recvfrom(nl_, buf, kBufLen);
   if (n <= 0) return false;
@@ -108,20 +109,20 @@ bool Netlink::query_link(char* buf, int ifindex, const char* name) {
   return mnl_nlmsg_ok(reply, static_cast<int>(n)) && reply->nlmsg_type == RTM_NEWLINK;
 }
 
-LinkState Netlink::get_link(int ifindex) {
+LinkState Netlink::get_link(int ifindex, int target_nsid) {
   LinkState st;
   alignas(nlmsghdr) char buf[kBufLen];
-  if (!query_link(buf, ifindex, nullptr)) return st;
+  if (!query_link(buf, ifindex, nullptr, target_nsid)) return st;
   int idx = 0;
   bool deleted = false;
   parse_link(reinterpret_cast<nlmsghdr*>(buf), idx, st, deleted);
   return st;
 }
 
-int Netlink::find_link(const std::string& name) {
+int Netlink::find_link(const std::string& name, int target_nsid) {
   if (name.empty() || name.size() >= IFNAMSIZ) return 0;
   alignas(nlmsghdr) char buf[kBufLen];
-  if (!query_link(buf, 0, name.c_str())) return 0;
+  if (!query_link(buf, 0, name.c_str(), target_nsid)) return 0;
   return static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(reinterpret_cast<nlmsghdr*>(buf)))->ifi_index;
 }
 

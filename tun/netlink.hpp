@@ -33,9 +33,11 @@ class Netlink {
   bool ok() const { return nl_ != nullptr; }
 
   int set_link(int ifindex, std::optional<bool> up, std::optional<uint32_t> mtu);
-  LinkState get_link(int ifindex);
-  // The index of the link called `name` in this socket's namespace; 0 when there is none.
-  int find_link(const std::string& name);
+  // Both look in this socket's namespace, or with target_nsid >= 0 in the namespace this one
+  // knows by that id (IFLA_TARGET_NETNSID: CAP_NET_ADMIN over it is enough, no setns).
+  LinkState get_link(int ifindex, int target_nsid = -1);
+  // The index of the link called `name`; 0 when there is none.
+  int find_link(const std::string& name, int target_nsid = -1);
   // Moves a link into the network namespace `netns_fd` (IFLA_NET_NS_FD).
   int move_link(int ifindex, int netns_fd);
   // The id this socket's namespace knows the namespace `netns_fd` by, assigned if it has none
@@ -63,7 +65,7 @@ class Netlink {
  private:
   int request(void* buf);
   // RTM_GETLINK by index or name; true when buf (kBufLen bytes) holds the RTM_NEWLINK answer.
-  bool query_link(char* buf, int ifindex, const char* name);
+  bool query_link(char* buf, int ifindex, const char* name, int target_nsid);
   // Sends buf and gives each reply message for it to cb until the kernel's done/ack/error;
   // 0 or -errno.
   int exchange(void* buf, int (*cb)(const nlmsghdr*, void*), void* data);

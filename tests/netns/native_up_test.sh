@@ -318,7 +318,8 @@ chmod 600 "$DIR/${P}e.conf"
 up_start A "$DIR/e.log" "$DIR/${P}e.conf" --netns "$B"
 EPID=$UP_PID
 on_cleanup "rm -f $WG_SOCK_DIR/${P}e.sock"
-if wait_for 10 link_is_up B "${P}e"; then
+# "up (" comes after the routes and tables: the link is up before they are made.
+if wait_for 10 link_is_up B "${P}e" && wait_for 10 grep -q "up (" "$DIR/e.log"; then
   for fam in ip ip6; do
     listing=$(ip netns exec $B nft list table $fam wg-quick-${P}e 2>&1)
     [[ $fam == ip ]] && addr=203.0.113.201 || addr=2001:db8:5::1
