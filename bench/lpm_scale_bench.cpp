@@ -16,6 +16,8 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -221,25 +223,30 @@ void bm_churn(benchmark::State& state, Family f) {
   state.counters["bytes_per_prefix"] = static_cast<double>(t->memory_bytes()) / static_cast<double>(t->size());
 }
 
-#define WG_LPM_LOOKUPS(T, name)                                                                      \
-  BENCHMARK_CAPTURE(bm_lookup_hit<T>, name##_v4, Family::V4)->Arg(1000)->Arg(100'000)->Arg(1'000'000); \
-  BENCHMARK_CAPTURE(bm_lookup_random<T>, name##_v4, Family::V4)->Arg(1000)->Arg(100'000)->Arg(1'000'000); \
-  BENCHMARK_CAPTURE(bm_lookup_hit<T>, name##_v6, Family::V6)->Arg(1000)->Arg(100'000)->Arg(1'000'000); \
-  BENCHMARK_CAPTURE(bm_lookup_random<T>, name##_v6, Family::V6)->Arg(1000)->Arg(100'000)->Arg(1'000'000)
+template <class T>
+void register_table(const std::string& name, bool updates) {
+  for (Family f : {Family::V4, Family::V6}) {
+    const std::string suffix = name + (f == Family::V4 ? "_v4" : "_v6");
+    for (auto* bm : {&bm_lookup_hit<T>, &bm_lookup_random<T>}) {
+      const char* kind = bm == &bm_lookup_hit<T> ? "lpm_lookup_hit/" : "lpm_lookup_random/";
+      benchmark::RegisterBenchmark((kind + suffix).c_str(), bm, f)->Arg(1000)->Arg(100'000)->Arg(1'000'000);
+    }
+    if (!updates) continue;
+    // One build or teardown of 1 M prefixes is an iteration.
+    benchmark::RegisterBenchmark(("lpm_insert/" + suffix).c_str(), bm_insert<T>, f)
+        ->Arg(1'000'000)->Unit(benchmark::kMillisecond)->Iterations(2);
+    benchmark::RegisterBenchmark(("lpm_remove/" + suffix).c_str(), bm_remove<T>, f)
+        ->Arg(1'000'000)->Unit(benchmark::kMillisecond)->Iterations(2);
+    benchmark::RegisterBenchmark(("lpm_churn/" + suffix).c_str(), bm_churn<T>, f)->Arg(1'000'000);
+  }
+}
 
-#define WG_LPM_UPDATES(T, name)                                                                           \
-  BENCHMARK_CAPTURE(bm_insert<T>, name##_v4, Family::V4)->Arg(1'000'000)->Unit(benchmark::kMillisecond)->Iterations(2); \
-  BENCHMARK_CAPTURE(bm_insert<T>, name##_v6, Family::V6)->Arg(1'000'000)->Unit(benchmark::kMillisecond)->Iterations(2); \
-  BENCHMARK_CAPTURE(bm_remove<T>, name##_v4, Family::V4)->Arg(1'000'000)->Unit(benchmark::kMillisecond)->Iterations(2); \
-  BENCHMARK_CAPTURE(bm_remove<T>, name##_v6, Family::V6)->Arg(1'000'000)->Unit(benchmark::kMillisecond)->Iterations(2); \
-  BENCHMARK_CAPTURE(bm_churn<T>, name##_v4, Family::V4)->Arg(1'000'000);                                    \
-  BENCHMARK_CAPTURE(bm_churn<T>, name##_v6, Family::V6)->Arg(1'000'000)
-
-WG_LPM_LOOKUPS(Multibit, multibit);
-WG_LPM_LOOKUPS(Binary, binary);
-WG_LPM_LOOKUPS(Offset0, offset0);
-WG_LPM_UPDATES(Multibit, multibit);
-WG_LPM_UPDATES(Binary, binary);
+const bool registered = [] {
+  register_table<Multibit>("multibit", true);
+  register_table<Binary>("binary", true);
+  register_table<Offset0>("offset0", false);
+  return true;
+}();
 
 }  // namespace
 }  // namespace wg::core

@@ -120,16 +120,32 @@ inline constexpr auto kSkipMask = [] {
   return t;
 }();
 
+// Without -mpopcnt (the default x86-64 target) std::popcount is a call into libgcc; this
+// inline bit-slicing count avoids the call (measured in bench/RESULTS.md), and the compiler's own
+// instruction when the target has one.
+inline unsigned popcount(uint64_t x) {
+#if defined(__POPCNT__) || !defined(__x86_64__)
+  return static_cast<unsigned>(popcount(x));
+#else
+  x -= (x >> 1) & 0x5555555555555555ULL;
+  x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+  return static_cast<unsigned>((x * 0x0101010101010101ULL) >> 56);
+#endif
+}
+
 inline uint64_t below(unsigned bit) { return (uint64_t{1} << bit) - 1; }  // bit < 64
 
-// Grows a vector by a quarter rather than doubling, so spare capacity stays under 25 %.
+// Grows a vector by an eighth rather than doubling, so spare capacity stays under 12.5 %.
 template <class T>
 void reserve_for(std::vector<T>& v, size_t n) {
-  if (n > v.capacity()) v.reserve(std::max(n, v.capacity() + v.capacity() / 4 + 2));
+  if (n > v.capacity()) v.reserve(std::max(n, v.capacity() + v.capacity() / 8 + 2));
 }
 
 // Blocks of 1..64 consecutive elements carved from one vector, with a free list per exact
-// size: a node's children and its results each live in one block, resized by moving.
+// size: a node's children and its results each live in one block, resized by moving. A request
+// with no free block of its size splits the smallest larger one; what still piles up (the blocks
+// a 64-child node left behind while it grew) is bounded by Trie::compact.
 template <class T>
 class BlockPool {
  public:
@@ -139,10 +155,13 @@ class BlockPool {
   const T* data() const { return items_.data(); }
 
   uint32_t alloc(unsigned n) {
-    auto& list = free_[n];
-    if (!list.empty()) {
+    for (unsigned m = n; m < free_.size(); ++m) {
+      auto& list = free_[m];
+      if (list.empty()) continue;
       const uint32_t at = list.back();
       list.pop_back();
+      free_elements_ -= m;
+      release(at + n, m - n);
       return at;
     }
     const auto at = static_cast<uint32_t>(items_.size());
@@ -154,7 +173,9 @@ class BlockPool {
     if (n == 0) return;
     reserve_for(free_[n], free_[n].size() + 1);
     free_[n].push_back(at);
+    free_elements_ += n;
   }
+  void reserve(size_t n) { items_.reserve(n); }
   // Copies block [from, from+n) into a new block of n+1 with a default element at index i.
   uint32_t grow(uint32_t from, unsigned n, unsigned i) {
     const uint32_t to = alloc(n + 1);
@@ -175,11 +196,7 @@ class BlockPool {
     release(from, n);
     return to;
   }
-  size_t free_elements() const {
-    size_t n = 0;
-    for (unsigned s = 1; s < free_.size(); ++s) n += s * free_[s].size();
-    return n;
-  }
+  size_t free_elements() const { return free_elements_; }
   size_t size() const { return items_.size(); }
   size_t memory_bytes() const {
     size_t bytes = items_.capacity() * sizeof(T);
@@ -190,6 +207,7 @@ class BlockPool {
  private:
   std::vector<T> items_;
   std::array<std::vector<uint32_t>, 66> free_;
+  size_t free_elements_ = 0;
 };
 
 // One family's trie.
@@ -245,7 +263,7 @@ class Trie {
       parent = n;
       parent_level = level;
       if (node.ext >> c & 1) {
-        n = node.child_base + static_cast<uint32_t>(std::popcount(node.ext & below(c)));
+        n = node.child_base + static_cast<uint32_t>(popcount(node.ext & below(c)));
         level = own + 1;
         continue;
       }
@@ -307,10 +325,10 @@ class Trie {
       const uint64_t match = node.internal & kCovering[c];
       if (match) {
         const auto at = static_cast<unsigned>(63 - std::countl_zero(match));  // the longest
-        best = node.result_base + static_cast<uint32_t>(std::popcount(node.internal & below(at)));
+        best = node.result_base + static_cast<uint32_t>(popcount(node.internal & below(at)));
       }
       if (!(node.ext >> c & 1)) break;
-      n = node.child_base + static_cast<uint32_t>(std::popcount(node.ext & below(c)));
+      n = node.child_base + static_cast<uint32_t>(popcount(node.ext & below(c)));
       pos += kStride * (skip + 1);
     }
     return best == kNil ? nullptr : &owners_[results_[best].value].value;
@@ -421,12 +439,12 @@ class Trie {
         if (!(node.internal >> pos & 1)) return f;
         f.node = n;
         f.pos = pos;
-        f.result = node.result_base + static_cast<uint32_t>(std::popcount(node.internal & below(pos)));
+        f.result = node.result_base + static_cast<uint32_t>(popcount(node.internal & below(pos)));
         f.depth = depth;
         return f;
       }
       if (!(node.ext >> c & 1)) return f;
-      n = node.child_base + static_cast<uint32_t>(std::popcount(node.ext & below(c)));
+      n = node.child_base + static_cast<uint32_t>(popcount(node.ext & below(c)));
       level = own + 1;
     }
   }
@@ -453,7 +471,7 @@ class Trie {
   // pool is fixed.
   bool merge_down(uint32_t n) {
     const Node node = nodes_[n];
-    if (n == 0 || node.internal != 0 || std::popcount(node.ext) != 1) return false;
+    if (n == 0 || node.internal != 0 || popcount(node.ext) != 1) return false;
     Node child = nodes_[node.child_base];
     const unsigned skip = skip_count(node.skip), child_skip = skip_count(child.skip);
     if (skip + 1 + child_skip > kMaxSkip) return false;
@@ -468,8 +486,8 @@ class Trie {
   // Inserts child for chunk c into n's children; returns the child's index.
   uint32_t add_child(uint32_t n, unsigned c, const Node& child) {
     const Node node = nodes_[n];
-    const auto count = static_cast<unsigned>(std::popcount(node.ext));
-    const auto i = static_cast<unsigned>(std::popcount(node.ext & below(c)));
+    const auto count = static_cast<unsigned>(popcount(node.ext));
+    const auto i = static_cast<unsigned>(popcount(node.ext & below(c)));
     const uint32_t base = count ? nodes_.grow(node.child_base, count, i) : nodes_.alloc(1);
     nodes_[base + i] = child;
     nodes_[n].child_base = base;
@@ -479,7 +497,7 @@ class Trie {
 
   std::optional<V> place(uint32_t n, unsigned pos, const uint8_t* addr, unsigned len, const V& v) {
     const Node node = nodes_[n];
-    const auto i = static_cast<unsigned>(std::popcount(node.internal & below(pos)));
+    const auto i = static_cast<unsigned>(popcount(node.internal & below(pos)));
     if (node.internal >> pos & 1) {
       // The exact prefix exists: it changes hands and moves to the tail of the new owner's list,
       // even when the owner is the same (kernel list_move_tail, wireguard-go addToPeerEntries).
@@ -493,7 +511,7 @@ class Trie {
       link(o, e);
       return previous;
     }
-    const auto count = static_cast<unsigned>(std::popcount(node.internal));
+    const auto count = static_cast<unsigned>(popcount(node.internal));
     const uint32_t base = count ? results_.grow(node.result_base, count, i) : results_.alloc(1);
     const uint32_t e = new_entry(addr, len);
     const uint32_t o = owner_of(v);
@@ -502,6 +520,7 @@ class Trie {
     nodes_[n].result_base = base;
     nodes_[n].internal |= uint64_t{1} << pos;
     ++size_;
+    compact_if_sparse();
     return std::nullopt;
   }
 
@@ -511,24 +530,61 @@ class Trie {
     unlink(r.value, r.entry);
     free_entries_.push_back(r.entry);  // capacity reserved by new_entry
     Node& node = nodes_[f.node];
-    const auto count = static_cast<unsigned>(std::popcount(node.internal));
+    const auto count = static_cast<unsigned>(popcount(node.internal));
     node.result_base = results_.shrink(node.result_base, count, f.result - node.result_base);
     node.internal &= ~(uint64_t{1} << f.pos);
     --size_;
     for (unsigned d = f.depth; d > 0; --d) {
       const uint32_t n = f.path[d];
-      if (nodes_[n].internal != 0) return;
+      if (nodes_[n].internal != 0) break;
       if (nodes_[n].ext != 0) {
         merge_down(n);
-        return;
+        break;
       }
       // Empty: out of its parent's children.
       const uint32_t parent = f.path[d - 1];
       const Node p = nodes_[parent];
-      const uint32_t base = nodes_.shrink(p.child_base, static_cast<unsigned>(std::popcount(p.ext)), n - p.child_base);
+      const uint32_t base = nodes_.shrink(p.child_base, static_cast<unsigned>(popcount(p.ext)), n - p.child_base);
       nodes_[parent].child_base = base;
       nodes_[parent].ext &= ~(uint64_t{1} << key.chunk(f.own[d - 1]));
     }
+    compact_if_sparse();
+  }
+
+  // Rebuilds both pools with only the live blocks, in trie order, once more than a fifth of
+  // either is free blocks: memory stays within ~1.25 x live (+ capacity slack) whatever the order
+  // of updates. O(nodes), so O(1) per update amortized: a fifth of the pool has to be freed
+  // (at most 64 elements per update) before the next one.
+  void compact_if_sparse() {
+    const auto sparse = [](const auto& pool) { return pool.free_elements() > pool.size() / 5 + 64; };
+    if (!sparse(nodes_) && !sparse(results_)) return;
+    BlockPool<Node> nodes;
+    BlockPool<Result> results;
+    nodes.reserve(nodes_.size() - nodes_.free_elements());
+    results.reserve(results_.size() - results_.free_elements());
+    nodes[nodes.alloc(1)] = nodes_[0];
+    copy_blocks(0, nodes, results);
+    nodes_ = std::move(nodes);
+    results_ = std::move(results);
+  }
+
+  // Node n is already in the new pool (at the same index there as its copy's, n); its children
+  // and results move over, then the children's.
+  void copy_blocks(uint32_t n, BlockPool<Node>& nodes, BlockPool<Result>& results) const {
+    Node node = nodes[n];  // still the old bases
+    const unsigned count = popcount(node.internal), children = popcount(node.ext);
+    if (count) {
+      const uint32_t base = results.alloc(count);
+      for (unsigned i = 0; i < count; ++i) results[base + i] = results_[node.result_base + i];
+      node.result_base = base;
+    }
+    const uint32_t old_children = node.child_base;
+    if (children) {
+      node.child_base = nodes.alloc(children);
+      for (unsigned i = 0; i < children; ++i) nodes[node.child_base + i] = nodes_[old_children + i];
+    }
+    nodes[n] = node;
+    for (unsigned i = 0; i < children; ++i) copy_blocks(node.child_base + i, nodes, results);
   }
 
   uint32_t new_entry(const uint8_t* addr, unsigned len) {
@@ -612,11 +668,11 @@ class Trie {
       for (unsigned l = 0; l < kStride; ++l) {
         const unsigned pos = internal_pos(l, c);
         if ((c & below(kStride - l)) != 0 || !(node.internal >> pos & 1)) continue;
-        const Result& r = results_[node.result_base + static_cast<uint32_t>(std::popcount(node.internal & below(pos)))];
+        const Result& r = results_[node.result_base + static_cast<uint32_t>(popcount(node.internal & below(pos)))];
         const Entry& e = entries_[r.entry];
         f(e.addr.data(), unsigned{e.len}, owners_[r.value].value);
       }
-      if (node.ext >> c & 1) visit(node.child_base + static_cast<uint32_t>(std::popcount(node.ext & below(c))), f);
+      if (node.ext >> c & 1) visit(node.child_base + static_cast<uint32_t>(popcount(node.ext & below(c))), f);
     }
   }
 
@@ -627,7 +683,7 @@ class Trie {
     if (skip > kMaxSkip || (node.skip & ~kSkipMask[skip] & ~uint64_t{15}) != 0 || own >= L::kLevels) return false;
     if (root && skip != 0) return false;
     if (node.internal >> 63) return false;
-    const auto children = static_cast<unsigned>(std::popcount(node.ext));
+    const auto children = static_cast<unsigned>(popcount(node.ext));
     // Nothing but one child: only when the two skips cannot be merged.
     if (!root && node.internal == 0) {
       if (children == 0) return false;
@@ -635,7 +691,7 @@ class Trie {
     }
     for (uint64_t bits = node.internal; bits; bits &= bits - 1) {
       const auto pos = static_cast<unsigned>(std::countr_zero(bits));
-      const uint32_t at = node.result_base + static_cast<uint32_t>(std::popcount(node.internal & below(pos)));
+      const uint32_t at = node.result_base + static_cast<uint32_t>(popcount(node.internal & below(pos)));
       const Result& r = results_[at];
       if (r.entry >= entries_.size() || r.value >= owners_.size() || owners_[r.value].head == kNil) return false;
       const Entry& e = entries_[r.entry];
@@ -646,7 +702,7 @@ class Trie {
       const Found f = find(Key::load(e.addr.data()), e.len);
       if (f.node != n || f.result != at) return false;
     }
-    census.results += static_cast<size_t>(std::popcount(node.internal));
+    census.results += static_cast<size_t>(popcount(node.internal));
     census.nodes += children;
     for (unsigned i = 0; i < children; ++i)
       if (!check_node(node.child_base + i, own + 1, false, census)) return false;
