@@ -1,19 +1,28 @@
-// bench/lpm_scale_bench.cpp — PrefixTable at gateway scale: 1,000,000 random IPv6 prefixes
-// (/16../64 and some /128s) and 1,000,000 random IPv4 prefixes (/8../32), fixed seeds. Measures
-// the build (insert of the whole set), and lookups per second of random addresses and of
-// addresses inside stored prefixes (deep matches). A 1,000-prefix table drawn the same way is
-// the contrast: lookup cost follows the address length (trie depth), not the table size.
+// bench/lpm_scale_bench.cpp — PrefixTable at routing-table scale (issue 13): BGP-shaped tables
+// (bench/bgp_prefixes.hpp, mix in its header) of 1 k, 100 k and 1 M distinct prefixes per family,
+// fixed seeds. Per table: single lookups per second of (a) addresses inside random table
+// prefixes ("hit") and (b) uniformly random addresses ("random"), bytes per prefix from
+// memory_bytes(); at 1 M also inserts/s (the build from empty), removes/s (the teardown, random
+// order) and updates/s of churn on a full table (remove one, insert another).
+// Three tables in the same run: `multibit` (PrefixTable, the chosen design), `binary` (the path-
+// compressed binary radix trie it replaced, tests/core/binary_prefix_table.hpp) and `offset0`
+// (the multibit trie with level boundaries at multiples of 6 bits, no virtual offset).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <random>
+#include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
+#include "bench/bgp_prefixes.hpp"
+#include "core/binary_prefix_table.hpp"
 #include "core/prefix_table.hpp"
 
 namespace wg::core {
@@ -24,40 +33,75 @@ constexpr uint32_t kOwners = 4096;
 constexpr size_t kAddresses = size_t{1} << 16;  // lookups cycle through this many
 constexpr size_t kBatch = 64;                   // lookups per benchmark iteration
 
-// IPv6: 90 % /16../64 (uniform), 10 % /128 (hosts). IPv4: /8../32 uniform.
-uint8_t draw_length(Family f, std::mt19937_64& rng) {
-  if (f == Family::V4) return static_cast<uint8_t>(8 + rng() % 25);
-  return rng() % 10 == 0 ? uint8_t{128} : static_cast<uint8_t>(16 + rng() % 49);
+// The multibit trie with another virtual offset, behind PrefixTable's interface (one family).
+template <unsigned Offset>
+class OffsetTable {
+ public:
+  std::optional<uint32_t> insert(const Prefix& p, uint32_t v) {
+    return p.family == Family::V4 ? v4_.insert(p.addr.data(), p.len, v) : v6_.insert(p.addr.data(), p.len, v);
+  }
+  bool remove(const Prefix& p) {
+    return p.family == Family::V4 ? v4_.remove(p.addr.data(), p.len) : v6_.remove(p.addr.data(), p.len);
+  }
+  const uint32_t* lookup(Family f, const uint8_t* a) const { return f == Family::V4 ? v4_.lookup(a) : v6_.lookup(a); }
+  size_t size() const { return v4_.size() + v6_.size(); }
+  size_t memory_bytes() const { return v4_.memory_bytes() + v6_.memory_bytes(); }
+
+ private:
+  prefix_trie::Trie<prefix_trie::Layout<4, Offset>, uint32_t, std::hash<uint32_t>> v4_;
+  prefix_trie::Trie<prefix_trie::Layout<16, Offset>, uint32_t, std::hash<uint32_t>> v6_;
+};
+
+using Multibit = PrefixTable<uint32_t>;
+using Binary = reference::BinaryPrefixTable<uint32_t>;
+using Offset0 = OffsetTable<0>;
+
+bool prefix_less(const Prefix& x, const Prefix& y) {
+  return std::tie(x.family, x.addr, x.len) < std::tie(y.family, y.addr, y.len);
 }
 
-std::vector<Prefix> draw_prefixes(Family f, size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
+// n distinct prefixes in random order (the generator's duplicates dropped), plus `spare` more
+// distinct ones for churn.
+std::vector<Prefix> distinct_prefixes(Family f, size_t n, uint64_t seed) {
+  bench::BgpPrefixes gen(f, n, seed);
   std::vector<Prefix> out;
-  out.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    Address a;
-    for (auto& b : a) b = static_cast<uint8_t>(rng());
-    out.push_back(Prefix::make(f, a.data(), draw_length(f, rng)));
+  while (out.size() < n) {
+    for (size_t i = out.size(); i < n + n / 16 + 16; ++i) out.push_back(gen.next());
+    std::sort(out.begin(), out.end(), prefix_less);
+    out.erase(std::unique(out.begin(), out.end()), out.end());
   }
+  std::mt19937_64 rng(seed);
+  std::shuffle(out.begin(), out.end(), rng);
+  out.resize(n);
   return out;
 }
 
+uint64_t seed_of(Family f, size_t n) { return 0x1b3 + n + static_cast<uint64_t>(f); }
+
+const std::vector<Prefix>& prefixes(Family f, size_t n) {
+  static std::map<std::pair<Family, size_t>, std::vector<Prefix>> cache;
+  auto& slot = cache[{f, n}];
+  if (slot.empty()) slot = distinct_prefixes(f, n, seed_of(f, n));
+  return slot;
+}
+
+template <class T>
 struct Built {
-  PrefixTable<uint32_t> table;
-  std::vector<Prefix> prefixes;  // as drawn (duplicates included)
+  T table;
   double build_seconds = 0;
 };
 
-// Built once per (family, size) and shared by the lookup benchmarks.
-const Built& built(Family f, size_t n) {
-  static std::map<std::pair<Family, size_t>, std::unique_ptr<Built>> cache;
+// Built once per (table, family, size) and shared by the lookup benchmarks.
+template <class T>
+const Built<T>& built(Family f, size_t n) {
+  static std::map<std::pair<Family, size_t>, std::unique_ptr<Built<T>>> cache;
   auto& slot = cache[{f, n}];
   if (!slot) {
-    slot = std::make_unique<Built>();
-    slot->prefixes = draw_prefixes(f, n, 0x1b3 + n + static_cast<uint64_t>(f));
+    slot = std::make_unique<Built<T>>();
+    const auto& ps = prefixes(f, n);
     const auto start = std::chrono::steady_clock::now();
     uint32_t v = 0;
-    for (const Prefix& p : slot->prefixes) slot->table.insert(p, v++ % kOwners);
+    for (const Prefix& p : ps) slot->table.insert(p, v++ % kOwners);
     slot->build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
   return *slot;
@@ -71,16 +115,14 @@ std::vector<Address> random_addresses(uint64_t seed) {
   return out;
 }
 
-// Addresses inside stored prefixes: a drawn prefix with random host bits, so the lookup walks
-// down to (at least) that prefix's depth.
-std::vector<Address> covered_addresses(const std::vector<Prefix>& prefixes, uint64_t seed) {
+// Addresses inside table prefixes: a random prefix with random host bits.
+std::vector<Address> hit_addresses(const std::vector<Prefix>& ps, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<Address> out(kAddresses);
   for (auto& a : out) {
-    const Prefix& p = prefixes[rng() % prefixes.size()];
+    const Prefix& p = ps[rng() % ps.size()];
     for (auto& b : a) b = static_cast<uint8_t>(rng());
-    const unsigned bits = Prefix::max_len(p.family);
-    for (unsigned bit = 0; bit < p.len && bit < bits; ++bit) {
+    for (unsigned bit = 0; bit < p.len; ++bit) {
       const auto mask = static_cast<uint8_t>(0x80 >> (bit % 8));
       a[bit / 8] = static_cast<uint8_t>((a[bit / 8] & ~mask) | (p.addr[bit / 8] & mask));
     }
@@ -88,14 +130,8 @@ std::vector<Address> covered_addresses(const std::vector<Prefix>& prefixes, uint
   return out;
 }
 
-void table_counters(benchmark::State& state, const Built& b) {
-  state.counters["prefixes"] = static_cast<double>(b.table.size());
-  state.counters["bytes_per_prefix"] =
-      static_cast<double>(b.table.memory_bytes()) / static_cast<double>(b.table.size());
-  state.counters["build_s"] = b.build_seconds;
-}
-
-void run_lookups(benchmark::State& state, Family f, const Built& b, const std::vector<Address>& addrs) {
+template <class T>
+void run_lookups(benchmark::State& state, Family f, const Built<T>& b, const std::vector<Address>& addrs) {
   size_t i = 0;
   uint64_t hits = 0;
   for (auto _ : state) {
@@ -108,45 +144,109 @@ void run_lookups(benchmark::State& state, Family f, const Built& b, const std::v
   const auto lookups = static_cast<int64_t>(state.iterations() * kBatch);
   state.SetItemsProcessed(lookups);
   state.counters["hit_rate"] = static_cast<double>(hits) / static_cast<double>(lookups);
-  table_counters(state, b);
+  state.counters["prefixes"] = static_cast<double>(b.table.size());
+  state.counters["bytes_per_prefix"] = static_cast<double>(b.table.memory_bytes()) / static_cast<double>(b.table.size());
+  state.counters["build_s"] = b.build_seconds;
 }
 
-void bm_lpm_lookup_random(benchmark::State& state, Family f) {
-  const Built& b = built(f, static_cast<size_t>(state.range(0)));
-  run_lookups(state, f, b, random_addresses(99));
-}
-
-void bm_lpm_lookup_covered(benchmark::State& state, Family f) {
-  const Built& b = built(f, static_cast<size_t>(state.range(0)));
-  run_lookups(state, f, b, covered_addresses(b.prefixes, 77));
-}
-
-// The whole build, timed per iteration: items/s = inserts per second.
-void bm_lpm_build(benchmark::State& state, Family f) {
+template <class T>
+void bm_lookup_hit(benchmark::State& state, Family f) {
   const size_t n = static_cast<size_t>(state.range(0));
-  const std::vector<Prefix> prefixes = draw_prefixes(f, n, 0x1b3 + n + static_cast<uint64_t>(f));
-  size_t size = 0, bytes = 0;
+  run_lookups(state, f, built<T>(f, n), hit_addresses(prefixes(f, n), 77));
+}
+
+template <class T>
+void bm_lookup_random(benchmark::State& state, Family f) {
+  run_lookups(state, f, built<T>(f, static_cast<size_t>(state.range(0))), random_addresses(99));
+}
+
+// The build from empty, timed per iteration: items/s = inserts per second.
+template <class T>
+void bm_insert(benchmark::State& state, Family f) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  const auto& ps = prefixes(f, n);
+  size_t bytes = 0;
   for (auto _ : state) {
-    auto t = std::make_unique<PrefixTable<uint32_t>>();
+    auto t = std::make_unique<T>();
     uint32_t v = 0;
-    for (const Prefix& p : prefixes) t->insert(p, v++ % kOwners);
+    for (const Prefix& p : ps) t->insert(p, v++ % kOwners);
     state.PauseTiming();
-    size = t->size();
     bytes = t->memory_bytes();
     t.reset();
     state.ResumeTiming();
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * n));
-  state.counters["prefixes"] = static_cast<double>(size);
-  state.counters["bytes_per_prefix"] = static_cast<double>(bytes) / static_cast<double>(size);
+  state.counters["bytes_per_prefix"] = static_cast<double>(bytes) / static_cast<double>(n);
 }
 
-BENCHMARK_CAPTURE(bm_lpm_lookup_random, v4, Family::V4)->Arg(1000)->Arg(1'000'000);
-BENCHMARK_CAPTURE(bm_lpm_lookup_covered, v4, Family::V4)->Arg(1000)->Arg(1'000'000);
-BENCHMARK_CAPTURE(bm_lpm_lookup_random, v6, Family::V6)->Arg(1000)->Arg(1'000'000);
-BENCHMARK_CAPTURE(bm_lpm_lookup_covered, v6, Family::V6)->Arg(1000)->Arg(1'000'000);
-BENCHMARK_CAPTURE(bm_lpm_build, v4, Family::V4)->Arg(1000)->Arg(1'000'000)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(bm_lpm_build, v6, Family::V6)->Arg(1000)->Arg(1'000'000)->Unit(benchmark::kMillisecond);
+// The teardown of a full table in another random order: items/s = removes per second.
+template <class T>
+void bm_remove(benchmark::State& state, Family f) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  std::vector<Prefix> order = prefixes(f, n);
+  std::mt19937_64 rng(5);
+  std::shuffle(order.begin(), order.end(), rng);
+  size_t removed = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto t = std::make_unique<T>();
+    uint32_t v = 0;
+    for (const Prefix& p : prefixes(f, n)) t->insert(p, v++ % kOwners);
+    state.ResumeTiming();
+    for (const Prefix& p : order) removed += t->remove(p);
+    state.PauseTiming();
+    t.reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * n));
+  state.counters["removed"] = static_cast<double>(removed) / static_cast<double>(state.iterations());
+}
+
+// Churn on a full table: each iteration removes one stored prefix and inserts one that was not
+// there (2 updates); the table stays at n. items/s = updates per second.
+template <class T>
+void bm_churn(benchmark::State& state, Family f) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  const std::vector<Prefix> all = distinct_prefixes(f, n + n / 8, seed_of(f, n) + 1);
+  auto t = std::make_unique<T>();
+  for (size_t i = 0; i < n; ++i) t->insert(all[i], static_cast<uint32_t>(i % kOwners));
+  // all[out] is stored, all[in] is not; both walk round the ring of n + n/8.
+  size_t out = 0, in = n;
+  for (auto _ : state) {
+    t->remove(all[out]);
+    t->insert(all[in], static_cast<uint32_t>(in % kOwners));
+    out = (out + 1) % all.size();
+    in = (in + 1) % all.size();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * 2));
+  state.counters["prefixes"] = static_cast<double>(t->size());
+  state.counters["bytes_per_prefix"] = static_cast<double>(t->memory_bytes()) / static_cast<double>(t->size());
+}
+
+template <class T>
+void register_table(const std::string& name, bool updates) {
+  for (Family f : {Family::V4, Family::V6}) {
+    const std::string suffix = name + (f == Family::V4 ? "_v4" : "_v6");
+    for (auto* bm : {&bm_lookup_hit<T>, &bm_lookup_random<T>}) {
+      const char* kind = bm == &bm_lookup_hit<T> ? "lpm_lookup_hit/" : "lpm_lookup_random/";
+      benchmark::RegisterBenchmark((kind + suffix).c_str(), bm, f)->Arg(1000)->Arg(100'000)->Arg(1'000'000);
+    }
+    if (!updates) continue;
+    // One build or teardown of 1 M prefixes is an iteration.
+    benchmark::RegisterBenchmark(("lpm_insert/" + suffix).c_str(), bm_insert<T>, f)
+        ->Arg(1'000'000)->Unit(benchmark::kMillisecond)->Iterations(2);
+    benchmark::RegisterBenchmark(("lpm_remove/" + suffix).c_str(), bm_remove<T>, f)
+        ->Arg(1'000'000)->Unit(benchmark::kMillisecond)->Iterations(2);
+    benchmark::RegisterBenchmark(("lpm_churn/" + suffix).c_str(), bm_churn<T>, f)->Arg(1'000'000);
+  }
+}
+
+const bool registered = [] {
+  register_table<Multibit>("multibit", true);
+  register_table<Binary>("binary", true);
+  register_table<Offset0>("offset0", false);
+  return true;
+}();
 
 }  // namespace
 }  // namespace wg::core

@@ -1,8 +1,27 @@
 // core/prefix_table.hpp — the project's one longest-prefix-match table: IPv4/IPv6 prefixes to a
-// value V (peers' AllowedIPs for cryptokey routing; later port routes, AllowedSource, Unreachable).
-// One path-compressed binary radix trie per family, as kernel allowedips.c, with nodes in a pool
-// addressed by 32-bit index. Each value's prefixes are threaded on a list in insertion order, so
-// remove_value and for_each_of cost O(prefixes of that value), not O(table).
+// value V (peers' AllowedIPs, the gateway's routes, ports' AllowedSource, Unreachable).
+//
+// Design (issue 13, chosen by measurement; figures in bench/RESULTS.md "a million prefixes"):
+// one multibit trie per family, 6 bits per level, in the tree-bitmap layout (Eatherton et al.):
+// a 32-byte node holds two 64-bit bitmaps — `ext`, which of its 64 chunks have a child, and
+// `internal`, which of the 63 prefixes of 0..5 more bits end here — and the bases of its
+// children and of its results, each a contiguous block addressed by popcount. A lookup reads one
+// node per level, keeps the longest internal match, and touches one result at the end: about
+// 5 cache lines for an IPv4 /24, against a node per bit of the binary radix trie this replaces
+// (which stays in tests/core/binary_prefix_table.hpp as the reference). Unlike Poptrie or
+// DIR-24-8 nothing is pushed down to leaves, so a prefix is stored once and an update touches
+// one node: no rebuild of the subtree under a short prefix, and a few-entry table is a few nodes.
+// Two refinements keep long, sparse prefixes (IPv6 /48, /64, /128) from costing a node per level:
+// - path compression by whole levels: a node may skip up to 9 levels (54 bits it stores and a
+//   lookup compares), so a chain without branches or prefixes is one node;
+// - a virtual offset: the address is looked at as kOffset zero bits followed by its bits, which
+//   moves level boundaries so that the most common lengths (IPv4 /24, IPv6 /48) end at the last
+//   row of a node, beside their covering /19../23 (/43../47), instead of alone in a node of
+//   their own.
+// Values are deduplicated: a result is a 32-bit index into the table of distinct values (a few
+// peers or ports, so it stays in cache), and lookup returns a pointer into it. Each prefix also
+// has an entry (its address, length and the links of its value's list in insertion order), so
+// remove_value and for_each_of cost O(prefixes of that value).
 // Not thread-safe: one owner mutates it; the data path only calls lookup().
 #pragma once
 #include <algorithm>
@@ -10,6 +29,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <optional>
 #include <unordered_map>
@@ -23,362 +43,685 @@ namespace wg::core {
 
 namespace prefix_trie {
 
-// Bit operations on a family's address, held as an unsigned integer in host order so that bit 0
-// is the most significant bit of the first address byte.
-struct Bits32 {
-  using Key = uint32_t;
-  static constexpr unsigned kBits = 32;
+inline constexpr unsigned kStride = 6;   // bits per level: 64 chunks, 63 internal prefixes
+inline constexpr unsigned kMaxSkip = 9;  // levels a node may skip: 54 bits + a 4-bit count
+inline constexpr uint32_t kNil = ~uint32_t{0};
 
-  static Key load(const uint8_t* a) {
-    return uint32_t{a[0]} << 24 | uint32_t{a[1]} << 16 | uint32_t{a[2]} << 8 | uint32_t{a[3]};
-  }
-  static void store(Key k, uint8_t* a) {
-    for (int i = 0; i < 4; ++i) a[i] = static_cast<uint8_t>(k >> (24 - 8 * i));
-  }
-  static unsigned bit(Key k, unsigned i) { return (k >> (31 - i)) & 1u; }
-  // k with every bit at position >= len cleared.
-  static Key mask(Key k, unsigned len) { return len == 0 ? 0 : k & (~Key{0} << (32 - len)); }
-  static bool matches(Key k, Key prefix, unsigned len) { return mask(k ^ prefix, len) == 0; }
-  static unsigned common_bits(Key a, Key b) { return static_cast<unsigned>(std::countl_zero(a ^ b)); }
+// A family's width and virtual offset (see the header comment). Offsets other than the default
+// are for lpm_scale_bench, which measures the alternatives.
+template <unsigned Bytes, unsigned Offset>
+struct Layout {
+  static constexpr unsigned kBytes = Bytes;
+  static constexpr unsigned kBits = 8 * Bytes;
+  static constexpr unsigned kOffset = Offset;
+  static_assert(Offset < kStride);
+  // Enough 64-bit words for kOffset + kBits bits plus a zero word, so a window never reads
+  // past the end.
+  static constexpr unsigned kWords = (Offset + kBits + 63) / 64 + 1;
+  static constexpr unsigned kLevels = (Offset + kBits) / kStride + 1;  // a /kBits is in the last
 };
+using Layout4 = Layout<4, 5>;   // /24 ends level 4: with /19../23
+using Layout6 = Layout<16, 5>;  // /48 ends level 8: with /43../47
 
-struct U128 {
-  uint64_t hi = 0;
-  uint64_t lo = 0;
-  friend bool operator==(const U128&, const U128&) = default;
-};
+// An address as a bit string with kOffset leading zero bits, in 64-bit words, most significant
+// bit first.
+template <class L>
+struct VirtualKey {
+  std::array<uint64_t, L::kWords> w{};
 
-struct Bits128 {
-  using Key = U128;
-  static constexpr unsigned kBits = 128;
-
-  static uint64_t load64(const uint8_t* a) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v = v << 8 | a[i];
-    return v;
-  }
-  static Key load(const uint8_t* a) { return {load64(a), load64(a + 8)}; }
-  static void store(Key k, uint8_t* a) {
-    for (int i = 0; i < 8; ++i) {
-      a[i] = static_cast<uint8_t>(k.hi >> (56 - 8 * i));
-      a[8 + i] = static_cast<uint8_t>(k.lo >> (56 - 8 * i));
+  static VirtualKey load(const uint8_t* addr) {
+    std::array<uint64_t, L::kWords> raw{};
+    for (unsigned i = 0; i < L::kBytes; i += 8) {
+      uint64_t word = 0;
+      std::memcpy(&word, addr + i, std::min(8u, L::kBytes - i));
+      // Big-endian bits; bytes missing on the right (IPv4) stay zero.
+      raw[i / 8] = std::endian::native == std::endian::little ? __builtin_bswap64(word) : word;
     }
+    VirtualKey k;
+    if constexpr (L::kOffset == 0) {
+      k.w = raw;
+    } else {
+      k.w[0] = raw[0] >> L::kOffset;
+      for (unsigned i = 1; i < L::kWords; ++i) k.w[i] = raw[i] >> L::kOffset | raw[i - 1] << (64 - L::kOffset);
+    }
+    return k;
   }
-  static unsigned bit(Key k, unsigned i) {
-    return i < 64 ? static_cast<unsigned>(k.hi >> (63 - i)) & 1u : static_cast<unsigned>(k.lo >> (127 - i)) & 1u;
+  // 64 bits starting at bit pos (pos < 64 * (kWords - 1)).
+  uint64_t window(unsigned pos) const {
+    const unsigned i = pos / 64, r = pos % 64;
+    return w[i] << r | (w[i + 1] >> 1) >> (63 - r);
   }
-  static Key mask(Key k, unsigned len) {
-    if (len == 0) return {};
-    if (len <= 64) return {k.hi & (~uint64_t{0} << (64 - len)), 0};
-    return {k.hi, k.lo & (~uint64_t{0} << (128 - len))};
-  }
-  static bool matches(Key k, Key prefix, unsigned len) {
-    const Key x = mask({k.hi ^ prefix.hi, k.lo ^ prefix.lo}, len);
-    return x.hi == 0 && x.lo == 0;
-  }
-  static unsigned common_bits(Key a, Key b) {
-    if (a.hi != b.hi) return static_cast<unsigned>(std::countl_zero(a.hi ^ b.hi));
-    return 64 + static_cast<unsigned>(std::countl_zero(a.lo ^ b.lo));
-  }
+  unsigned chunk(unsigned level) const { return static_cast<unsigned>(window(kStride * level) >> 58); }
 };
 
-// One family's trie. Every node is a prefix (key masked to len); a node without a value is a
-// fork with exactly two children, so there are at most 2n-1 nodes for n prefixes. A node's
-// children extend its prefix by bit `len` = 0 or 1.
-template <class B, class V, class Hash>
+// Internal bitmap position of the prefix of l more bits whose bits are the top l of chunk c.
+constexpr unsigned internal_pos(unsigned l, unsigned c) { return (1u << l) - 1 + (c >> (kStride - l)); }
+
+// For chunk c, the positions of the 6 internal prefixes (0..5 more bits) that contain it.
+inline constexpr auto kCovering = [] {
+  std::array<uint64_t, 64> t{};
+  for (unsigned c = 0; c < 64; ++c)
+    for (unsigned l = 0; l < kStride; ++l) t[c] |= uint64_t{1} << internal_pos(l, c);
+  return t;
+}();
+
+// The first chunk each internal position covers.
+inline constexpr auto kStart = [] {
+  std::array<uint8_t, 64> t{};
+  for (unsigned l = 0; l < kStride; ++l)
+    for (unsigned v = 0; v < (1u << l); ++v) t[(1u << l) - 1 + v] = static_cast<uint8_t>(v << (kStride - l));
+  return t;
+}();
+
+// The top 6k bits: k skipped chunks.
+inline constexpr auto kSkipMask = [] {
+  std::array<uint64_t, kMaxSkip + 1> t{};
+  for (unsigned k = 1; k <= kMaxSkip; ++k) t[k] = ~uint64_t{0} << (64 - kStride * k);
+  return t;
+}();
+
+// Without -mpopcnt (the default x86-64 target) std::popcount is a call into libgcc; this
+// inline bit-slicing count avoids the call (measured in bench/RESULTS.md), and the compiler's own
+// instruction when the target has one.
+inline unsigned popcount(uint64_t x) {
+#if defined(__POPCNT__) || !defined(__x86_64__)
+  return static_cast<unsigned>(popcount(x));
+#else
+  x -= (x >> 1) & 0x5555555555555555ULL;
+  x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+  return static_cast<unsigned>((x * 0x0101010101010101ULL) >> 56);
+#endif
+}
+
+inline uint64_t below(unsigned bit) { return (uint64_t{1} << bit) - 1; }  // bit < 64
+
+// Grows a vector by an eighth rather than doubling, so spare capacity stays under 12.5 %.
+template <class T>
+void reserve_for(std::vector<T>& v, size_t n) {
+  if (n > v.capacity()) v.reserve(std::max(n, v.capacity() + v.capacity() / 8 + 2));
+}
+
+// Blocks of 1..64 consecutive elements carved from one vector, with a free list per exact
+// size: a node's children and its results each live in one block, resized by moving. A request
+// with no free block of its size splits the smallest larger one; what still piles up (the blocks
+// a 64-child node left behind while it grew) is bounded by Trie::compact.
+template <class T>
+class BlockPool {
+ public:
+  bool empty() const { return items_.empty(); }
+  T& operator[](uint32_t i) { return items_[i]; }
+  const T& operator[](uint32_t i) const { return items_[i]; }
+  const T* data() const { return items_.data(); }
+
+  uint32_t alloc(unsigned n) {
+    for (unsigned m = n; m < free_.size(); ++m) {
+      auto& list = free_[m];
+      if (list.empty()) continue;
+      const uint32_t at = list.back();
+      list.pop_back();
+      free_elements_ -= m;
+      release(at + n, m - n);
+      return at;
+    }
+    const auto at = static_cast<uint32_t>(items_.size());
+    reserve_for(items_, items_.size() + n);
+    items_.resize(items_.size() + n);
+    return at;
+  }
+  void release(uint32_t at, unsigned n) {
+    if (n == 0) return;
+    reserve_for(free_[n], free_[n].size() + 1);
+    free_[n].push_back(at);
+    free_elements_ += n;
+  }
+  void reserve(size_t n) { items_.reserve(n); }
+  // Copies block [from, from+n) into a new block of n+1 with a default element at index i.
+  uint32_t grow(uint32_t from, unsigned n, unsigned i) {
+    const uint32_t to = alloc(n + 1);
+    for (unsigned j = 0; j < i; ++j) items_[to + j] = items_[from + j];
+    items_[to + i] = T{};
+    for (unsigned j = i; j < n; ++j) items_[to + j + 1] = items_[from + j];
+    release(from, n);
+    return to;
+  }
+  // Copies block [from, from+n) without its element i into a new block of n-1.
+  uint32_t shrink(uint32_t from, unsigned n, unsigned i) {
+    uint32_t to = 0;
+    if (n > 1) {
+      to = alloc(n - 1);
+      for (unsigned j = 0; j < i; ++j) items_[to + j] = items_[from + j];
+      for (unsigned j = i + 1; j < n; ++j) items_[to + j - 1] = items_[from + j];
+    }
+    release(from, n);
+    return to;
+  }
+  size_t free_elements() const { return free_elements_; }
+  size_t size() const { return items_.size(); }
+  size_t memory_bytes() const {
+    size_t bytes = items_.capacity() * sizeof(T);
+    for (const auto& list : free_) bytes += list.capacity() * sizeof(uint32_t);
+    return bytes;
+  }
+
+ private:
+  std::vector<T> items_;
+  std::array<std::vector<uint32_t>, 66> free_;
+  size_t free_elements_ = 0;
+};
+
+// One family's trie.
+template <class L, class V, class Hash>
 class Trie {
  public:
-  using Key = typename B::Key;
-  static constexpr uint32_t kNil = ~uint32_t{0};
+  using Key = VirtualKey<L>;
 
   size_t size() const { return size_; }
 
-  void clear() {
-    nodes_.clear();
-    free_.clear();
-    owners_.clear();
-    root_ = kNil;
-    size_ = 0;
-  }
+  void clear() { *this = Trie{}; }  // releases the memory too
 
-  // Pool and index bytes, capacity included (what the table really holds on to).
+  // Everything the table holds on to, spare capacity and free blocks included.
   size_t memory_bytes() const {
     // An unordered_map node holds the pair, a next pointer and the cached hash.
-    constexpr size_t kOwnerNode = sizeof(std::pair<const V, Ends>) + 2 * sizeof(void*);
-    return nodes_.capacity() * sizeof(Node) + free_.capacity() * sizeof(uint32_t) +
-           owners_.bucket_count() * sizeof(void*) + owners_.size() * kOwnerNode;
+    constexpr size_t kIndexNode = sizeof(std::pair<const V, uint32_t>) + 2 * sizeof(void*);
+    return nodes_.memory_bytes() + results_.memory_bytes() + entries_.capacity() * sizeof(Entry) +
+           free_entries_.capacity() * sizeof(uint32_t) + owners_.capacity() * sizeof(Owner) +
+           free_owners_.capacity() * sizeof(uint32_t) + owner_index_.bucket_count() * sizeof(void*) +
+           owner_index_.size() * kIndexNode;
   }
 
-  // key must already be masked to len.
-  std::optional<V> insert(Key key, unsigned len, const V& v) {
-    uint32_t parent = kNil;
-    uint32_t n = root_;
-    while (n != kNil) {
-      Node& node = nodes_[n];
-      if (node.len > len || !B::matches(key, node.key, node.len)) break;
-      if (node.len == len) return assign(n, v);
+  // addr must already be masked to len.
+  std::optional<V> insert(const uint8_t* addr, unsigned len, const V& v) {
+    if (nodes_.empty()) nodes_[nodes_.alloc(1)] = Node{};  // the root, index 0
+    const Key key = Key::load(addr);
+    const unsigned vlen = len + L::kOffset;
+    const unsigned target = vlen / kStride, rel = vlen % kStride;
+    uint32_t n = 0, parent = kNil;
+    unsigned level = 0, parent_level = 0;  // the first level a node covers: skipped, then its own
+    for (;;) {
+      const Node node = nodes_[n];
+      const unsigned skip = skip_count(node.skip);
+      const unsigned own = level + skip;
+      if (skip) {
+        // The prefix leaves this node's path where a skipped chunk differs or where it ends.
+        const uint64_t diff = (key.window(kStride * level) ^ node.skip) & kSkipMask[skip];
+        unsigned split = diff ? static_cast<unsigned>(std::countl_zero(diff)) / kStride : skip;
+        if (target < own) split = std::min(split, target - level);
+        if (split < skip) {
+          split_node(n, split);
+          // With a shorter skip, n may now fit into a parent that holds nothing but it.
+          if (parent != kNil && merge_down(parent)) {
+            n = parent;
+            level = parent_level;
+            parent = kNil;  // its skip all matches the key: it will not split again
+          }
+          continue;
+        }
+      }
+      const unsigned c = key.chunk(own);
+      if (target == own) return place(n, internal_pos(rel, c), addr, len, v);
       parent = n;
-      n = node.child[B::bit(key, node.len)];
+      parent_level = level;
+      if (node.ext >> c & 1) {
+        n = node.child_base + static_cast<uint32_t>(popcount(node.ext & below(c)));
+        level = own + 1;
+        continue;
+      }
+      // A new branch: one node at the target level, or as deep as a node can skip.
+      const unsigned depth = std::min(target, own + 1 + kMaxSkip);
+      const unsigned skipped = depth - own - 1;
+      Node fresh;
+      fresh.skip = (key.window(kStride * (own + 1)) & kSkipMask[skipped]) | skipped;
+      n = add_child(n, c, fresh);
+      level = own + 1;
     }
-    const uint32_t fresh = alloc(key, len);
-    set_value(fresh, v);
-    if (n == kNil) {
-      attach(parent, fresh, key);
-      return std::nullopt;
-    }
-    // n does not lie under the new prefix's parent path: either the new prefix covers n, or
-    // they split at their first differing bit under a new fork.
-    const Key n_key = nodes_[n].key;
-    const unsigned cidr = std::min({len, B::common_bits(key, n_key), unsigned{nodes_[n].len}});
-    if (cidr == len) {
-      nodes_[fresh].child[B::bit(n_key, len)] = n;
-      replace_child(parent, n, fresh);
-      nodes_[n].parent = fresh;
-      return std::nullopt;
-    }
-    const uint32_t fork = alloc(B::mask(key, cidr), cidr);
-    nodes_[fork].child[B::bit(n_key, cidr)] = n;
-    nodes_[fork].child[B::bit(key, cidr)] = fresh;
-    replace_child(parent, n, fork);
-    nodes_[n].parent = fork;
-    nodes_[fresh].parent = fork;
-    return std::nullopt;
   }
 
-  bool remove(Key key, unsigned len) {
-    const uint32_t n = find_exact(key, len);
-    if (n == kNil) return false;
-    remove_node(n);
+  bool remove(const uint8_t* addr, unsigned len) {
+    Found f = find(Key::load(addr), len);
+    if (f.node == kNil) return false;
+    erase(f, Key::load(addr));
     return true;
   }
 
-  bool remove_if(Key key, unsigned len, const V& v) {
-    const uint32_t n = find_exact(key, len);
-    if (n == kNil || !(nodes_[n].value == v)) return false;
-    remove_node(n);
+  bool remove_if(const uint8_t* addr, unsigned len, const V& v) {
+    Found f = find(Key::load(addr), len);
+    if (f.node == kNil || !(owners_[results_[f.result].value].value == v)) return false;
+    erase(f, Key::load(addr));
     return true;
   }
 
   size_t remove_value(const V& v) {
-    auto it = owners_.find(v);
-    if (it == owners_.end()) return 0;
+    auto it = owner_index_.find(v);
+    if (it == owner_index_.end()) return 0;
     size_t removed = 0;
-    // remove_node frees only n and possibly a value-less fork, never another valued node, so
-    // the saved next stays valid.
-    for (uint32_t n = it->second.head; n != kNil;) {
-      const uint32_t next = nodes_[n].next;
-      remove_node(n);
-      ++removed;
-      n = next;
+    // Each removal frees only its own entry, so the saved next stays valid; the owner slot goes
+    // with the last one.
+    for (uint32_t e = owners_[it->second].head; e != kNil;) {
+      const uint32_t next = entries_[e].next;
+      const Entry entry = entries_[e];
+      const bool ok = remove(entry.addr.data(), entry.len);
+      removed += ok;
+      e = next;
     }
     return removed;
   }
 
-  const V* lookup(Key key) const {
-    const V* best = nullptr;
-    uint32_t n = root_;
-    while (n != kNil) {
-      const Node& node = nodes_[n];
-      if (!B::matches(key, node.key, node.len)) break;
-      if (node.has_value) best = &node.value;
-      if (node.len == B::kBits) break;
-      n = node.child[B::bit(key, node.len)];
+  // The data path: no allocation, at most kLevels nodes.
+  const V* lookup(const uint8_t* addr) const {
+    if (nodes_.empty()) return nullptr;
+    const Key key = Key::load(addr);
+    const Node* nodes = nodes_.data();
+    uint32_t n = 0;
+    unsigned pos = 0;
+    uint32_t best = kNil;
+    for (;;) {
+      const Node& node = nodes[n];
+      const unsigned skip = skip_count(node.skip);
+      uint64_t w = key.window(pos);
+      if ((w ^ node.skip) & kSkipMask[skip]) break;
+      w <<= kStride * skip;
+      const auto c = static_cast<unsigned>(w >> 58);
+      const uint64_t match = node.internal & kCovering[c];
+      if (match) {
+        const auto at = static_cast<unsigned>(63 - std::countl_zero(match));  // the longest
+        best = node.result_base + static_cast<uint32_t>(popcount(node.internal & below(at)));
+      }
+      if (!(node.ext >> c & 1)) break;
+      n = node.child_base + static_cast<uint32_t>(popcount(node.ext & below(c)));
+      pos += kStride * (skip + 1);
     }
-    return best;
+    return best == kNil ? nullptr : &owners_[results_[best].value].value;
   }
 
-  // Pre-order: a prefix before the longer ones under it, the 0 side before the 1 side, which is
-  // address order and, for equal addresses, length order. f(Key, unsigned len, const V&).
+  // By address, then by length. f(const uint8_t* addr, unsigned len, const V&).
   template <class F>
   void for_each(F&& f) const {
-    if (root_ == kNil) return;
-    // Holds at most one pending sibling per level of the current path (<= kBits + 1 levels).
-    std::array<uint32_t, 2 * B::kBits + 4> stack;
-    size_t top = 0;
-    stack[top++] = root_;
-    while (top) {
-      const Node& node = nodes_[stack[--top]];
-      if (node.has_value) f(node.key, unsigned{node.len}, node.value);
-      if (node.child[1] != kNil) stack[top++] = node.child[1];
-      if (node.child[0] != kNil) stack[top++] = node.child[0];
-    }
+    if (!nodes_.empty()) visit(0, f);
   }
 
-  // The prefixes of one value, in the order they were (last) inserted. f(Key, unsigned len).
+  // The prefixes of one value, in the order they were (last) inserted. f(addr, unsigned len).
   template <class F>
   void for_each_of(const V& v, F&& f) const {
-    auto it = owners_.find(v);
-    if (it == owners_.end()) return;
-    for (uint32_t n = it->second.head; n != kNil; n = nodes_[n].next) f(nodes_[n].key, unsigned{nodes_[n].len});
+    auto it = owner_index_.find(v);
+    if (it == owner_index_.end()) return;
+    for (uint32_t e = owners_[it->second].head; e != kNil; e = entries_[e].next)
+      f(entries_[e].addr.data(), unsigned{entries_[e].len});
   }
 
   // Checks every structural invariant; for tests. Returns false on the first violation.
   bool check() const {
-    size_t valued = 0;
-    bool ok = true;
-    check_subtree(root_, kNil, valued, ok);
-    size_t listed = 0;
-    for (const auto& [v, ends] : owners_) {
+    if (nodes_.empty()) return size_ == 0 && owner_index_.empty();
+    Census census;
+    if (!check_node(0, 0, true, census)) return false;
+    if (census.nodes + nodes_.free_elements() != nodes_.size()) return false;
+    if (census.results + results_.free_elements() != results_.size()) return false;
+    if (census.results != size_ || entries_.size() - free_entries_.size() != size_) return false;
+    // Every owner's list: linked both ways, each entry found in the trie with that owner.
+    size_t listed = 0, live_owners = 0;
+    for (uint32_t o = 0; o < owners_.size(); ++o) {
+      const Owner& owner = owners_[o];
+      if (owner.head == kNil) continue;
+      ++live_owners;
+      auto it = owner_index_.find(owner.value);
+      if (it == owner_index_.end() || it->second != o) return false;
       uint32_t prev = kNil;
-      for (uint32_t n = ends.head; n != kNil && ok; n = nodes_[n].next) {
-        ok = nodes_[n].has_value && nodes_[n].value == v && nodes_[n].prev == prev;
-        prev = n;
-        ++listed;
+      for (uint32_t e = owner.head; e != kNil; e = entries_[e].next) {
+        const Entry& entry = entries_[e];
+        if (entry.prev != prev || ++listed > size_) return false;
+        const Found f = find(Key::load(entry.addr.data()), entry.len);
+        if (f.node == kNil || results_[f.result].entry != e || results_[f.result].value != o) return false;
+        prev = e;
       }
-      ok = ok && ends.tail == prev;
+      if (owner.tail != prev) return false;
     }
-    return ok && valued == size_ && listed == size_;
+    return listed == size_ && live_owners == owner_index_.size() &&
+           owners_.size() - free_owners_.size() == live_owners;
   }
 
  private:
-  struct Node {
-    Key key{};
-    uint32_t child[2] = {kNil, kNil};
-    uint32_t parent = kNil;
+  struct alignas(32) Node {  // two to a cache line, never across one
+    uint64_t ext = 0;        // bit c: a child for chunk c
+    uint64_t internal = 0;   // bit internal_pos(l, c): a prefix of l more bits ends here
+    uint32_t child_base = 0;
+    uint32_t result_base = 0;
+    uint64_t skip = 0;       // top 6k bits: the k skipped chunks; low 4 bits: k
+  };
+  struct Result {
+    uint32_t value = 0;  // owners_ slot: what lookup returns
+    uint32_t entry = 0;  // entries_ slot: what the control plane needs
+  };
+  struct Entry {
+    std::array<uint8_t, L::kBytes> addr{};
     uint32_t prev = kNil;  // neighbours in this value's list
     uint32_t next = kNil;
     uint8_t len = 0;
-    bool has_value = false;
-    V value{};
   };
-  struct Ends {
-    uint32_t head = kNil;
+  struct Owner {
+    V value{};
+    uint32_t head = kNil;  // kNil: a free slot
     uint32_t tail = kNil;
   };
+  // Where an exact prefix is: the node, its internal position and result slot, and the path
+  // from the root (the nodes above it, for the clean-up after a removal).
+  struct Found {
+    uint32_t node = kNil;
+    unsigned pos = 0;
+    uint32_t result = 0;
+    std::array<uint32_t, L::kLevels> path{};  // path[0] = the root, path[depth] = node
+    std::array<uint8_t, L::kLevels> own{};    // each path node's own level
+    unsigned depth = 0;
+  };
+  struct Census {
+    size_t nodes = 1;  // the root
+    size_t results = 0;
+  };
 
-  uint32_t alloc(Key key, unsigned len) {
-    uint32_t n;
-    if (!free_.empty()) {
-      n = free_.back();
-      free_.pop_back();
-      nodes_[n] = Node{};
-    } else {
-      n = static_cast<uint32_t>(nodes_.size());
-      nodes_.emplace_back();
-    }
-    nodes_[n].key = key;
-    nodes_[n].len = static_cast<uint8_t>(len);
-    return n;
-  }
+  static unsigned skip_count(uint64_t skip) { return static_cast<unsigned>(skip & 15); }
 
-  void release(uint32_t n) {
-    nodes_[n].has_value = false;
-    nodes_[n].value = V{};
-    free_.push_back(n);
-  }
-
-  uint32_t find_exact(Key key, unsigned len) const {
-    uint32_t n = root_;
-    while (n != kNil) {
+  Found find(const Key& key, unsigned len) const {
+    Found f;
+    if (nodes_.empty()) return f;
+    const unsigned vlen = len + L::kOffset;
+    const unsigned target = vlen / kStride, rel = vlen % kStride;
+    uint32_t n = 0;
+    unsigned level = 0;
+    for (unsigned depth = 0;; ++depth) {
       const Node& node = nodes_[n];
-      if (node.len > len || !B::matches(key, node.key, node.len)) return kNil;
-      if (node.len == len) return node.has_value ? n : kNil;
-      n = node.child[B::bit(key, node.len)];
+      const unsigned skip = skip_count(node.skip);
+      const unsigned own = level + skip;
+      if (target < own || ((key.window(kStride * level) ^ node.skip) & kSkipMask[skip])) return f;
+      f.path[depth] = n;
+      f.own[depth] = static_cast<uint8_t>(own);
+      const unsigned c = key.chunk(own);
+      if (target == own) {
+        const unsigned pos = internal_pos(rel, c);
+        if (!(node.internal >> pos & 1)) return f;
+        f.node = n;
+        f.pos = pos;
+        f.result = node.result_base + static_cast<uint32_t>(popcount(node.internal & below(pos)));
+        f.depth = depth;
+        return f;
+      }
+      if (!(node.ext >> c & 1)) return f;
+      n = node.child_base + static_cast<uint32_t>(popcount(node.ext & below(c)));
+      level = own + 1;
     }
-    return kNil;
   }
 
-  // Links n at the tail of v's list (kernel and wireguard-go list a peer's IPs in this order).
-  void set_value(uint32_t n, const V& v) {
-    Ends& ends = owners_[v];
-    Node& node = nodes_[n];
-    node.value = v;
-    node.has_value = true;
-    node.prev = ends.tail;
-    node.next = kNil;
-    if (ends.tail != kNil)
-      nodes_[ends.tail].next = n;
-    else
-      ends.head = n;
-    ends.tail = n;
+  // Node n keeps its first `split` skipped chunks and becomes a node of its own at the next
+  // level, with n's old contents as its one child, behind the remaining skipped chunks.
+  void split_node(uint32_t n, unsigned split) {
+    Node lower = nodes_[n];
+    const unsigned skip = skip_count(lower.skip);
+    const auto c = static_cast<unsigned>(lower.skip >> (58 - kStride * split) & 63);
+    Node upper;
+    upper.skip = (lower.skip & kSkipMask[split]) | split;
+    const unsigned rest = skip - split - 1;
+    lower.skip = ((lower.skip << (kStride * (split + 1))) & kSkipMask[rest]) | rest;
+    upper.ext = uint64_t{1} << c;
+    upper.child_base = nodes_.alloc(1);
+    nodes_[upper.child_base] = lower;
+    nodes_[n] = upper;
+    merge_down(upper.child_base);  // lower had nothing of its own but a child: may fit in one
+  }
+
+  // A node with no prefix and one child, whose skip and its child's fit in one, becomes its
+  // child (path compression after a split or a removal). Not for the root, whose place in the
+  // pool is fixed.
+  bool merge_down(uint32_t n) {
+    const Node node = nodes_[n];
+    if (n == 0 || node.internal != 0 || popcount(node.ext) != 1) return false;
+    Node child = nodes_[node.child_base];
+    const unsigned skip = skip_count(node.skip), child_skip = skip_count(child.skip);
+    if (skip + 1 + child_skip > kMaxSkip) return false;
+    const auto c = static_cast<uint64_t>(std::countr_zero(node.ext));
+    child.skip = (node.skip & ~uint64_t{15}) | c << (58 - kStride * skip) |
+                 (child.skip & ~uint64_t{15}) >> (kStride * (skip + 1)) | (skip + 1 + child_skip);
+    nodes_.release(node.child_base, 1);
+    nodes_[n] = child;
+    return true;
+  }
+
+  // Inserts child for chunk c into n's children; returns the child's index.
+  uint32_t add_child(uint32_t n, unsigned c, const Node& child) {
+    const Node node = nodes_[n];
+    const auto count = static_cast<unsigned>(popcount(node.ext));
+    const auto i = static_cast<unsigned>(popcount(node.ext & below(c)));
+    const uint32_t base = count ? nodes_.grow(node.child_base, count, i) : nodes_.alloc(1);
+    nodes_[base + i] = child;
+    nodes_[n].child_base = base;
+    nodes_[n].ext |= uint64_t{1} << c;
+    return base + i;
+  }
+
+  std::optional<V> place(uint32_t n, unsigned pos, const uint8_t* addr, unsigned len, const V& v) {
+    const Node node = nodes_[n];
+    const auto i = static_cast<unsigned>(popcount(node.internal & below(pos)));
+    if (node.internal >> pos & 1) {
+      // The exact prefix exists: it changes hands and moves to the tail of the new owner's list,
+      // even when the owner is the same (kernel list_move_tail, wireguard-go addToPeerEntries).
+      Result& r = results_[node.result_base + i];
+      const uint32_t e = r.entry;
+      const uint32_t old = r.value;
+      std::optional<V> previous = owners_[old].value;
+      unlink(old, e);
+      const uint32_t o = owner_of(v);  // may reuse old's slot if unlink freed it
+      results_[node.result_base + i].value = o;
+      link(o, e);
+      return previous;
+    }
+    const auto count = static_cast<unsigned>(popcount(node.internal));
+    const uint32_t base = count ? results_.grow(node.result_base, count, i) : results_.alloc(1);
+    const uint32_t e = new_entry(addr, len);
+    const uint32_t o = owner_of(v);
+    results_[base + i] = Result{o, e};
+    link(o, e);
+    nodes_[n].result_base = base;
+    nodes_[n].internal |= uint64_t{1} << pos;
     ++size_;
+    compact_if_sparse();
+    return std::nullopt;
   }
 
-  void clear_value(uint32_t n) {
-    Node& node = nodes_[n];
-    auto it = owners_.find(node.value);
-    Ends& ends = it->second;
-    if (node.prev != kNil)
-      nodes_[node.prev].next = node.next;
-    else
-      ends.head = node.next;
-    if (node.next != kNil)
-      nodes_[node.next].prev = node.prev;
-    else
-      ends.tail = node.prev;
-    if (ends.head == kNil) owners_.erase(it);
-    node.has_value = false;
-    node.value = V{};
-    node.prev = node.next = kNil;
+  // Drops the prefix f found, then the nodes left with nothing to hold, bottom up.
+  void erase(const Found& f, const Key& key) {
+    const Result r = results_[f.result];
+    unlink(r.value, r.entry);
+    free_entries_.push_back(r.entry);  // capacity reserved by new_entry
+    Node& node = nodes_[f.node];
+    const auto count = static_cast<unsigned>(popcount(node.internal));
+    node.result_base = results_.shrink(node.result_base, count, f.result - node.result_base);
+    node.internal &= ~(uint64_t{1} << f.pos);
     --size_;
-  }
-
-  // The exact prefix exists: it changes hands and moves to the tail of the new owner's list,
-  // even when the owner is the same (kernel list_move_tail, wireguard-go addToPeerEntries).
-  std::optional<V> assign(uint32_t n, const V& v) {
-    std::optional<V> previous;
-    if (nodes_[n].has_value) {
-      previous = nodes_[n].value;
-      clear_value(n);
+    for (unsigned d = f.depth; d > 0; --d) {
+      const uint32_t n = f.path[d];
+      if (nodes_[n].internal != 0) break;
+      if (nodes_[n].ext != 0) {
+        merge_down(n);
+        break;
+      }
+      // Empty: out of its parent's children.
+      const uint32_t parent = f.path[d - 1];
+      const Node p = nodes_[parent];
+      const uint32_t base = nodes_.shrink(p.child_base, static_cast<unsigned>(popcount(p.ext)), n - p.child_base);
+      nodes_[parent].child_base = base;
+      nodes_[parent].ext &= ~(uint64_t{1} << key.chunk(f.own[d - 1]));
     }
-    set_value(n, v);
-    return previous;
+    compact_if_sparse();
   }
 
-  void attach(uint32_t parent, uint32_t n, Key key) {
-    nodes_[n].parent = parent;
-    if (parent == kNil)
-      root_ = n;
+  // Rebuilds both pools with only the live blocks, in trie order, once more than a fifth of
+  // either is free blocks: memory stays within ~1.25 x live (+ capacity slack) whatever the order
+  // of updates. O(nodes), so O(1) per update amortized: a fifth of the pool has to be freed
+  // (at most 64 elements per update) before the next one.
+  void compact_if_sparse() {
+    const auto sparse = [](const auto& pool) { return pool.free_elements() > pool.size() / 5 + 64; };
+    if (!sparse(nodes_) && !sparse(results_)) return;
+    BlockPool<Node> nodes;
+    BlockPool<Result> results;
+    nodes.reserve(nodes_.size() - nodes_.free_elements());
+    results.reserve(results_.size() - results_.free_elements());
+    nodes[nodes.alloc(1)] = nodes_[0];
+    copy_blocks(0, nodes, results);
+    nodes_ = std::move(nodes);
+    results_ = std::move(results);
+  }
+
+  // Node n is already in the new pool (at the same index there as its copy's, n); its children
+  // and results move over, then the children's.
+  void copy_blocks(uint32_t n, BlockPool<Node>& nodes, BlockPool<Result>& results) const {
+    Node node = nodes[n];  // still the old bases
+    const unsigned count = popcount(node.internal), children = popcount(node.ext);
+    if (count) {
+      const uint32_t base = results.alloc(count);
+      for (unsigned i = 0; i < count; ++i) results[base + i] = results_[node.result_base + i];
+      node.result_base = base;
+    }
+    const uint32_t old_children = node.child_base;
+    if (children) {
+      node.child_base = nodes.alloc(children);
+      for (unsigned i = 0; i < children; ++i) nodes[node.child_base + i] = nodes_[old_children + i];
+    }
+    nodes[n] = node;
+    for (unsigned i = 0; i < children; ++i) copy_blocks(node.child_base + i, nodes, results);
+  }
+
+  uint32_t new_entry(const uint8_t* addr, unsigned len) {
+    uint32_t e;
+    if (!free_entries_.empty()) {
+      e = free_entries_.back();
+      free_entries_.pop_back();
+    } else {
+      e = static_cast<uint32_t>(entries_.size());
+      reserve_for(entries_, entries_.size() + 1);
+      entries_.emplace_back();
+      // erase pushes entries back here: room for every one, so a removal never allocates.
+      reserve_for(free_entries_, entries_.size());
+    }
+    Entry& entry = entries_[e];
+    entry = Entry{};
+    std::memcpy(entry.addr.data(), addr, L::kBytes);
+    entry.len = static_cast<uint8_t>(len);
+    return e;
+  }
+
+  uint32_t owner_of(const V& v) {
+    auto [it, fresh] = owner_index_.try_emplace(v, 0);
+    if (!fresh) return it->second;
+    uint32_t o;
+    if (!free_owners_.empty()) {
+      o = free_owners_.back();
+      free_owners_.pop_back();
+    } else {
+      o = static_cast<uint32_t>(owners_.size());
+      reserve_for(owners_, owners_.size() + 1);
+      owners_.emplace_back();
+      reserve_for(free_owners_, owners_.size());
+    }
+    owners_[o] = Owner{v, kNil, kNil};
+    it->second = o;
+    return o;
+  }
+
+  // Entry e to the tail of owner o's list.
+  void link(uint32_t o, uint32_t e) {
+    Owner& owner = owners_[o];
+    Entry& entry = entries_[e];
+    entry.prev = owner.tail;
+    entry.next = kNil;
+    if (owner.tail != kNil)
+      entries_[owner.tail].next = e;
     else
-      nodes_[parent].child[B::bit(key, nodes_[parent].len)] = n;
+      owner.head = e;
+    owner.tail = e;
   }
 
-  void replace_child(uint32_t parent, uint32_t old_child, uint32_t new_child) {
-    if (new_child != kNil) nodes_[new_child].parent = parent;
-    if (parent == kNil) {
-      root_ = new_child;
-      return;
+  // Entry e out of owner o's list; the owner goes when its list is empty.
+  void unlink(uint32_t o, uint32_t e) {
+    Owner& owner = owners_[o];
+    Entry& entry = entries_[e];
+    if (entry.prev != kNil)
+      entries_[entry.prev].next = entry.next;
+    else
+      owner.head = entry.next;
+    if (entry.next != kNil)
+      entries_[entry.next].prev = entry.prev;
+    else
+      owner.tail = entry.prev;
+    entry.prev = entry.next = kNil;
+    if (owner.head != kNil) return;
+    owner_index_.erase(owner.value);
+    owner = Owner{};
+    free_owners_.push_back(o);  // capacity reserved by owner_of
+  }
+
+  // Pre-order by address: at each chunk, the internal prefixes that start there (shorter first),
+  // then the child below it, which holds only longer prefixes of those addresses.
+  template <class F>
+  void visit(uint32_t n, F& f) const {
+    const Node node = nodes_[n];
+    uint64_t starts = node.ext;
+    for (uint64_t bits = node.internal; bits; bits &= bits - 1) starts |= uint64_t{1} << kStart[std::countr_zero(bits)];
+    for (; starts; starts &= starts - 1) {
+      const auto c = static_cast<unsigned>(std::countr_zero(starts));
+      for (unsigned l = 0; l < kStride; ++l) {
+        const unsigned pos = internal_pos(l, c);
+        if ((c & below(kStride - l)) != 0 || !(node.internal >> pos & 1)) continue;
+        const Result& r = results_[node.result_base + static_cast<uint32_t>(popcount(node.internal & below(pos)))];
+        const Entry& e = entries_[r.entry];
+        f(e.addr.data(), unsigned{e.len}, owners_[r.value].value);
+      }
+      if (node.ext >> c & 1) visit(node.child_base + static_cast<uint32_t>(popcount(node.ext & below(c))), f);
     }
-    uint32_t* c = nodes_[parent].child;
-    (c[0] == old_child ? c[0] : c[1]) = new_child;
   }
 
-  // Drops n's value, then splices out whatever is left without a reason to exist: n itself if it
-  // has fewer than two children, and its parent if that was a fork left with one child.
-  void remove_node(uint32_t n) {
-    clear_value(n);
-    const uint32_t* c = nodes_[n].child;
-    if (c[0] != kNil && c[1] != kNil) return;  // stays as a fork
-    const uint32_t only = c[0] != kNil ? c[0] : c[1];
-    const uint32_t parent = nodes_[n].parent;
-    replace_child(parent, n, only);
-    release(n);
-    if (only != kNil || parent == kNil || nodes_[parent].has_value) return;
-    const uint32_t* pc = nodes_[parent].child;
-    const uint32_t other = pc[0] != kNil ? pc[0] : pc[1];
-    replace_child(nodes_[parent].parent, parent, other);
-    release(parent);
-  }
-
-  void check_subtree(uint32_t n, uint32_t parent, size_t& valued, bool& ok) const {
-    if (n == kNil || !ok) return;
+  bool check_node(uint32_t n, unsigned level, bool root, Census& census) const {
     const Node& node = nodes_[n];
-    if (node.parent != parent || node.len > B::kBits || !(B::mask(node.key, node.len) == node.key)) ok = false;
-    if (parent != kNil) {
-      const Node& p = nodes_[parent];
-      if (node.len <= p.len || !B::matches(node.key, p.key, p.len) || p.child[B::bit(node.key, p.len)] != n) ok = false;
+    const unsigned skip = skip_count(node.skip);
+    const unsigned own = level + skip;
+    if (skip > kMaxSkip || (node.skip & ~kSkipMask[skip] & ~uint64_t{15}) != 0 || own >= L::kLevels) return false;
+    if (root && skip != 0) return false;
+    if (node.internal >> 63) return false;
+    const auto children = static_cast<unsigned>(popcount(node.ext));
+    // Nothing but one child: only when the two skips cannot be merged.
+    if (!root && node.internal == 0) {
+      if (children == 0) return false;
+      if (children == 1 && skip + 1 + skip_count(nodes_[node.child_base].skip) <= kMaxSkip) return false;
     }
-    const int children = (node.child[0] != kNil) + (node.child[1] != kNil);
-    if (!node.has_value && children != 2) ok = false;
-    if (node.has_value) ++valued;
-    check_subtree(node.child[0], n, valued, ok);
-    check_subtree(node.child[1], n, valued, ok);
+    for (uint64_t bits = node.internal; bits; bits &= bits - 1) {
+      const auto pos = static_cast<unsigned>(std::countr_zero(bits));
+      const uint32_t at = node.result_base + static_cast<uint32_t>(popcount(node.internal & below(pos)));
+      const Result& r = results_[at];
+      if (r.entry >= entries_.size() || r.value >= owners_.size() || owners_[r.value].head == kNil) return false;
+      const Entry& e = entries_[r.entry];
+      // The entry's prefix is exactly the one this position stands for.
+      if (e.len > L::kBits || Prefix::make(L::kBytes == 4 ? Family::V4 : Family::V6, e.addr.data(), e.len).addr !=
+                                  padded(e.addr))
+        return false;
+      const Found f = find(Key::load(e.addr.data()), e.len);
+      if (f.node != n || f.result != at) return false;
+    }
+    census.results += static_cast<size_t>(popcount(node.internal));
+    census.nodes += children;
+    for (unsigned i = 0; i < children; ++i)
+      if (!check_node(node.child_base + i, own + 1, false, census)) return false;
+    return true;
   }
 
-  std::vector<Node> nodes_;
-  std::vector<uint32_t> free_;
-  std::unordered_map<V, Ends, Hash> owners_;
-  uint32_t root_ = kNil;
+  static std::array<uint8_t, 16> padded(const std::array<uint8_t, L::kBytes>& a) {
+    std::array<uint8_t, 16> out{};
+    std::copy(a.begin(), a.end(), out.begin());
+    return out;
+  }
+
+  BlockPool<Node> nodes_;    // index 0: the root, once anything was inserted
+  BlockPool<Result> results_;
+  std::vector<Entry> entries_;
+  std::vector<uint32_t> free_entries_;
+  std::vector<Owner> owners_;
+  std::vector<uint32_t> free_owners_;
+  std::unordered_map<V, uint32_t, Hash> owner_index_;
   size_t size_ = 0;
 };
 
@@ -391,22 +734,25 @@ class PrefixTable {
   // Inserts or replaces; returns the previous owner when the exact prefix existed (wg's "moves
   // to the new peer"). Host bits are ignored. A prefix of no family is not inserted.
   std::optional<V> insert(const Prefix& p, V v) {
-    if (p.family == Family::V4) return v4_.insert(key4(p), len4(p), v);
-    if (p.family == Family::V6) return v6_.insert(key6(p), len6(p), v);
+    const Prefix q = normal(p);
+    if (q.family == Family::V4) return v4_.insert(q.addr.data(), q.len, v);
+    if (q.family == Family::V6) return v6_.insert(q.addr.data(), q.len, v);
     return std::nullopt;
   }
 
   // Removes the exact prefix, whoever owns it.
   bool remove(const Prefix& p) {
-    if (p.family == Family::V4) return v4_.remove(key4(p), len4(p));
-    if (p.family == Family::V6) return v6_.remove(key6(p), len6(p));
+    const Prefix q = normal(p);
+    if (q.family == Family::V4) return v4_.remove(q.addr.data(), q.len);
+    if (q.family == Family::V6) return v6_.remove(q.addr.data(), q.len);
     return false;
   }
 
   // Removes the exact prefix only if v owns it (wg `allowed_ip=-prefix`).
   bool remove_if(const Prefix& p, const V& v) {
-    if (p.family == Family::V4) return v4_.remove_if(key4(p), len4(p), v);
-    if (p.family == Family::V6) return v6_.remove_if(key6(p), len6(p), v);
+    const Prefix q = normal(p);
+    if (q.family == Family::V4) return v4_.remove_if(q.addr.data(), q.len, v);
+    if (q.family == Family::V6) return v6_.remove_if(q.addr.data(), q.len, v);
     return false;
   }
 
@@ -414,29 +760,26 @@ class PrefixTable {
   size_t remove_value(const V& v) { return v4_.remove_value(v) + v6_.remove_value(v); }
 
   // Longest match for a 4- or 16-byte address in network order; nullptr when none. The pointer
-  // is valid until the next change to the table. No allocation; at most 33 or 129 nodes visited.
+  // is valid until the next change to the table. No allocation; at most 7 (IPv4) or 23 (IPv6)
+  // nodes visited.
   const V* lookup(Family f, const uint8_t* addr) const {
-    if (f == Family::V4) return v4_.lookup(prefix_trie::Bits32::load(addr));
-    if (f == Family::V6) return v6_.lookup(prefix_trie::Bits128::load(addr));
+    if (f == Family::V4) return v4_.lookup(addr);
+    if (f == Family::V6) return v6_.lookup(addr);
     return nullptr;
   }
 
   // f(const Prefix&, const V&): IPv4 then IPv6, each by address, then by length.
   template <class F>
   void for_each(F&& f) const {
-    using prefix_trie::Bits128;
-    using prefix_trie::Bits32;
-    v4_.for_each([&](Bits32::Key k, unsigned len, const V& v) { f(make_prefix<Bits32>(Family::V4, k, len), v); });
-    v6_.for_each([&](Bits128::Key k, unsigned len, const V& v) { f(make_prefix<Bits128>(Family::V6, k, len), v); });
+    v4_.for_each([&](const uint8_t* a, unsigned len, const V& v) { f(make_prefix(Family::V4, a, len), v); });
+    v6_.for_each([&](const uint8_t* a, unsigned len, const V& v) { f(make_prefix(Family::V6, a, len), v); });
   }
 
   // f(const Prefix&) for v's prefixes: IPv4 then IPv6, each in insertion order (`wg show` order).
   template <class F>
   void for_each_of(const V& v, F&& f) const {
-    using prefix_trie::Bits128;
-    using prefix_trie::Bits32;
-    v4_.for_each_of(v, [&](Bits32::Key k, unsigned len) { f(make_prefix<Bits32>(Family::V4, k, len)); });
-    v6_.for_each_of(v, [&](Bits128::Key k, unsigned len) { f(make_prefix<Bits128>(Family::V6, k, len)); });
+    v4_.for_each_of(v, [&](const uint8_t* a, unsigned len) { f(make_prefix(Family::V4, a, len)); });
+    v6_.for_each_of(v, [&](const uint8_t* a, unsigned len) { f(make_prefix(Family::V6, a, len)); });
   }
 
   size_t size() const { return v4_.size() + v6_.size(); }
@@ -445,29 +788,21 @@ class PrefixTable {
     v6_.clear();
   }
   size_t memory_bytes() const { return sizeof(*this) + v4_.memory_bytes() + v6_.memory_bytes(); }
-  // Structural self-check for tests (parent links, forks, masks, owner lists, counts).
+  // Structural self-check for tests (bitmaps, skips, blocks, owner lists, counts).
   bool check() const { return v4_.check() && v6_.check(); }
 
  private:
-  static unsigned len4(const Prefix& p) { return std::min<unsigned>(p.len, 32); }
-  static unsigned len6(const Prefix& p) { return std::min<unsigned>(p.len, 128); }
-  static prefix_trie::Bits32::Key key4(const Prefix& p) {
-    return prefix_trie::Bits32::mask(prefix_trie::Bits32::load(p.addr.data()), len4(p));
+  // Host bits cleared, the length clamped to the family's width.
+  static Prefix normal(const Prefix& p) {
+    if (p.family != Family::V4 && p.family != Family::V6) return Prefix{};
+    return Prefix::make(p.family, p.addr.data(), std::min(p.len, Prefix::max_len(p.family)));
   }
-  static prefix_trie::Bits128::Key key6(const Prefix& p) {
-    return prefix_trie::Bits128::mask(prefix_trie::Bits128::load(p.addr.data()), len6(p));
-  }
-  template <class B>
-  static Prefix make_prefix(Family f, typename B::Key k, unsigned len) {
-    Prefix p;
-    p.family = f;
-    B::store(k, p.addr.data());
-    p.len = static_cast<uint8_t>(len);
-    return p;
+  static Prefix make_prefix(Family f, const uint8_t* a, unsigned len) {
+    return Prefix::make(f, a, static_cast<uint8_t>(len));
   }
 
-  prefix_trie::Trie<prefix_trie::Bits32, V, Hash> v4_;
-  prefix_trie::Trie<prefix_trie::Bits128, V, Hash> v6_;
+  prefix_trie::Trie<prefix_trie::Layout4, V, Hash> v4_;
+  prefix_trie::Trie<prefix_trie::Layout6, V, Hash> v6_;
 };
 
 }  // namespace wg::core
