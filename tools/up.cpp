@@ -501,7 +501,11 @@ bool apply_config(const config::Config& cfg, const std::vector<std::optional<cor
     std::fprintf(stderr, "wgrouter[%s]: link up: %s\n", itf.name().c_str(), std::strerror(-rc));
     return false;
   }
-  // Sends the first keepalive of every peer with a persistent keepalive.
+  // Sends the first keepalive of every peer with a persistent keepalive. The clock is read
+  // again first: configuring took a while (netlink, the MTU's route lookup), and an initiation
+  // stamped with the Interface's birth would be retransmitted by the loop's first tick when
+  // that while exceeds REKEY_TIMEOUT (tests/netns/soak_test.sh caught it at 20x clock).
+  itf.refresh_clock();
   itf.device().set_up(itf.env(), true, itf.outbox());
   itf.flush_outbox();
   return true;
