@@ -92,8 +92,13 @@ declare -A EXPLAINED=(
 	[no_route]="allowed: pings to 203.0.113.(10+i) after the reload took that prefix away (no peer has it)"
 )
 # At the spokes: nothing expected (the hub sends nothing to a peer it does not have, and
-# datagrams to a port or address a peer left are lost before any wgrouter sees them).
+# datagrams to a port or address a peer left are lost before any wgrouter sees them), but for
+# unknown_index up to the stale handshake responses to them the capture saw: a response that
+# came after the spoke's retry had replaced its initiation (the hub, or the spoke, was not
+# scheduled within REKEY_TIMEOUT, 0.25 s real at 20x, on a loaded machine).
 declare -A SPOKE_EXPLAINED=()
+# Likewise at the hub, outside the removal windows, for the handshakes the hub initiated.
+declare -A ALLOWANCE_WHY=([unknown_index]="responses to hub initiations that a retry had replaced (bridge capture)")
 
 require_root "network namespaces"
 require_tools wg iperf3 jq flock python3 ping
@@ -236,6 +241,14 @@ if command -v tcpdump >/dev/null; then
 	tcpdump_start hub $((SOAK_SECS + 120)) "$CAP" -l -ni "$HUB_IF" -tt \
 		not \( dst net 198.51.100.0/24 or dst net 2001:db8:100::/64 \) ||
 		info "no capture of the hub's odd destinations: $(cat "$CAP.err")"
+	# Every handshake message on the bridge (first payload byte 1 initiation, 2 response): the
+	# responses that arrive after their initiation was replaced by a retry (sent when no
+	# response came within REKEY_TIMEOUT, 0.25 s real at 20x) are dropped as unknown_index
+	# where they arrive, by design. stale_responses counts them per direction.
+	HS_CAP=$T_DIR/handshakes.pcap
+	tcpdump_start hub $((SOAK_SECS + 600)) "$T_DIR/handshakes.out" -ni "$BR" -w "$HS_CAP" \
+		udp and \( udp[8] = 1 or udp[8] = 2 \) && HS_CAP_PID=$CAP_PID ||
+		info "no capture of the handshakes: $(cat "$T_DIR/handshakes.out.err")"
 fi
 declare -a SPOKE_PID
 t0=$(now_us)
@@ -429,19 +442,51 @@ hub_fds() {
 		echo "$best"
 	) 9>"$HUB_LOCK"
 }
+# stale_responses PCAP HUB_ADDR: "TO_HUB TO_SPOKES", the handshake responses whose initiation
+# had been replaced by a later one between the same two endpoints when they passed (an
+# initiation's sender index is the receiver index of its response).
+stale_responses() {
+	python3 - "$1" "$2" <<-'PY'
+		import socket, struct, sys
+		data = open(sys.argv[1], "rb").read()
+		hub = socket.inet_aton(sys.argv[2])
+		end = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+		latest, replaced, to_hub, to_spokes, pos = {}, set(), 0, 0, 24
+		while pos + 16 <= len(data):
+		    incl = struct.unpack(end + "I", data[pos + 8:pos + 12])[0]
+		    f = data[pos + 16:pos + 16 + incl]
+		    pos += 16 + incl
+		    if len(f) < 14 + 20 + 8 + 12 or f[12:14] != b"\x08\x00":
+		        continue
+		    ip = f[14:]
+		    udp = ip[(ip[0] & 15) * 4:]
+		    src, dst, pay = ip[12:16] + udp[0:2], ip[16:20] + udp[2:4], udp[8:]
+		    if pay[0] == 1:
+		        if (src, dst) in latest:
+		            replaced.add(latest[(src, dst)])
+		        latest[(src, dst)] = pay[4:8]
+		    elif pay[0] == 2 and pay[8:12] in replaced:
+		        if dst[:4] == hub: to_hub += 1
+		        else: to_spokes += 1
+		print(to_hub, to_spokes)
+	PY
+}
 rss_kb() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2>/dev/null; }
 evcount() { grep -c " $1 $2 " "$EVENTS"; }
 
 declare -A LAST_HS=() REKEYS=()
 FD_BASE=-1
-declare -a S_T=() S_RSS=() S_FDS=() S_TIMERS=() S_DROPS=()
+declare -a S_T=() S_RSS=() S_FDS=() S_TIMERS=() S_DROPS=() S_READ0=() S_READ1=()
 TIMERS_SHOWN=0
 sample() {
-	local t rss fds json line drops timers pk hs hs_total=0 new=0
+	local t t_asked rss fds json line drops timers pk hs hs_total=0 new=0
 	t=$(now_us)
 	rss=$(rss_kb "$HUB_PID")
 	fds=$(hub_fds)
+	# the counters are read somewhere between these two times (the lock may be held by a reload)
+	t_asked=$(now_us)
 	json=$( (flock -w 20 9 || exit 1; timeout 10 "$WGROUTER_BIN" show "$HUB_IF" --json) 9>"$HUB_LOCK")
+	S_READ0+=("$t_asked") S_READ1+=("$(now_us)")
 	drops=$(jq -r '.[0].drops | to_entries | map(select(.value > 0)) | map("\(.key)=\(.value)") | join(",")' <<<"$json" 2>/dev/null)
 	# TIMERS: the lead's heap of timers adds a pending-timer figure to show --json; until then
 	# there is none and the column says "-".
@@ -576,8 +621,18 @@ pings=$(grep -E ' (ping4|ping6) ok ' "$EVENTS" | sed -n 's/.* sent=\([0-9]*\) re
 	awk '{ s += $1; r += $2 } END { printf "%d sent, %d answered", s, r }')
 iperf_rates=$(grep -E ' iperf ok ' "$EVENTS" | awk '{ print $(NF - 1) }' | sort -n | awk '{ a[NR] = $1 } END { if (NR) printf "%s..%s Mbit/s", a[1], a[NR] }')
 
+# Stale handshake responses seen on the bridge, towards the hub and towards the spokes.
+STALE_TO_HUB=0 STALE_TO_SPOKES=0
+if [[ -n ${HS_CAP_PID:-} ]]; then
+	stop_pid "$HS_CAP_PID" # its last packets written
+	read -r STALE_TO_HUB STALE_TO_SPOKES < <(stale_responses "$HS_CAP" "$HUB4")
+fi
+# ALLOWANCE: growth a reason may have outside its windows, because the capture accounts for it
+declare -A ALLOWANCE=([unknown_index]=$STALE_TO_HUB)
+
 # drops at the hub: every reason that grew is explained, and grew only inside its windows
-# (from the end of a window plus GRACE_US; between two samples that overlap one)
+# (from the end of a window plus GRACE_US; between two samples that overlap one), or within
+# its ALLOWANCE
 declare -A FINAL=()
 for kv in ${S_DROPS[-1]//,/ }; do FINAL[${kv%%=*}]=${kv#*=}; done
 DROP_LINE=""
@@ -589,19 +644,24 @@ for r in "${!FINAL[@]}"; do
 		continue
 	fi
 	# each growth between consecutive samples must overlap one of the reason's windows
-	prev=0 bad=""
+	prev=0 bad="" outside=0
 	for ((k = 0; k < NS; k++)); do
 		v=0
 		for kv in ${S_DROPS[k]//,/ }; do [[ ${kv%%=*} == "$r" ]] && v=${kv#*=}; done
 		if ((v > prev)); then
-			lo=$((k > 0 ? S_T[k - 1] : RUN_T0)) hi=${S_T[k]}
-			awk -v r="$r" -v lo="$lo" -v hi="$hi" -v g="$GRACE_US" \
-				'{ for (i = 3; i <= NF; i++) if ($i == r && $1 <= hi && $2 + g >= lo) f = 1 } END { exit !f }' "$WINDOWS" ||
+			# grew after the previous read was asked for and before this one answered
+			lo=$((k > 0 ? S_READ0[k - 1] : RUN_T0)) hi=${S_READ1[k]}
+			if ! awk -v r="$r" -v lo="$lo" -v hi="$hi" -v g="$GRACE_US" \
+				'{ for (i = 3; i <= NF; i++) if ($i == r && $1 <= hi && $2 + g >= lo) f = 1 } END { exit !f }' "$WINDOWS"; then
 				bad+=" +$((v - prev))@$(((hi - RUN_T0) / 1000000))s"
+				outside=$((outside + v - prev))
+			fi
 		fi
 		prev=$v
 	done
-	if [[ -z $bad ]]; then pass "hub drop reason $r = ${FINAL[$r]}, explained: ${EXPLAINED[$r]}"
+	if [[ -n $bad ]] && ((outside <= ${ALLOWANCE[$r]:-0})); then
+		pass "hub drop reason $r = ${FINAL[$r]}, explained: ${EXPLAINED[$r]}; $outside outside those windows ($bad), within the $r allowed by the capture: ${ALLOWANCE_WHY[$r]}"
+	elif [[ -z $bad ]]; then pass "hub drop reason $r = ${FINAL[$r]}, explained: ${EXPLAINED[$r]}"
 	else
 		fail "hub drop reason $r grew outside its cause's windows:$bad (s since the start)" "${EXPLAINED[$r]}" \
 			"windows (s since the start):" "$(awk -v t="$RUN_T0" '{ $1 = ($1 - t) / 1e6; $2 = ($2 - t) / 1e6; print }' "$WINDOWS")" \
@@ -622,8 +682,13 @@ SPOKE_LINE=""
 for r in "${!SPOKE_DROPS[@]}"; do SPOKE_LINE+=" $r=${SPOKE_DROPS[$r]}"; done
 SPOKE_LINE="drops at the spokes (sum of $PEERS):${SPOKE_LINE:- none}"
 spoke_bad=""
-for r in "${!SPOKE_DROPS[@]}"; do [[ -n ${SPOKE_EXPLAINED[$r]:-} ]] || spoke_bad+=" $r"; done
-if [[ -z $spoke_bad ]]; then pass "$SPOKE_LINE"; else fail "$SPOKE_LINE: not explained:$spoke_bad"; fi
+for r in "${!SPOKE_DROPS[@]}"; do
+	if [[ $r == unknown_index ]] && ((SPOKE_DROPS[$r] <= STALE_TO_SPOKES)); then continue; fi
+	[[ -n ${SPOKE_EXPLAINED[$r]:-} ]] || spoke_bad+=" $r"
+done
+SPOKE_LINE+="; stale handshake responses on the bridge: $STALE_TO_SPOKES to the spokes, $STALE_TO_HUB to the hub"
+if [[ -z $spoke_bad ]]; then pass "$SPOKE_LINE"
+else fail "$SPOKE_LINE: not explained:$spoke_bad" "unknown_index at the spokes is explained up to the stale responses to them"; fi
 
 echo "----------------------------------------------------------------------"
 echo "SOAK peers=$PEERS secs=$SOAK_SECS clock=x$SCALE (protocol time $((SOAK_SECS * SCALE / 3600)) h $((SOAK_SECS * SCALE % 3600 / 60)) min) samples=$NS"
