@@ -692,9 +692,16 @@ done
 
 # drops at the spokes
 declare -A SPOKE_DROPS=()
+SPOKE_DETAIL=$T_DIR/spoke-drops  # which spoke, and what happened to it (for a failure's details)
+: >"$SPOKE_DETAIL"
 for ((i = 0; i < PEERS; i++)); do
 	while IFS="=" read -r r v; do
-		[[ -n $r ]] && SPOKE_DROPS[$r]=$((${SPOKE_DROPS[$r]:-0} + v))
+		[[ -n $r ]] || continue
+		SPOKE_DROPS[$r]=$((${SPOKE_DROPS[$r]:-0} + v))
+		{
+			echo "s$i $r=$v; its roams and reloads (s since the start):"
+			grep -E "^[0-9]+ (roam|reload)[a-z_]* [a-z]+ $i " "$EVENTS" | awk -v t="$RUN_T0" '{ $1 = sprintf("  %.1f", ($1 - t) / 1e6); print }'
+		} >>"$SPOKE_DETAIL"
 	done < <(timeout 10 "$WGROUTER_BIN" show "$(spoke_if "$i")" --json |
 		jq -r '.[0].drops | to_entries[] | select(.value > 0) | "\(.key)=\(.value)"')
 done
@@ -708,7 +715,7 @@ for r in "${!SPOKE_DROPS[@]}"; do
 done
 SPOKE_LINE+="; bridge capture: stale handshake responses $STALE_TO_SPOKES to the spokes, $STALE_TO_HUB to the hub; retried initiations to the hub $RETRIES_TO_HUB"
 if [[ -z $spoke_bad ]]; then pass "$SPOKE_LINE"
-else fail "$SPOKE_LINE: not explained:$spoke_bad" "unknown_index at the spokes is explained up to the stale responses to them"; fi
+else fail "$SPOKE_LINE: not explained:$spoke_bad" "unknown_index at the spokes is explained up to the stale responses to them" "$(cat "$SPOKE_DETAIL")"; fi
 
 echo "----------------------------------------------------------------------"
 echo "SOAK peers=$PEERS secs=$SOAK_SECS clock=x$SCALE (protocol time $((SOAK_SECS * SCALE / 3600)) h $((SOAK_SECS * SCALE % 3600 / 60)) min) samples=$NS"
