@@ -118,6 +118,11 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   bool udp_gso() const override { return io_->udp_gso(); }
   void flush() override { io_->flush(); }
 
+  // Reads the clocks again. The loop does it once per batch; what drives the interface before
+  // run() (`up` applying its file) does it before anything it does is time-stamped, or the
+  // timers it sets count from when the Interface was made.
+  void refresh_clock();
+
   // UapiHooks
   core::Env env() override { return core::Env{now_, wall_, rng_}; }
   core::Outbox& outbox() override { return dp_.outbox(); }
@@ -128,7 +133,6 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   void append_status(std::string& out) const override;
 
  private:
-  void refresh_clock();
   void log_events();
   void tick();
   void forget_stale_sources();

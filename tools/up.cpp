@@ -500,8 +500,9 @@ void reload(const std::string& path, config::Config& cfg, io::Interface& itf, tu
 }
 
 // `up`: the file applied to the new interface by the code a reload uses, over an empty
-// configuration, then the link and the protocol come up. The MTU set on the interface (the
-// file's, else automatic_mtu) is the Device's; ports default to it.
+// configuration, then the link comes up (the protocol does when the loop starts: protocol_up).
+// The MTU set on the interface (the file's, else automatic_mtu) is the Device's; ports default
+// to it.
 bool apply_config(const config::Config& cfg, const std::vector<std::optional<core::Endpoint>>& endpoints,
                   io::Interface& itf, tun::Netlink& nl) {
   LiveRouter router(itf, nl, &endpoints);
@@ -510,10 +511,20 @@ bool apply_config(const config::Config& cfg, const std::vector<std::optional<cor
     std::fprintf(stderr, "wgrouter[%s]: link up: %s\n", itf.name().c_str(), std::strerror(-rc));
     return false;
   }
-  // Sends the first keepalive of every peer with a persistent keepalive.
+  return true;
+}
+
+// The protocol comes up as the loop starts (the first keepalive of every peer with a persistent
+// keepalive, so its handshake), not before the routes, DNS and PostUp hooks: a response to an
+// initiation sent earlier would wait in the socket while they run, the loop's first tick would
+// find the retransmission due and send a second initiation, and the first response would be
+// dropped (unknown_index). The clock is read again for the same reason: an initiation stamped
+// with the Interface's birth is retransmitted at once when configuring took longer than
+// REKEY_TIMEOUT (tests/netns/native_up_test.sh "slow PostUp", soak_test.sh at 20x clock).
+void protocol_up(io::Interface& itf) {
+  itf.refresh_clock();
   itf.device().set_up(itf.env(), true, itf.outbox());
   itf.flush_outbox();
-  return true;
 }
 
 // With --user, the files the daemon touches later are the new user's business: SIGHUP re-reads
@@ -707,6 +718,7 @@ int cmd_up(int argc, char** argv) {
       // The loop: from here to its end nothing on this thread waits on the outside world.
       // What may (hooks, resolvconf, SaveConfig's write, startup name resolution) runs before
       // or after it; name lookups in between go through `resolver`.
+      protocol_up(itf);
       status = itf.run();
     }
     // Where to undo: without --netns this namespace; with it, the target if the interface is

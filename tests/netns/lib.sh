@@ -30,6 +30,7 @@ T_FAILED=()
 T_TAG=""                     # the current scenario, printed in front of every result
 T_CLEANUP=()
 T_WG_TIMEOUT=${T_WG_TIMEOUT:-15}     # bound for every `wg` call (a hung daemon must not hang us)
+T_LISTEN_TIMEOUT=${T_LISTEN_TIMEOUT:-5}  # bound for a test server (iperf3, python) to listen
 WIREGUARD_GO=${WIREGUARD_GO:-wireguard-go}
 WGROUTER_BIN=${WGROUTER_BIN:-/work/main/build/wgrouter}
 WG_SOCK_DIR=/var/run/wireguard
@@ -456,7 +457,8 @@ ping_none() {
 # port_listening NODE TCPPORT
 port_listening() { [[ -n $(nsx "$1" ss -Hltn "sport = :$2" 2>/dev/null) ]]; }
 
-# iperf_tcp CLIENT SERVER SERVER_ADDR [-R]: 3 s of iperf3 TCP; prints the receiver's Mbit/s.
+# iperf_tcp CLIENT SERVER SERVER_ADDR [-R]: 3 s (IPERF_SECS) of iperf3 TCP, at most IPERF_RATE
+# (iperf3 -b, e.g. 100M; unbounded without it); prints the receiver's Mbit/s.
 iperf_tcp() {
 	local cn=$1 sn=$2 addr=$3 rev=${4:-} port=$((5201 + RANDOM % 500)) spid out bps rc
 	local slog="$T_DIR/iperf3-server-$port.log"
@@ -465,10 +467,10 @@ iperf_tcp() {
 	"${pre[@]}" timeout $((30 + ${IPERF_SECS:-3})) iperf3 -s -1 -B "$addr" -p "$port" </dev/null >"$slog" 2>&1 &
 	spid=$!
 	on_cleanup "stop_pid $spid"
-	if ! wait_for 5 port_listening "$sn" "$port"; then
+	if ! wait_for "$T_LISTEN_TIMEOUT" port_listening "$sn" "$port"; then
 		echo "iperf3 server on $sn did not listen on $addr:$port"; cat "$slog"; stop_pid "$spid"; return 1
 	fi
-	out=$(nsx "$cn" timeout $((25 + ${IPERF_SECS:-3})) iperf3 -c "$addr" -p "$port" -t "${IPERF_SECS:-3}" -J $rev 2>&1); rc=$?
+	out=$(nsx "$cn" timeout $((25 + ${IPERF_SECS:-3})) iperf3 -c "$addr" -p "$port" -t "${IPERF_SECS:-3}" ${IPERF_RATE:+-b "$IPERF_RATE"} -J $rev 2>&1); rc=$?
 	wait_for 5 eval "! pid_alive $spid" || stop_pid "$spid"
 	bps=$(jq -r '.end.sum_received.bits_per_second // empty' <<<"$out" 2>/dev/null)
 	if ((rc != 0)) || [[ -z $bps ]]; then
@@ -522,7 +524,7 @@ else:
 	fi
 	lpid=$!
 	on_cleanup "stop_pid $lpid"
-	if ! wait_for 5 port_listening "$lnode" "$port"; then
+	if ! wait_for "$T_LISTEN_TIMEOUT" port_listening "$lnode" "$port"; then
 		echo "listener on $lnode did not listen on $addr:$port"; stop_pid "$lpid"; return 1
 	fi
 	if [[ $mode == pull ]]; then

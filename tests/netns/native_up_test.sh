@@ -338,4 +338,32 @@ if wait_for 10 link_is_up B "${P}e" && wait_for 10 grep -q "up (" "$DIR/e.log"; 
 else
   fail "--netns: ${P}e did not come up in B: $(cat "$DIR/e.log")"
 fi
+# --- A PostUp hook slower than REKEY_TIMEOUT (1 s: 20 s of protocol time at 20x). The first
+# initiation leaves as the loop starts, after the hooks, so its response is read before a
+# retransmission is due: no drop on either side. (Sent before the hooks, the response waited
+# in the socket, the loop's first tick found the retransmission due and sent a second
+# initiation, and the first response was dropped as unknown_index.)
+printf '[Interface]\nPrivateKey = %s\nListenPort = 51841\nTable = off\n\n[Peer]\nPublicKey = %s\nAllowedIPs = 198.51.100.1/32\n' \
+  "$KB" "$PA" >"$DIR/${P}k.conf"
+printf '[Interface]\nPrivateKey = %s\nTable = off\nPostUp = sleep 1\n\n[Peer]\nPublicKey = %s\nEndpoint = 192.0.2.2:51841\nAllowedIPs = 198.51.100.2/32\nPersistentKeepalive = 25\n' \
+  "$KA" "$PB" >"$DIR/${P}j.conf"
+chmod 600 "$DIR/${P}j.conf" "$DIR/${P}k.conf"
+on_cleanup "rm -f $WG_SOCK_DIR/${P}j.sock $WG_SOCK_DIR/${P}k.sock"
+up_start B "$DIR/k.log" "$DIR/${P}k.conf"
+KPID=$UP_PID
+check "slow PostUp: responder up" wait_for 10 link_is_up B "${P}k"
+WGROUTER_TEST_CLOCK_SCALE=20 up_start A "$DIR/j.log" "$DIR/${P}j.conf"
+JPID=$UP_PID
+hs_j() { v=$(ip netns exec $A wg show ${P}j latest-handshakes | cut -f2) && [[ $v =~ ^[1-9] ]]; }
+if wait_for 15 hs_j; then
+  sleep 0.5 # a pace: a second initiation or a late response would show within it
+  drops_j=$("$BIN" show ${P}j --json | jq -c '.[0].drops | with_entries(select(.value > 0))')
+  drops_k=$("$BIN" show ${P}k --json | jq -c '.[0].drops | with_entries(select(.value > 0))')
+  check_eq "slow PostUp: drops at the initiator (its first response must not be stale)" "{}" "$drops_j"
+  check_eq "slow PostUp: drops at the responder" "{}" "$drops_k"
+else
+  fail "slow PostUp: no handshake within 15 s" "$(cat "$DIR/j.log")"
+fi
+stop_pid "$JPID"
+stop_pid "$KPID"
 summary "native up"
