@@ -397,9 +397,12 @@ size_t Device::SourceKeyHash::operator()(const SourceKey& k) const noexcept {
   return static_cast<size_t>(v ^ (v >> 32));
 }
 
+// Called for every authenticated packet (roaming): the common case, the same address, is one
+// compare and no hashing.
 void Device::set_peer_endpoint(Peer& p, const Endpoint& ep) {
-  const bool same_addr = p.endpoint.valid() == ep.valid() && (!ep.valid() || source_key(p.endpoint) == source_key(ep));
-  if (!same_addr) {
+  const bool moved = p.endpoint.family != ep.family ||
+                     std::memcmp(p.endpoint.addr.data(), ep.addr.data(), ep.addr_len()) != 0;
+  if (moved) {
     if (p.endpoint.valid()) {
       auto it = peer_sources_.find(source_key(p.endpoint));
       if (it != peer_sources_.end() && --it->second == 0) peer_sources_.erase(it);

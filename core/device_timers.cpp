@@ -101,9 +101,8 @@ bool Device::tick(const Env& env, Outbox& out) {
     p->timers.scheduled.reset();
     --scheduled_peers_;
     ++fired;
-    tick_peer(env, e.id, *p, out);
-    if (Peer* still = peer(e.id); still == p)
-      if (const auto next = p->timers.earliest()) file_timer(*p, *next);
+    tick_peer(env, e.id, *p, out);  // never removes the peer
+    if (const auto next = p->timers.earliest()) file_timer(*p, *next);
   }
   if (!last_collect_ || env.now - *last_collect_ >= std::chrono::seconds(1)) {
     rate_limiter_.collect(env.now);
