@@ -731,38 +731,80 @@ class Trie {
 template <class V, class Hash = std::hash<V>>
 class PrefixTable {
  public:
+  PrefixTable() = default;
+  // The small-table scans point into the tries: a copy points into its own.
+  PrefixTable(const PrefixTable& o) : v4_(o.v4_), v6_(o.v6_) { rescan(); }
+  PrefixTable& operator=(const PrefixTable& o) {
+    if (this != &o) {
+      v4_ = o.v4_;
+      v6_ = o.v6_;
+      rescan();
+    }
+    return *this;
+  }
+  PrefixTable(PrefixTable&& o) noexcept : v4_(std::move(o.v4_)), v6_(std::move(o.v6_)) {
+    rescan();
+    o.rescan();
+  }
+  PrefixTable& operator=(PrefixTable&& o) noexcept {
+    if (this != &o) {
+      v4_ = std::move(o.v4_);
+      v6_ = std::move(o.v6_);
+      rescan();
+      o.rescan();
+    }
+    return *this;
+  }
+
   // Inserts or replaces; returns the previous owner when the exact prefix existed (wg's "moves
   // to the new peer"). Host bits are ignored. A prefix of no family is not inserted.
   std::optional<V> insert(const Prefix& p, V v) {
     const Prefix q = normal(p);
-    if (q.family == Family::V4) return v4_.insert(q.addr.data(), q.len, v);
-    if (q.family == Family::V6) return v6_.insert(q.addr.data(), q.len, v);
-    return std::nullopt;
+    std::optional<V> old;
+    if (q.family == Family::V4) old = v4_.insert(q.addr.data(), q.len, v);
+    if (q.family == Family::V6) old = v6_.insert(q.addr.data(), q.len, v);
+    rescan(q.family);
+    return old;
   }
 
   // Removes the exact prefix, whoever owns it.
   bool remove(const Prefix& p) {
     const Prefix q = normal(p);
-    if (q.family == Family::V4) return v4_.remove(q.addr.data(), q.len);
-    if (q.family == Family::V6) return v6_.remove(q.addr.data(), q.len);
-    return false;
+    bool removed = false;
+    if (q.family == Family::V4) removed = v4_.remove(q.addr.data(), q.len);
+    if (q.family == Family::V6) removed = v6_.remove(q.addr.data(), q.len);
+    if (removed) rescan(q.family);
+    return removed;
   }
 
   // Removes the exact prefix only if v owns it (wg `allowed_ip=-prefix`).
   bool remove_if(const Prefix& p, const V& v) {
     const Prefix q = normal(p);
-    if (q.family == Family::V4) return v4_.remove_if(q.addr.data(), q.len, v);
-    if (q.family == Family::V6) return v6_.remove_if(q.addr.data(), q.len, v);
-    return false;
+    bool removed = false;
+    if (q.family == Family::V4) removed = v4_.remove_if(q.addr.data(), q.len, v);
+    if (q.family == Family::V6) removed = v6_.remove_if(q.addr.data(), q.len, v);
+    if (removed) rescan(q.family);
+    return removed;
   }
 
   // Removes every prefix of v; returns how many. O(prefixes of v).
-  size_t remove_value(const V& v) { return v4_.remove_value(v) + v6_.remove_value(v); }
+  size_t remove_value(const V& v) {
+    const size_t removed = v4_.remove_value(v) + v6_.remove_value(v);
+    if (removed) rescan();
+    return removed;
+  }
 
   // Longest match for a 4- or 16-byte address in network order; nullptr when none. The pointer
-  // is valid until the next change to the table. No allocation; at most 7 (IPv4) or 23 (IPv6)
-  // nodes visited.
+  // is valid until the next change to the table. No allocation; at most kScanMax prefixes
+  // compared, or 7 (IPv4) / 23 (IPv6) nodes visited.
   const V* lookup(Family f, const uint8_t* addr) const {
+    if (f == Family::V4) return scan4_.active ? scan4_.find(addr) : v4_.lookup(addr);
+    if (f == Family::V6) return scan6_.active ? scan6_.find(addr) : v6_.lookup(addr);
+    return nullptr;
+  }
+
+  // The trie alone, scan or not (tests).
+  const V* lookup_walk(Family f, const uint8_t* addr) const {
     if (f == Family::V4) return v4_.lookup(addr);
     if (f == Family::V6) return v6_.lookup(addr);
     return nullptr;
@@ -786,12 +828,93 @@ class PrefixTable {
   void clear() {
     v4_.clear();
     v6_.clear();
+    rescan();
   }
   size_t memory_bytes() const { return sizeof(*this) + v4_.memory_bytes() + v6_.memory_bytes(); }
-  // Structural self-check for tests (bitmaps, skips, blocks, owner lists, counts).
-  bool check() const { return v4_.check() && v6_.check(); }
+  // Structural self-check for tests (bitmaps, skips, blocks, owner lists, counts), and that the
+  // small-table scans agree with the tries.
+  bool check() const { return v4_.check() && v6_.check() && scan_ok(scan4_, v4_) && scan_ok(scan6_, v6_); }
+  // Whether a family's lookups are scans (for tests and benchmarks).
+  bool scanned(Family f) const { return f == Family::V4 ? scan4_.active : f == Family::V6 && scan6_.active; }
+
+  // A family holding at most this many prefixes is looked up by comparing each of them.
+  static constexpr size_t kScanMax = 16;
 
  private:
+  // Small tables — a port's AllowedSource (one or two prefixes), a small gateway's routes — are
+  // the data path's common case, and there a walk down the trie costs more than it saves: a
+  // /128 is four nodes deep (each skips at most 9 levels), 17 ns per lookup against 4 ns for a
+  // compare per prefix (datapath_bench antispoof, bench/RESULTS.md). So each family also keeps
+  // its prefixes, longest first, as masked 128-bit words while it holds at most kScanMax; the
+  // first match is the longest. Rebuilt from the trie after every change (O(kScanMax)); the
+  // values point into the trie's owners, valid until the next change like lookup's result.
+  template <unsigned Bytes>
+  struct Scan {
+    struct Item {
+      uint64_t hi = 0, lo = 0, mask_hi = 0, mask_lo = 0;
+      const V* value = nullptr;
+    };
+    std::array<Item, kScanMax> items{};
+    uint32_t count = 0;
+    bool active = true;  // an empty table is scanned too: nothing to compare
+
+    static void load(const uint8_t* a, uint64_t& hi, uint64_t& lo) {
+      uint8_t b[16] = {};
+      std::memcpy(b, a, Bytes);
+      std::memcpy(&hi, b, 8);
+      std::memcpy(&lo, b + 8, 8);
+      if constexpr (std::endian::native == std::endian::little) {
+        hi = __builtin_bswap64(hi);
+        lo = __builtin_bswap64(lo);
+      }
+    }
+    const V* find(const uint8_t* addr) const {
+      uint64_t hi, lo;
+      load(addr, hi, lo);
+      for (uint32_t i = 0; i < count; ++i) {
+        const Item& it = items[i];
+        if ((((hi ^ it.hi) & it.mask_hi) | ((lo ^ it.lo) & it.mask_lo)) == 0) return it.value;
+      }
+      return nullptr;
+    }
+    template <class T>
+    void build(const T& trie) {
+      active = trie.size() <= kScanMax;
+      count = 0;
+      if (!active) return;
+      std::array<uint8_t, kScanMax> lens{};
+      trie.for_each([&](const uint8_t* a, unsigned len, const V& v) {
+        Item& it = items[count];
+        load(a, it.hi, it.lo);
+        it.mask_hi = len == 0 ? 0 : len >= 64 ? ~uint64_t{0} : ~uint64_t{0} << (64 - len);
+        it.mask_lo = len <= 64 ? 0 : len >= 128 ? ~uint64_t{0} : ~uint64_t{0} << (128 - len);
+        it.value = &v;
+        lens[count++] = static_cast<uint8_t>(len);
+      });
+      // Longest first; equal lengths cannot both match one address.
+      for (uint32_t i = 1; i < count; ++i)
+        for (uint32_t j = i; j > 0 && lens[j - 1] < lens[j]; --j) {
+          std::swap(items[j - 1], items[j]);
+          std::swap(lens[j - 1], lens[j]);
+        }
+    }
+  };
+
+  void rescan(Family f) {
+    if (f == Family::V4) scan4_.build(v4_);
+    if (f == Family::V6) scan6_.build(v6_);
+  }
+  void rescan() {
+    scan4_.build(v4_);
+    scan6_.build(v6_);
+  }
+  template <class S, class T>
+  static bool scan_ok(const S& scan, const T& trie) {
+    if (scan.active != (trie.size() <= kScanMax)) return false;
+    if (scan.active && scan.count != trie.size()) return false;
+    return true;
+  }
+
   // Host bits cleared, the length clamped to the family's width.
   static Prefix normal(const Prefix& p) {
     if (p.family != Family::V4 && p.family != Family::V6) return Prefix{};
@@ -803,6 +926,8 @@ class PrefixTable {
 
   prefix_trie::Trie<prefix_trie::Layout4, V, Hash> v4_;
   prefix_trie::Trie<prefix_trie::Layout6, V, Hash> v6_;
+  Scan<4> scan4_;
+  Scan<16> scan6_;
 };
 
 }  // namespace wg::core

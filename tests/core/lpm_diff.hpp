@@ -81,6 +81,10 @@ inline std::string apply(Pair& p, const Op& op, uint32_t owners) {
       const uint32_t* want = p.model.lookup(op.prefix.family, op.prefix.addr.data());
       if ((got == nullptr) != (want == nullptr) || (got && *got != *want))
         return "lookup " + what + ": " + show(got) + ", want " + show(want);
+      // Small tables are answered by the scan: the trie must agree on them too.
+      const uint32_t* walked = p.table.lookup_walk(op.prefix.family, op.prefix.addr.data());
+      if ((walked == nullptr) != (want == nullptr) || (walked && *walked != *want))
+        return "lookup_walk " + what + ": " + show(walked) + ", want " + show(want);
       break;
     }
     case Op::Kind::Check:

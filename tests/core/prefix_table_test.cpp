@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -412,6 +413,50 @@ TEST_CASE("prefix_table: differential test against a naive model") {
     REQUIRE(t.check());
     compare_contents(t, m);
   }
+}
+
+TEST_CASE("prefix_table: small families are scanned, across the threshold both ways, and copies answer from their own") {
+  using T = PrefixTable<uint32_t>;
+  T t;
+  CHECK(t.scanned(Family::V6));
+  CHECK_FALSE(find(t, "2001:db8::1"));
+  // kScanMax /64s under one /48 and the default route, one more to cross over.
+  t.insert(*parse_prefix("::/0"), a);
+  t.insert(*parse_prefix("2001:db8:5::/48"), b);
+  for (uint32_t i = 0; i + 3 < T::kScanMax; ++i)
+    t.insert(*parse_prefix("2001:db8:5:" + std::to_string(i) + "::/64"), 100 + i);
+  CHECK(t.scanned(Family::V6));
+  CHECK(find(t, "2001:db8:5:3::7") == 103u);
+  CHECK(find(t, "2001:db8:5:ff::7") == b);
+  CHECK(find(t, "2001:db8:6::1") == a);
+  t.insert(*parse_prefix("2001:db8:5:3::7/128"), c);
+  CHECK(t.scanned(Family::V6));  // exactly kScanMax
+  t.insert(*parse_prefix("2001:db8:5:3::8/127"), d);
+  CHECK_FALSE(t.scanned(Family::V6));
+  CHECK(t.scanned(Family::V4));  // each family on its own
+  CHECK(find(t, "2001:db8:5:3::7") == c);
+  CHECK(find(t, "2001:db8:5:3::9") == d);
+  REQUIRE(t.check());
+  // Back under: the scan is rebuilt with the values as they are now.
+  REQUIRE(t.remove(*parse_prefix("2001:db8:5:3::7/128")));
+  CHECK(t.scanned(Family::V6));
+  CHECK(find(t, "2001:db8:5:3::7") == 103u);
+  CHECK(find(t, "2001:db8:5:3::9") == d);
+  // The scan holds pointers into the table's values: a copy must use its own, so changing or
+  // dropping the original leaves the copy's answers intact.
+  auto copy = std::make_unique<T>(t);
+  CHECK(copy->scanned(Family::V6));
+  t.insert(*parse_prefix("2001:db8:5:3::/64"), e);  // replaces 103 in the original only
+  CHECK(t.remove_value(d) == 1);
+  t.clear();
+  CHECK(find(*copy, "2001:db8:5:3::6") == 103u);
+  CHECK(find(*copy, "2001:db8:5:3::9") == d);
+  T moved = std::move(*copy);
+  copy.reset();
+  CHECK(find(moved, "2001:db8:5:3::9") == d);
+  CHECK(find(moved, "2001:db8:7::1") == a);
+  CHECK(find(moved, "192.0.2.1") == std::nullopt);
+  CHECK(moved.check());
 }
 
 }  // namespace wg::core
