@@ -291,10 +291,24 @@ std::vector<core::Prefix> unreachable_of(const Config& cfg) {
 
 }  // namespace
 
+// The DNS line as ports announce it (RAs, DHCPv6): IPv6 servers only, search domains in wire
+// format (check refused a file whose domains cannot be encoded when a port announces them).
+core::autoconf::DnsInfo dns_of(const Interface& iface) {
+  core::autoconf::DnsInfo dns;
+  for (const std::string& s : iface.dns_servers) {
+    const auto p = core::parse_prefix(s);
+    if (p && p->family == core::Family::V6 && p->len == 128 && dns.servers.size() < core::autoconf::kMaxDnsServers)
+      dns.servers.push_back(p->addr);
+  }
+  if (auto d = core::autoconf::encode_domains(iface.dns_search)) dns.domains = std::move(*d);
+  return dns;
+}
+
 bool apply_router(const Config& prev, const Config& next, RouterHooks& h, ApplyMode mode) {
   const bool start = mode == ApplyMode::Start;
   if (!apply_link(prev, next, h, start)) return false;
   h.gateway().set_unreachable(unreachable_of(next));
+  h.gateway().set_dns(dns_of(next.iface));
   return apply_ports(next, h, start);
 }
 
@@ -362,6 +376,8 @@ core::PortSpec port_spec(const PortConfig& pc, uint32_t default_mtu) {
     spec.allow_inbound.push_back({r.proto == Proto::Tcp ? core::pkt::kProtoTcp : core::pkt::kProtoUdp, r.first, r.last});
   spec.mtu = pc.mtu.value_or(default_mtu);
   spec.allow_host = pc.allow_host;
+  spec.router_advertisements = pc.router_advertisements;
+  spec.dhcpv6 = pc.dhcpv6;
   spec.mac = port_mac(pc.name);
   return spec;
 }

@@ -23,6 +23,7 @@
 #include <tuple>
 
 #include "config/rt_tables.hpp"
+#include "core/autoconf.hpp"
 #include "crypto/encoding.hpp"
 
 namespace wg::config {
@@ -394,12 +395,20 @@ class Parser {
     } else if (iequals(key, "MTU")) {
       port.mtu = parse_mtu(value);
     } else if (iequals(key, "AllowHost")) {
-      if (iequals(value, "true") || iequals(value, "yes") || iequals(value, "on")) port.allow_host = true;
-      else if (iequals(value, "false") || iequals(value, "no") || iequals(value, "off")) port.allow_host = false;
-      else fail("AllowHost is neither true nor false: " + quoted(value));
+      port.allow_host = parse_bool("AllowHost", value);
+    } else if (iequals(key, "RouterAdvertisements")) {
+      port.router_advertisements = parse_bool("RouterAdvertisements", value);
+    } else if (iequals(key, "DHCPv6")) {
+      port.dhcpv6 = parse_bool("DHCPv6", value);
     } else {
       unrecognized();
     }
+  }
+
+  bool parse_bool(std::string_view key, std::string_view value) {
+    if (iequals(value, "true") || iequals(value, "yes") || iequals(value, "on")) return true;
+    if (iequals(value, "false") || iequals(value, "no") || iequals(value, "off")) return false;
+    fail(std::string(key) + " is neither true nor false: " + quoted(value));
   }
 
   // Secrets are never logged: unlike wg, this message leaves the value out.
@@ -718,9 +727,32 @@ class Parser {
     }
     check_destinations(errors);
     check_port_overlaps(errors);
+    check_autoconf(errors);
     if (errors.empty()) return;
     throw *std::min_element(errors.begin(), errors.end(),
                             [](const ParseError& a, const ParseError& b) { return a.line < b.line; });
+  }
+
+  // What RAs and DHCPv6 announce must be announceable: the search domains in DNS wire format,
+  // and DHCPv6 needs an address to hand out.
+  void check_autoconf(std::vector<ParseError>& errors) const {
+    for (const PortConfig& port : config_.ports) {
+      if (!port.router_advertisements && !port.dhcpv6) continue;
+      core::autoconf::DomainError bad;
+      if (!core::autoconf::encode_domains(config_.iface.dns_search, &bad))
+        errors.push_back({port.line.n, "The DNS search domain " + quoted(bad.name) +
+                                            " cannot be announced to the instance (a label of 1-63 bytes, a name of "
+                                            "at most 253, all of them at most 255 bytes)"});
+      if (port.dhcpv6) {
+        const auto& src = port.effective_allowed_source();
+        const bool has128 = std::any_of(src.begin(), src.end(), [](const PrefixEntry& e) {
+          return e.prefix.family == core::Family::V6 && e.prefix.len == 128;
+        });
+        if (!has128)
+          errors.push_back({port.line.n, "DHCPv6 hands out the instance's IPv6 /128, but the port " +
+                                             quoted(port.name) + " has none in its AllowedSource (or Route)"});
+      }
+    }
   }
 
   struct PortHas {
@@ -905,6 +937,8 @@ std::string write_config(const Config& c) {
     }
     if (p.mtu) write_line(out, "MTU", std::to_string(*p.mtu));
     if (p.allow_host) write_line(out, "AllowHost", "true");
+    if (p.router_advertisements) write_line(out, "RouterAdvertisements", "true");
+    if (p.dhcpv6) write_line(out, "DHCPv6", "true");
   }
   return out;
 }

@@ -138,6 +138,8 @@ struct PortConfig {
   std::vector<InboundRule> allow_inbound;                   // empty: every new inbound flow
   std::optional<uint32_t> mtu;
   bool allow_host = false;  // AllowHost: may reach the gateway's own host through the TUN
+  bool router_advertisements = false;  // RouterAdvertisements: RAs from the port's link-local address
+  bool dhcpv6 = false;                 // DHCPv6: the instance's /128 and DNS over DHCPv6
   friend bool operator==(const PortConfig&, const PortConfig&) = default;
 
   const std::vector<PrefixEntry>& effective_allowed_source() const {

@@ -261,6 +261,7 @@ void DataPlane::flush_outbox() {
 
 bool DataPlane::tick(const Env& env) {
   const bool more = device_.tick(env, outbox_);
+  gateway_.tick(env, *this);
   flush_outbox();
   return more;
 }

@@ -58,6 +58,7 @@ namespace wg::core {
   X(BadFrame, "bad_frame")               /* malformed Ethernet/ARP/IP/ND from a port */   \
   X(NotForUs, "not_for_us")              /* frame or packet nobody here handles */         \
   X(NeighbourUnresolved, "neighbour_unresolved") /* no link-layer address for the next hop */ \
+  X(AutoconfLimited, "autoconf_rate_limited") /* RS or DHCPv6 over the port's answer rate */ \
   X(GsoUnsupported, "gso_unsupported")   /* a super-packet of a kind we cannot segment */  \
   X(PortWrite, "port_write_failed")
 

@@ -157,6 +157,7 @@ void Gateway::install_port(uint32_t id) {
     port.spec.addresses.push_back({Family::V6, ll, 64});
   }
   port.neighbours.reserve_parking(std::max<uint32_t>(port.spec.mtu, 1280));
+  autoconf_derive(port);
 }
 
 // --- helpers ---
@@ -541,6 +542,7 @@ void Gateway::port_local_ip(const Env& env, uint32_t p, std::span<uint8_t> buf, 
   Port& port = *ports_[p];
   const Ingress in{Ingress::Kind::Port, p, from};
   std::span<uint8_t> ip = buf.subspan(ip_off, info.len);
+  if (port_autoconf(env, p, ip, info, from, out)) return;
   if (info.family == Family::V6 && info.proto == kProtoIcmp6 && info.has_icmp) {
     const uint8_t type = info.icmp_type;
     if (type == kNdNeighborSolicit || type == kNdNeighborAdvert) {

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "core/autoconf.hpp"
 #include "core/buffer_layout.hpp"
 #include "core/drop.hpp"
 #include "core/env.hpp"
@@ -80,12 +81,16 @@ struct PortSpec {
   uint32_t mtu = 1500;
   bool allow_host = false;           // may reach the gateway's own host through the TUN
   pkt::Mac mac{};                    // our MAC on the segment
+  bool router_advertisements = false;  // RAs on a timer and for Router Solicitations
+  bool dhcpv6 = false;                 // a DHCPv6 server for the instance's /128
 };
 
 struct PortStats {
   uint64_t rx_packets = 0, rx_bytes = 0;  // frames from the instance
   uint64_t tx_packets = 0, tx_bytes = 0;  // frames to the instance
   uint64_t reattached = 0;                // its device came back (a re-created veth)
+  uint64_t rs_received = 0, ra_sent = 0;   // Router Solicitations answered or not; RAs sent
+  uint64_t dhcpv6_received = 0, dhcpv6_sent = 0;
   DropCounters drops;
 };
 
@@ -185,6 +190,8 @@ class Gateway {
   bool port_attached(uint32_t p) const { return !ports_[p]->detached; }
   // Replaces every Unreachable prefix.
   void set_unreachable(const std::vector<Prefix>& prefixes);
+  // The DNS servers and search domains ports announce (RAs, DHCPv6): the [Interface] DNS line.
+  void set_dns(autoconf::DnsInfo dns) { dns_ = std::move(dns); }
   std::optional<uint32_t> find_port(const std::string& name) const;
   // Sizes the scratch buffers for segments and fragments of up to mtu bytes (the tunnel's or a
   // port's MTU); they only grow. The MTU itself is read from GatewayOutput::tunnel_mtu.
@@ -201,6 +208,21 @@ class Gateway {
   void from_port(const Env& env, uint32_t port, std::span<uint8_t> buf, size_t off, size_t len, GatewayOutput& out);
   // The output flushed: scratch buffers are free again.
   void flushed() { scratch_used_ = 0; }
+  // Timers: unsolicited Router Advertisements (gateway_autoconf.cpp).
+  void tick(const Env& env, GatewayOutput& out);
+
+  // Router Advertisement timing (RFC 4861 §6.2.1, §10): the first kInitialRas at most 16 s
+  // apart, then every 200-600 s; a router lifetime of three maximum intervals.
+  static constexpr uint32_t kInitialRas = 3;
+  static constexpr auto kInitialRaInterval = std::chrono::seconds(16);
+  static constexpr auto kMinRaInterval = std::chrono::seconds(200);
+  static constexpr auto kMaxRaInterval = std::chrono::seconds(600);
+  static constexpr uint16_t kRouterLifetime = 1800;
+  // Answers to Router Solicitations and DHCPv6 messages, per port.
+  static constexpr uint32_t kAutoconfPerSecond = 10;
+  static constexpr uint32_t kAutoconfBurst = 20;
+  // The address a DHCPv6 client gets, in seconds (T1 and T2 at 0.5 and 0.8 of preferred).
+  static constexpr uint32_t kDhcpPreferred = 3600, kDhcpValid = 7200;
 
   // --- state for `wgrouter show` ---
   size_t port_count() const { return ports_.size(); }
@@ -222,6 +244,14 @@ class Gateway {
     std::optional<std::array<uint8_t, 4>> v4;
     bool removed = false;
     bool detached = false;  // no device behind it right now
+    // Autoconfiguration (gateway_autoconf.cpp).
+    Instant next_ra{};       // the next unsolicited RA (the first goes at the first tick)
+    uint32_t initial_ras = 0;
+    float autoconf_tokens = kAutoconfBurst;
+    Instant autoconf_last{};
+    std::optional<pkt::Addr16> prefix64;  // a /64 route: announced for SLAAC
+    std::optional<pkt::Addr16> address6;  // the AllowedSource /128 that DHCPv6 hands out
+    std::array<uint8_t, 10> duid{};
   };
 
   // Where a packet came from, for the ICMP error it may earn.
@@ -286,6 +316,13 @@ class Gateway {
   void port_local_ip(const Env& env, uint32_t p, std::span<uint8_t> buf, size_t ip_off, const pkt::IpInfo& info,
                      const pkt::Mac& from, GatewayOutput& out);
   void port_arp(const Env& env, uint32_t p, const pkt::ArpView& arp, GatewayOutput& out);
+  // Autoconfiguration on a port (gateway_autoconf.cpp): true when the packet was one of its
+  // messages (answered, or counted as dropped).
+  bool port_autoconf(const Env& env, uint32_t p, std::span<const uint8_t> ip, const pkt::IpInfo& info,
+                     const pkt::Mac& from, GatewayOutput& out);
+  void send_ra(uint32_t p, const pkt::Mac& dst_mac, const uint8_t* dst, GatewayOutput& out);
+  bool autoconf_allowed(Port& port, Instant now);
+  void autoconf_derive(Port& port);
   bool is_own(const Port& port, Family f, const uint8_t* addr) const;
   // Writes the virtio-net + Ethernet header in front of the IP packet at buf[off] and sends.
   void emit_ip_to_port(uint32_t p, std::span<uint8_t> buf, size_t off, size_t len, Family f, const pkt::Mac& dst,
@@ -316,6 +353,7 @@ class Gateway {
   };
   std::array<IcmpBucket, kIcmpSourceBuckets> icmp_sources_{};
   uint64_t icmp_seed_ = 0;
+  autoconf::DnsInfo dns_;
   // Scratch buffers for packets the gateway writes itself (ICMP, ND, ARP, segments).
   // Buffers of scratch_size_ bytes, back to back. Resized only between batches.
   std::vector<uint8_t> scratch_;

@@ -696,6 +696,28 @@ TEST_CASE("config: ports that overlap or contradict each other are refused, nami
   CHECK(parse_config(write_config(c), "t.conf") == c);
 }
 
+TEST_CASE("config: RouterAdvertisements and DHCPv6 on a port, and what they need") {
+  check_errors({
+      {kPort + "RouterAdvertisements = sometimes\n", "t.conf:4: RouterAdvertisements is neither true nor false: `sometimes'"},
+      {kPort + "DHCPv6 = 1\n", "t.conf:4: DHCPv6 is neither true nor false: `1'"},
+      // Nothing to hand out: the port's sources hold no IPv6 /128.
+      {kPort + "Route = 2001:db8:5::/64\nDHCPv6 = true\n",
+       "t.conf:1: DHCPv6 hands out the instance's IPv6 /128, but the port `pub0' has none in its AllowedSource (or Route)"},
+      // wg-quick takes any search word; an instance can only be told names DNS can carry.
+      {"[Interface]\nDNS = 2001:db8::53, " + std::string(64, 'x') + ".example\n" + "[Port]\nName = pub0\nMode = tap\n" +
+           "Route = 2001:db8::2\nRouterAdvertisements = yes\n",
+       "t.conf:3: The DNS search domain `" + std::string(64, 'x') +
+           ".example' cannot be announced to the instance (a label of 1-63 bytes, a name of at most 253, all of them at most 255 bytes)"},
+  });
+  // The same DNS line is fine when no port announces it.
+  CHECK(ok("[Interface]\nDNS = " + std::string(64, 'x') + ".example\n" + kPort + "Route = 2001:db8::2\n").ports.size() == 1);
+  const Config c = ok(kPort + "Route = 2001:db8::2\nRouterAdvertisements = on\nDHCPv6 = yes\n");
+  REQUIRE(c.ports.size() == 1);
+  CHECK(c.ports[0].router_advertisements);
+  CHECK(c.ports[0].dhcpv6);
+  CHECK(parse_config(write_config(c), "t.conf") == c);
+}
+
 TEST_CASE("config: two peers with one AllowedIP only warn (wg gives it to the later peer)") {
   const Config c = ok(kPeer + "AllowedIPs = 10.0.0.0/8\n[Peer]\nPublicKey = " + s(kPub2) + "\nAllowedIPs = 10.0.0.0/8\n");
   CHECK(warnings(c) == std::vector<std::string>{

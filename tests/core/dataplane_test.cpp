@@ -707,6 +707,17 @@ std::vector<DropCase> drop_cases() {
          const Bytes d2 = data_from_a(w, marked6(kA6, kInst6[1], 100, 2, 5001));
          return to_b(w, {d1, d2});
        }},
+      {Drop::AutoconfLimited,
+       [=](Broker& w) -> Node& {
+         PortSpec s = seed_port(0);
+         s.router_advertisements = true;
+         w.b.dp.gateway().update_port(0, s);
+         // One more Router Solicitation than a port answers at once.
+         const Addr16 all_routers = addr("ff02::2");
+         const Bytes rs = ip6(addr("fe80::2"), all_routers, pkt::kProtoIcmp6, icmp(pkt::kNdRouterSolicit, 0, Bytes(4, 0)), 255);
+         const Bytes f = frame(multicast_mac(all_routers), kInstMac[0], 0x86dd, rs);
+         return instance(w, 0, std::vector<Bytes>(Gateway::kAutoconfBurst + 1, f));
+       }},
       {Drop::GsoUnsupported,
        [=](Broker& w) -> Node& {
          w.b.dp.set_tun_vnet(true);

@@ -108,6 +108,10 @@ declare -A ALLOWANCE_WHY=([unknown_index]="responses to hub initiations that a r
 require_root "network namespaces"
 require_tools wg iperf3 jq flock python3 ping
 [[ -x $WGROUTER_BIN ]] || { echo "SKIP: wgrouter binary $WGROUTER_BIN not found"; exit "$SKIP_RC"; }
+# A private copy: a rebuild of the tree during a long run must not change (or, while it links,
+# take away) the binary every daemon and every sample runs.
+cp "$WGROUTER_BIN" "$T_DIR/wgrouter" || { echo "cannot copy $WGROUTER_BIN" >&2; exit 1; }
+WGROUTER_BIN=$T_DIR/wgrouter
 [[ -c /dev/net/tun ]] || { echo "SKIP: no /dev/net/tun"; exit "$SKIP_RC"; }
 ((PEERS >= 2 && PEERS <= 100)) || { echo "SOAK_PEERS must be 2..100"; exit 1; }
 start_watchdog $((SOAK_SECS + PEERS + 240))
@@ -520,6 +524,9 @@ sample() {
 		LAST_HS[$pk]=$hs
 	done < <(jq -r '.[0].peers[] | "\(.public_key) \(.latest_handshake)"' <<<"$json" 2>/dev/null)
 	for pk in "${!REKEYS[@]}"; do hs_total=$((hs_total + REKEYS[$pk])); done
+	# An answer that did not come (a timeout) is not "no drops": the sample is marked unread and
+	# the drop check takes each reason's growth across it from the readings on both sides.
+	jq -e '.[0].drops' <<<"$json" >/dev/null 2>&1 || drops="?"
 	S_T+=("$t") S_RSS+=("${rss:-0}") S_FDS+=("${fds:--1}") S_TIMERS+=("$timers") S_DROPS+=("$drops")
 	line=$(printf 'SAMPLE t=%6.1fs rss=%skB fds=%s timers=%s handshakes=%d (+%d) traffic=%d/%d roams=%d/%d reloads=%d drops=%s' \
 		"$(awk -v a="$RUN_T0" -v b="$t" 'BEGIN { print (b - a) / 1e6 }')" "${rss:-?}" "${fds:-?}" "$timers" \
@@ -657,7 +664,11 @@ declare -A ALLOWANCE=([unknown_index]=$STALE_TO_HUB [initiation_flood]=$RETRIES_
 # (from the end of a window plus GRACE_US; between two samples that overlap one), or within
 # its ALLOWANCE
 declare -A FINAL=()
-for kv in ${S_DROPS[-1]//,/ }; do FINAL[${kv%%=*}]=${kv#*=}; done
+LAST_READ=""
+for ((k = NS - 1; k >= 0; k--)); do [[ ${S_DROPS[k]} != "?" ]] && { LAST_READ=${S_DROPS[k]}; break; }; done
+UNREAD=$(printf '%s\n' "${S_DROPS[@]}" | grep -c '^?$')
+((UNREAD * 10 > NS)) && fail "the hub's counters could not be read in $UNREAD of $NS samples"
+for kv in ${LAST_READ//,/ }; do FINAL[${kv%%=*}]=${kv#*=}; done
 DROP_LINE=""
 for r in "${!FINAL[@]}"; do DROP_LINE+=" $r=${FINAL[$r]}"; done
 DROP_LINE="drops at the hub:${DROP_LINE:- none}"
@@ -667,20 +678,21 @@ for r in "${!FINAL[@]}"; do
 		continue
 	fi
 	# each growth between consecutive samples must overlap one of the reason's windows
-	prev=0 bad="" outside=0
+	prev=0 prev_k=-1 bad="" outside=0
 	for ((k = 0; k < NS; k++)); do
+		[[ ${S_DROPS[k]} == "?" ]] && continue  # unread: the next reading covers its time
 		v=0
 		for kv in ${S_DROPS[k]//,/ }; do [[ ${kv%%=*} == "$r" ]] && v=${kv#*=}; done
 		if ((v > prev)); then
 			# grew after the previous read was asked for and before this one answered
-			lo=$((k > 0 ? S_READ0[k - 1] : RUN_T0)) hi=${S_READ1[k]}
+			lo=$((prev_k >= 0 ? S_READ0[prev_k] : RUN_T0)) hi=${S_READ1[k]}
 			if ! awk -v r="$r" -v lo="$lo" -v hi="$hi" -v g="$GRACE_US" \
 				'{ for (i = 3; i <= NF; i++) if ($i == r && $1 <= hi && $2 + g >= lo) f = 1 } END { exit !f }' "$WINDOWS"; then
 				bad+=" +$((v - prev))@$(((hi - RUN_T0) / 1000000))s"
 				outside=$((outside + v - prev))
 			fi
 		fi
-		prev=$v
+		prev=$v prev_k=$k
 	done
 	if [[ -n $bad ]] && ((outside <= ${ALLOWANCE[$r]:-0})); then
 		pass "hub drop reason $r = ${FINAL[$r]}, explained: ${EXPLAINED[$r]}; $outside outside those windows ($bad), within the $r allowed by the capture: ${ALLOWANCE_WHY[$r]}"
