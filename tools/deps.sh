@@ -16,6 +16,7 @@ packages=(
   wireguard-tools wireguard-go iperf3 nftables tcpdump iproute2 iputils-ping procps psmisc python3 bc jq conntrack
   ethtool  # bench/flood: NAPI on the attacker's veth
   strace
+  ndisc6 dhcpcd-base isc-dhcp-client  # gateway_test v: RAs and DHCPv6 seen by real clients
 )
 
 missing=()

@@ -40,6 +40,12 @@
 #                  `ip addr` in the gateway and the router's host addresses follow) and MTU
 #                  (`ip link` shows it; a DF ping of the old size from ct earns Packet Too Big
 #                  with the new MTU; a port without its own MTU follows the interface's)
+#   v autoconf     (by reload) pub-vm0 gets RouterAdvertisements and DHCPv6 and the interface a
+#                  DNS line; vm forgets its static address and route: rdisc6 sees fe80::1's RA
+#                  (MTU 1280, M/O, RDNSS, DNSSL), then dhcpcd and ISC dhclient -6 (each in turn,
+#                  in a private mount namespace so /etc stays untouched) get the /128, a default
+#                  route via fe80::1 and the DNS server, and vm reaches inet; an RA sent by vm
+#                  is not taken (not_for_us); vm is configured statically again afterwards
 #   w tapgone      vm's eth0 (the TAP wgrouter made) deleted: logged once, frames to vm dropped
 #                  (port_write_failed), wgrouter keeps running; SIGHUP without pub-vm0 and with
 #                  it again makes a new TAP, handed to vm: traffic again
@@ -58,8 +64,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/gateway_topo.sh"
 
 ORDER=(a:handshake b:egress c:inbound d:replies e:spoof f:east_west g:unreachable h:pmtu
-	i:ttl l:iperf m:show n:reload o:ipv4 x:reattach y:remove z:interface w:tapgone j:rebind k:restart)
-NEEDS_PORTS="b c d e f g h i l m n o x y z w"
+	i:ttl l:iperf m:show n:reload o:ipv4 x:reattach y:remove z:interface v:autoconf w:tapgone j:rebind k:restart)
+NEEDS_PORTS="b c d e f g h i l m n o x y z v w"
 
 # drop_of NAME [PORT]: the interface's (or PORT's) drop counter NAME.
 drop_of() { if [[ -n ${2:-} ]]; then gw_port_drop "$2" "$1"; else gw_drop "$1"; fi; }
@@ -379,6 +385,114 @@ sc_n_reload() {
 	check "the original file again" reload_gw "reloaded"
 	out=$(tcp_connect inet "$CT6" 23 64 3)
 	if grep -q echo=ok <<<"$out"; then fail "tcp/23 still open after restoring the file" "$out"; else pass "tcp/23 denied again"; fi
+}
+
+# vm_static: vm's eth0 as vm_attach leaves it (its /128, default via fe80::1), nothing learned.
+vm_static() {
+	nsx vm ip -6 addr flush dev eth0 scope global 2>/dev/null
+	nsx vm ip -6 route flush dev eth0 proto ra 2>/dev/null
+	while nsx vm ip -6 route del default dev eth0 2>/dev/null; do :; done
+	[[ ${1:-} == bare ]] && return 0
+	addr_add vm eth0 "$VM6/128" && nsx vm ip -6 route add default via fe80::1 dev eth0
+}
+# vm_ll_ready: vm's eth0 has a usable (not tentative) link-local address again (after the link
+# went down, or a DHCPv6 client took it away on exit).
+vm_ll_ready() {
+	wait_for 10 eval "nsx vm ip -6 addr show dev eth0 scope link | grep -q 'inet6 fe80::' &&
+		! nsx vm ip -6 addr show dev eth0 scope link | grep -q tentative"
+}
+# vm_client_ok NAME: after a DHCPv6 client ran in vm: the /128, the default route, DNS, inet.
+vm_client_ok() {
+	local name=$1 resolv=$2
+	if wait_for 20 eval "nsx vm ip -6 addr show dev eth0 scope global | grep -q '$VM6/128'"; then
+		pass "$name: vm got $VM6/128 by DHCPv6"
+	else
+		fail "$name: vm has no $VM6/128" "$(nsx vm ip -6 addr show dev eth0 2>&1)" "$(tail -n 20 "$T_DIR/$name.log" 2>&1)"
+	fi
+	if wait_for 20 eval "nsx vm ip -6 route show default | grep -q 'via fe80::1 dev eth0'"; then
+		pass "$name: default route via fe80::1 ($(nsx vm ip -6 route show default | head -n 1))"
+	else
+		fail "$name: no default route via fe80::1" "$(nsx vm ip -6 route 2>&1)"
+	fi
+	if wait_for 10 grep -q "nameserver 2001:db8:53::53" "$resolv"; then
+		pass "$name: resolv.conf has the DNS server ($(tr '\n' ' ' <"$resolv"))"
+	else
+		fail "$name: no nameserver 2001:db8:53::53 in its resolv.conf" "$(cat "$resolv" 2>&1)" "$(tail -n 20 "$T_DIR/$name.log" 2>&1)"
+	fi
+	check "$name: vm reaches inet from its DHCPv6 address" ping_ok vm "$INET6" 2 10
+}
+
+sc_v_autoconf() {
+	local orig=$T_DIR/gw0.conf.noauto out bad_before resolv pid
+	cp "$GW_CONF" "$orig"
+	sed -i '0,/^MTU = 1420$/s||MTU = 1420\nDNS = 2001:db8:53::53, example.net|' "$GW_CONF"  # [Interface] only
+	sed -i 's|^MTU = 1280$|MTU = 1280\nRouterAdvertisements = true\nDHCPv6 = true|' "$GW_CONF"
+	check "SIGHUP: RouterAdvertisements and DHCPv6 on pub-vm0" reload_gw "reloaded"
+	vm_static bare
+	out=$(nsx vm timeout 10 rdisc6 -1 -w 3000 eth0 2>&1)
+	if grep -q "from fe80::1" <<<"$out" && grep -Eq "MTU +: +1280" <<<"$out" &&
+		grep -Eq "Stateful address conf\. +: +Yes" <<<"$out" && grep -Eq "Router lifetime +: +1800" <<<"$out" &&
+		grep -Eq "Recursive DNS server +: +2001:db8:53::53" <<<"$out" && grep -Eq "DNS search list +: +example\.net" <<<"$out"; then
+		pass "rdisc6: fe80::1 advertises itself (lifetime 1800 s), MTU 1280, M flag, RDNSS and DNSSL"
+	else
+		fail "rdisc6: the RA from fe80::1 lacks something" "$out"
+	fi
+
+	# dhcpcd: addresses and routes for real, its state and resolv.conf on tmpfs / a file of ours.
+	resolv=$T_DIR/dhcpcd-resolv.conf
+	: >"$resolv"
+	printf 'ipv6only\nnoipv6rs\nipv6rs\nia_na\nnohook hostname\n' >"$T_DIR/dhcpcd.conf"
+	nsx vm unshare -m --propagation private sh -c '
+		mount -t tmpfs wgt /var/lib/dhcpcd && mkdir -p /run/dhcpcd && mount -t tmpfs wgt /run/dhcpcd &&
+		mount --bind "$1" /etc/resolv.conf && exec timeout 60 dhcpcd -B -f "$2" eth0' sh "$resolv" "$T_DIR/dhcpcd.conf" \
+		>"$T_DIR/dhcpcd.log" 2>&1 &
+	pid=$!
+	vm_client_ok dhcpcd "$resolv"
+	# dhcpcd runs as several processes; all of them must be gone (port 546 free) before the next
+	# client, and it takes the link-local address with it: the link comes back with a new one.
+	kill "$pid" 2>/dev/null
+	pkill -TERM -f "dhcpcd -B -f $T_DIR/dhcpcd.conf" 2>/dev/null
+	wait_for 15 eval "! pgrep -f 'dhcpcd -B -f $T_DIR/dhcpcd.conf' >/dev/null" ||
+		pkill -KILL -f "dhcpcd -B -f $T_DIR/dhcpcd.conf"
+	# dhcpcd makes the link-local address itself (the kernel's generation switched off): back to
+	# the kernel's.
+	nsx vm sysctl -qw net.ipv6.conf.eth0.addr_gen_mode=0
+	vm_static bare
+
+	# ISC dhclient -6 with Debian's dhclient-script; the default route comes from the kernel
+	# taking the RA (accept_ra on for this), which answers its Router Solicitation.
+	resolv=$T_DIR/dhclient-resolv.conf
+	: >"$resolv"
+	nsx vm sysctl -qw net.ipv6.conf.eth0.accept_ra=1
+	nsx vm ip link set eth0 down && nsx vm ip link set eth0 up
+	check "vm's link-local address is back for dhclient" vm_ll_ready
+	nsx vm unshare -m --propagation private sh -c '
+		mount --bind "$1" /etc/resolv.conf && exec timeout 60 dhclient -6 -d -v -lf "$2/dhclient6.leases" -pf "$2/dhclient6.pid" eth0' \
+		sh "$resolv" "$T_DIR" >"$T_DIR/dhclient.log" 2>&1 &
+	pid=$!
+	vm_client_ok dhclient "$resolv"
+	kill "$pid" 2>/dev/null
+	pkill -TERM -f "dhclient6.pid" 2>/dev/null
+	wait_for 10 eval "! pgrep -f dhclient6.pid >/dev/null" || pkill -KILL -f dhclient6.pid
+	nsx vm sysctl -qw net.ipv6.conf.eth0.accept_ra=0
+	nsx vm ip link set eth0 down && nsx vm ip link set eth0 up
+	check "vm's link-local address is back" vm_ll_ready
+
+	# A rogue RA from the instance: refused and counted, the gateway's own RAs unchanged.
+	bad_before=$(drop_of not_for_us pub-vm0)
+	nsx vm python3 - <<-'PY' 2>&1 || true
+		import socket
+		s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+		s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+		ra = bytes([134, 0, 0, 0, 64, 0, 0x07, 0x08]) + bytes(8)
+		s.sendto(ra, ("ff02::1", 0, 0, socket.if_nametoindex("eth0")))
+	PY
+	grew "an RA from vm is not taken" not_for_us "$bad_before" pub-vm0
+
+	cp "$orig" "$GW_CONF"
+	check "the file without autoconfiguration again" reload_gw "reloaded"
+	vm_static
+	check "vm statically configured again reaches inet" ping_ok vm "$INET6" 2 10
 }
 
 sc_o_ipv4() {
