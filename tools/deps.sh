@@ -4,8 +4,8 @@
 set -euo pipefail
 
 packages=(
-  # build
-  g++ cmake ninja-build pkg-config
+  # build (scdoc: the man pages)
+  g++ cmake ninja-build pkg-config scdoc
   # libraries of the design
   libsodium-dev libb2-dev libssl-dev liburing-dev libmnl-dev libnftables-dev libfmt-dev libexpected-dev libipsec-mb-dev
   libcap-ng-dev
@@ -16,6 +16,7 @@ packages=(
   wireguard-tools wireguard-go iperf3 nftables tcpdump iproute2 iputils-ping procps psmisc python3 bc jq conntrack
   ethtool  # bench/flood: NAPI on the attacker's veth
   strace
+  man-db groff-base  # tests/docs: the man pages render without warnings
 )
 
 missing=()

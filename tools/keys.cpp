@@ -1,7 +1,8 @@
 // tools/keys.cpp — `wgrouter genkey|genpsk|pubkey`, byte-for-byte like `wg genkey|genpsk|pubkey`.
 // Same stdout, stderr and exit status as wireguard-tools (v1.0.20210914 was compared), with
 // the program name `wgrouter` where `wg` prints its argv[0]:
-//   - any argument after the subcommand: "Usage: wgrouter <subcommand>", exit 1;
+//   - any argument after the subcommand: "Usage: wgrouter <subcommand>", exit 1; except that
+//     `--help` or `-h` alone prints the help on stdout and exits 0 (`wg` has no help there);
 //   - genkey/genpsk warn when stdout is a regular file with any "other" permission bit, then
 //     print 32 random bytes in base64 (genkey clamps them, genpsk does not); write errors on
 //     stdout are ignored, as `wg` ignores them;
@@ -14,12 +15,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "crypto/encoding.hpp"
 #include "crypto/random.hpp"
 #include "crypto/secure.hpp"
 #include "crypto/x25519.hpp"
 #include "tools/commands.hpp"
+#include "tools/usage.hpp"
 
 namespace wg::tools {
 
@@ -48,6 +51,30 @@ int usage(const char* subcommand) {
   return 1;
 }
 
+constexpr const char* kGenkeyHelp =
+    "Usage: wgrouter genkey\n"
+    "\n"
+    "Prints a new random private key (32 bytes, clamped, base64) on stdout, as `wg genkey' does.\n"
+    "Run it under umask 077: it warns when stdout is a file others can read.\n"
+    "Example: umask 077; wgrouter genkey > private.key\n";
+constexpr const char* kGenpskHelp =
+    "Usage: wgrouter genpsk\n"
+    "\n"
+    "Prints a new random preshared key (32 bytes, base64) on stdout, as `wg genpsk' does.\n"
+    "Run it under umask 077: it warns when stdout is a file others can read.\n";
+constexpr const char* kPubkeyHelp =
+    "Usage: wgrouter pubkey < private.key\n"
+    "\n"
+    "Reads a private key (base64) on stdin and prints its public key on stdout, as `wg pubkey'\n"
+    "does. Example: wgrouter genkey | tee private.key | wgrouter pubkey > public.key\n";
+
+// `wgrouter genkey --help`: the help, on stdout (tools/usage.hpp). nullopt when the command
+// line is not a lone --help or -h.
+std::optional<int> help(int argc, char** argv, const char* text) {
+  if (argc != 2 || !is_help_option(argv[1])) return std::nullopt;
+  return print_help(text);
+}
+
 // `wg`'s char_is_space plus NUL: what may follow the 44 key characters.
 bool is_trailing_filler(int c) {
   return c == 0 || c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
@@ -61,6 +88,7 @@ void warn_if_world_accessible_stdout() {
 }
 
 int generate(int argc, char** argv, bool clamp) {
+  if (const auto h = help(argc, argv, clamp ? kGenkeyHelp : kGenpskHelp)) return *h;
   if (argc != 1) return usage(argv[0]);
   crypto::init();
   warn_if_world_accessible_stdout();
@@ -85,6 +113,7 @@ int cmd_genkey(int argc, char** argv) { return generate(argc, argv, /*clamp=*/tr
 int cmd_genpsk(int argc, char** argv) { return generate(argc, argv, /*clamp=*/false); }
 
 int cmd_pubkey(int argc, char** argv) {
+  if (const auto h = help(argc, argv, kPubkeyHelp)) return *h;
   if (argc != 1) return usage(argv[0]);
   crypto::init();
   own_stdio_buffers();

@@ -158,7 +158,8 @@ printf '%s\n' "$alice_priv" >"$work/key.in"
 same "usage: genkey extra" /dev/null genkey extra
 same "usage: genpsk a b" /dev/null genpsk a b
 same "usage: pubkey extra" "$work/key.in" pubkey extra
-same "usage: pubkey --help" "$work/key.in" pubkey --help
+same "usage: pubkey --bogus" "$work/key.in" pubkey --bogus
+same "usage: genkey --help extra" /dev/null genkey --help extra  # only a lone --help is wgrouter's help
 same "usage: genkey ''" /dev/null genkey ''
 
 # --- genkey: format, clamping, agreement with `wg pubkey` --------------------------------------
