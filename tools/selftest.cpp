@@ -84,7 +84,8 @@ int cmd_selftest(int argc, char** argv) {
   if (argc == 2 && is_help_option(argv[1])) return print_help(kUsage);
   if (argc != 1) {
     const std::string a = argv[1];
-    return usage_error(kUsage, "selftest", (a.starts_with('-') ? "unknown option `" : "unexpected argument `") + a + "'");
+    const char* what = a.starts_with('-') ? "unknown option `" : "unexpected argument `";
+    return usage_error(kUsage, "selftest", what + a + "'");
   }
   if (std::string error; !crypto::select_aead_backend_from_env(error)) {
     std::fprintf(stderr, "wgrouter: WGROUTER_AEAD: %s\n", error.c_str());
