@@ -17,6 +17,7 @@
 #include "tools/commands.hpp"
 #include "tools/keeper.hpp"
 #include "tools/launch.hpp"
+#include "tools/usage.hpp"
 #include "tun/netlink.hpp"
 #include "tun/tun.hpp"
 
@@ -24,10 +25,16 @@ namespace wg::tools {
 
 namespace {
 
-int usage() {
-  std::fputs("Usage: wgrouter [-f|--foreground] [--user USER[:GROUP]] INTERFACE\n", stderr);
-  return 1;
-}
+constexpr const char* kUsage =
+    "Usage: wgrouter [-f|--foreground] [--user USER[:GROUP]] INTERFACE\n"
+    "\n"
+    "wireguard-go's command line, for WG_QUICK_USERSPACE_IMPLEMENTATION=wgrouter wg-quick up:\n"
+    "creates the TUN INTERFACE and its UAPI socket /var/run/wireguard/INTERFACE.sock, then serves\n"
+    "them in the background (wg and wg-quick configure it over the socket).\n"
+    "\n"
+    "  -f, --foreground      stay in the foreground (also with WG_PROCESS_FOREGROUND=1)\n"
+    "  --user USER[:GROUP]   run as USER after set-up (see docs/hardening.md)\n"
+    "  -h, --help            print this help\n";
 
 bool env_is(const char* name, std::string_view value) {
   const char* v = std::getenv(name);
@@ -155,17 +162,23 @@ int cmd_daemon(int argc, char** argv) {
   std::optional<io::RunAs> run_as;
   for (int i = 0; i < argc; ++i) {
     const std::string_view a = argv[i];
-    if (a == "-f" || a == "--foreground") {
+    if (is_help_option(a)) {
+      return print_help(kUsage);
+    } else if (a == "-f" || a == "--foreground") {
       foreground = true;
-    } else if (a == "--user" && i + 1 < argc) {
+    } else if (a == "--user") {
+      if (i + 1 == argc) return usage_error(kUsage, "", "option `--user' needs a value");
       run_as = user_from_option(argv[++i]);
       if (!run_as) return 1;
-    } else if (name.empty() && !a.empty() && a[0] != '-')
+    } else if (!a.empty() && a[0] == '-') {
+      return usage_error(kUsage, "", "unknown option `" + std::string(a) + "'");
+    } else if (!name.empty() || a.empty()) {
+      return usage_error(kUsage, "", "unexpected argument `" + std::string(a) + "'");
+    } else {
       name = a;
-    else
-      return usage();
+    }
   }
-  if (name.empty()) return usage();
+  if (name.empty()) return usage_error(kUsage, "", "no INTERFACE given");
 
   auto l = launch(name, foreground);
   if (!l) return 1;

@@ -4,8 +4,8 @@
 set -euo pipefail
 
 packages=(
-  # build
-  g++ cmake ninja-build pkg-config
+  # build (scdoc: the man pages)
+  g++ cmake ninja-build pkg-config scdoc
   # libraries of the design
   libsodium-dev libb2-dev libssl-dev liburing-dev libmnl-dev libnftables-dev libfmt-dev libexpected-dev libipsec-mb-dev
   libcap-ng-dev
@@ -17,6 +17,7 @@ packages=(
   ethtool  # bench/flood: NAPI on the attacker's veth
   strace
   ndisc6 dhcpcd-base isc-dhcp-client  # gateway_test v: RAs and DHCPv6 seen by real clients
+  man-db groff-base  # tests/docs: the man pages render without warnings
 )
 
 missing=()

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "tools/commands.hpp"
+#include "tools/usage.hpp"
 
 namespace {
 
@@ -26,7 +27,11 @@ void usage(FILE* f) {
                "                     interfaces, peers, handshakes, transfer and drop counters\n"
                "  check FILE.conf    validate a config file, print errors with line numbers\n"
                "  selftest           in-process handshake and transport round-trip between two peers\n"
-               "  --version          print the version\n");
+               "  --version          print the version\n"
+               "  -h, --help         print this help\n"
+               "\n"
+               "`wgrouter COMMAND --help' describes one command. The manual: man wgrouter, and\n"
+               "man wgrouter.conf for the config file.\n");
 }
 
 struct Command {
@@ -48,15 +53,16 @@ constexpr Command kCommands[] = {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
+    std::fputs("wgrouter: no command given\n", stderr);
     usage(stderr);
-    return 1;
+    return wg::tools::kUsageError;
   }
   const std::string_view verb = argv[1];
   if (verb == "--version" || verb == "version") {
     std::puts(kVersion.data());
     return 0;
   }
-  if (verb == "--help" || verb == "-h" || verb == "help") {
+  if (wg::tools::is_help_option(verb) || verb == "help") {
     usage(stdout);
     return 0;
   }

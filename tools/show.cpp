@@ -19,10 +19,20 @@
 #include "crypto/x25519.hpp"
 #include "io/uapi_server.hpp"
 #include "tools/commands.hpp"
+#include "tools/usage.hpp"
 
 namespace wg::tools {
 
 namespace {
+
+constexpr const char* kUsage =
+    "Usage: wgrouter show [IFACE] [--json]\n"
+    "\n"
+    "Asks the running interface IFACE (every one without IFACE) over its UAPI socket and prints\n"
+    "it like `wg show', plus ports, router and I/O counters and drops by reason.\n"
+    "\n"
+    "  --json       the same as one JSON array\n"
+    "  -h, --help   print this help\n";
 
 struct PeerInfo {
   std::string public_key, endpoint;
@@ -367,14 +377,16 @@ int cmd_show(int argc, char** argv) {
   std::string only;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
-    if (a == "--json")
+    if (is_help_option(a))
+      return print_help(kUsage);
+    else if (a == "--json")
       json = true;
-    else if (only.empty() && !a.empty() && a[0] != '-')
+    else if (!a.empty() && a[0] == '-')
+      return usage_error(kUsage, "show", "unknown option `" + std::string(a) + "'");
+    else if (!only.empty() || a.empty())
+      return usage_error(kUsage, "show", "unexpected argument `" + std::string(a) + "'");
+    else
       only = a;
-    else {
-      std::fputs("Usage: wgrouter show [IFACE] [--json]\n", stderr);
-      return 1;
-    }
   }
   std::vector<std::string> names = only.empty() ? running_interfaces() : std::vector<std::string>{only};
   std::vector<IfaceInfo> all;

@@ -33,6 +33,7 @@
 #include "tools/commands.hpp"
 #include "tools/keeper.hpp"
 #include "tools/launch.hpp"
+#include "tools/usage.hpp"
 #include "tun/firewall.hpp"
 #include "tun/netlink.hpp"
 #include "tun/netns.hpp"
@@ -49,11 +50,19 @@ constexpr uint32_t kPathMtuFallback = 1500;  // wg-quick's when no route says an
 constexpr uint32_t kTunnelOverhead = 80;
 constexpr uint32_t kFirstAutoTable = 51820;
 
-int usage() {
-  std::fputs("Usage: wgrouter up FILE.conf [--name IFACE] [--foreground] [--netns NAME|PATH|PID] [--user USER[:GROUP]]\n",
-             stderr);
-  return 1;
-}
+constexpr const char* kUsage =
+    "Usage: wgrouter up FILE.conf [--name IFACE] [--foreground] [--netns NAME|PATH|PID] [--user USER[:GROUP]]\n"
+    "\n"
+    "Brings up the interface FILE.conf describes (wg-quick's format with wgrouter's additions,\n"
+    "see wgrouter.conf(5)) as `wg-quick up' would, in one process, and serves it until SIGINT or\n"
+    "SIGTERM, then takes everything down. SIGHUP re-reads FILE.conf and applies what changed.\n"
+    "\n"
+    "  --name IFACE            interface name (default: FILE's base name without .conf)\n"
+    "  -f, --foreground        stay in the foreground (the default under systemd)\n"
+    "  --netns NAME|PATH|PID   the interface, its addresses, routes and hooks live in that\n"
+    "                          network namespace; the UDP sockets stay in this one\n"
+    "  --user USER[:GROUP]     run as USER after set-up (see docs/hardening.md)\n"
+    "  -h, --help              print this help\n";
 
 std::string substitute(std::string hook, const std::string& iface) {
   for (size_t pos = 0; (pos = hook.find("%i", pos)) != std::string::npos; pos += iface.size())
@@ -588,20 +597,26 @@ int cmd_up(int argc, char** argv) {
   bool foreground = std::getenv("INVOCATION_ID") != nullptr;  // under systemd
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
-    if (a == "--foreground" || a == "-f")
+    const bool takes_value = a == "--name" || a == "--netns" || a == "--user";
+    if (takes_value && i + 1 == argc) return usage_error(kUsage, "up", "option `" + std::string(a) + "' needs a value");
+    if (is_help_option(a))
+      return print_help(kUsage);
+    else if (a == "--foreground" || a == "-f")
       foreground = true;
-    else if (a == "--name" && i + 1 < argc)
+    else if (a == "--name")
       name = argv[++i];
-    else if (a == "--netns" && i + 1 < argc)
+    else if (a == "--netns")
       netns_spec = argv[++i];
-    else if (a == "--user" && i + 1 < argc) {
+    else if (a == "--user") {
       if (!(run_as = user_from_option(argv[++i]))) return 1;
-    } else if (path.empty() && !a.empty() && a[0] != '-')
-      path = a;
+    } else if (!a.empty() && a[0] == '-')
+      return usage_error(kUsage, "up", "unknown option `" + std::string(a) + "'");
+    else if (!path.empty())
+      return usage_error(kUsage, "up", "unexpected argument `" + std::string(a) + "'");
     else
-      return usage();
+      path = a;
   }
-  if (path.empty()) return usage();
+  if (path.empty()) return usage_error(kUsage, "up", "no FILE.conf given");
   // --netns: checked (opened and entered once) before anything is created.
   tun::NetnsFd target;
   if (!netns_spec.empty()) {

@@ -59,8 +59,14 @@ expect() {
 }
 
 # --- usage ------------------------------------------------------------------------------------
-expect "usage: no file" 1 "" "Usage: wgrouter check FILE.conf"
-expect "usage: two files" 1 "" "Usage: wgrouter check FILE.conf" a.conf b.conf
+# A wrong command line: what was wrong, then the usage (`check --help`'s text), status 2.
+usage_text=$(timeout "$limit" "$bin" check --help)
+expect "usage: no file" 2 "" "wgrouter check: no FILE.conf given
+$usage_text"
+expect "usage: two files" 2 "" "wgrouter check: one FILE.conf at a time
+$usage_text" a.conf b.conf
+expect "usage: unknown option" 2 "" "wgrouter check: unknown option \`--strict'
+$usage_text" --strict a.conf
 
 # --- good files -------------------------------------------------------------------------------
 cat >gw0.conf <<EOF
