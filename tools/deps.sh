@@ -9,6 +9,7 @@ packages=(
   # libraries of the design
   libsodium-dev libb2-dev libssl-dev liburing-dev libmnl-dev libnftables-dev libfmt-dev libexpected-dev libipsec-mb-dev
   libcap-ng-dev
+  libsystemd-dev  # sd_notify (tools/notify.hpp)
   # tests, benchmarks, fuzzing
   doctest-dev nlohmann-json3-dev libbenchmark-dev clang libclang-rt-14-dev
   libseccomp-dev  # tests/tools/no_io_uring: a seccomp filter that refuses io_uring
@@ -16,6 +17,7 @@ packages=(
   wireguard-tools wireguard-go iperf3 nftables tcpdump iproute2 iputils-ping procps psmisc python3 bc jq conntrack
   ethtool  # bench/flood: NAPI on the attacker's veth
   strace
+  systemd  # systemd-analyze verify of dist/systemd/wgrouter@.service (no running systemd needed)
 )
 
 missing=()
