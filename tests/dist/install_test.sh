@@ -47,12 +47,12 @@ else
   fail "installed files differ from expected (- expected, + installed)" "$(cat "$work/diff")"
 fi
 
-[[ -x $dest/usr/bin/wgrouter ]] && pass "usr/bin/wgrouter is executable" || fail "usr/bin/wgrouter is not executable"
+if [[ -x $dest/usr/bin/wgrouter ]]; then pass "usr/bin/wgrouter is executable"; else fail "usr/bin/wgrouter is not executable"; fi
 if cmp -s "$dest/usr/bin/wgrouter" "$build/wgrouter"; then pass "usr/bin/wgrouter is the built binary"; else
   fail "usr/bin/wgrouter differs from $build/wgrouter"; fi
 # The installed binary runs (genkey needs nothing but the RNG).
 key=$("$dest/usr/bin/wgrouter" genkey 2>&1)
-[[ ${#key} -eq 44 ]] && pass "installed wgrouter genkey works" || fail "installed wgrouter genkey" "$key"
+if [[ ${#key} -eq 44 ]]; then pass "installed wgrouter genkey works"; else fail "installed wgrouter genkey" "$key"; fi
 
 unit=$dest/usr/lib/systemd/system/wgrouter@.service
 exec_start=$(grep '^ExecStart=' "$unit" 2>/dev/null)

@@ -61,6 +61,8 @@ key_is() {
 key_is Type notify
 key_is NotifyAccess main
 key_is ExecStart "$(dirname "$bin")/wgrouter up /etc/wgrouter/%i.conf --foreground"
+key_is ExecReload "$(dirname "$bin")/wgrouter check /etc/wgrouter/%i.conf"
+# shellcheck disable=SC2016  # $MAINPID is systemd's, literally
 key_is ExecReload '/bin/kill -HUP $MAINPID'
 key_is Restart on-failure
 key_is DeviceAllow '/dev/net/tun rw'

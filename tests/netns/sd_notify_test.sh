@@ -236,8 +236,11 @@ sc_c_go() {
   check "UAPI socket exists at READY" test -S "$WG_SOCK_DIR/$IF.sock"
   base=$(last_seq)
   nsx A timeout "$T_WG_TIMEOUT" wg setconf "$IF" "$DIR/go.conf" || fail "wg setconf"
-  wait_for 30 eval "(( \$(first_seq_after $base 'STATUS=2 peers$') > 0 ))" &&
-    pass "STATUS=2 peers after wg setconf" || fail "STATUS=2 peers after wg setconf" "$(msgs_after "$base")"
+  if wait_for 30 eval "(( \$(first_seq_after $base 'STATUS=2 peers$') > 0 ))"; then
+    pass "STATUS=2 peers after wg setconf"
+  else
+    fail "STATUS=2 peers after wg setconf" "$(msgs_after "$base")"
+  fi
   base=$(last_seq)
   ipn A link del "$IF"
   wait_for 30 eval "! pid_alive $pid" || fail "wgrouter stops when its TUN is deleted"
