@@ -9,6 +9,8 @@
 // Messages go out after the privilege drop: sd_notify opens a fresh AF_UNIX datagram socket
 // each time and needs no capability, only write access to the socket (systemd's is 0777).
 // Nothing here runs per packet: the calls come from set-up, reloads, UAPI requests and the end.
+// libsystemd's send is a blocking sendmsg: it could only wait if the manager stopped reading
+// its socket with the queue full, and then on one of those events, never on traffic.
 #pragma once
 #include <cstddef>
 #include <optional>
