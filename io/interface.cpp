@@ -253,6 +253,7 @@ void Interface::on_fd(int fd) {
     uapi_.on_readable(
         fd, target, [this](int c) { io_->watch(c); }, [this](int c) { io_->unwatch(c); });
     flush_outbox();  // keepalives or handshakes the configuration change caused
+    if (after_uapi) after_uapi();
   }
 }
 

@@ -95,6 +95,10 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   std::function<void(core::PeerId)> on_peer_unresponsive;
   // SIGHUP: native mode re-reads its file here. Without a handler SIGHUP stops the interface.
   std::function<void()> on_reload;
+  // After the UAPI socket's traffic was handled (a `wg set` may have added or removed peers):
+  // the service manager's STATUS line follows the peer count (tools/notify.hpp). Called once
+  // per wakeup of a UAPI descriptor, never from the data path.
+  std::function<void()> after_uapi;
   // Calls on_readable on the loop thread whenever fd is readable (an eventfd, a pipe): how work
   // done off the loop (io/resolver.hpp) comes back to it. The caller keeps fd open until
   // unwatch_fd or the Interface's end.

@@ -17,6 +17,7 @@
 #include "tools/commands.hpp"
 #include "tools/keeper.hpp"
 #include "tools/launch.hpp"
+#include "tools/notify.hpp"
 #include "tools/usage.hpp"
 #include "tun/netlink.hpp"
 #include "tun/tun.hpp"
@@ -180,6 +181,7 @@ int cmd_daemon(int argc, char** argv) {
   }
   if (name.empty()) return usage_error(kUsage, "", "no INTERFACE given");
 
+  ServiceNotifier notifier(name, foreground);
   auto l = launch(name, foreground);
   if (!l) return 1;
   // As another user the daemon cannot remove its socket from the root-owned socket directory:
@@ -197,7 +199,11 @@ int cmd_daemon(int argc, char** argv) {
     if (drop_after_setup(name, io::RuntimeNeeds{}, run_as)) {
       std::fprintf(stderr, "wgrouter[%s]: running (%s; offloads: %s), UAPI at %s\n", name.c_str(),
                    std::string(itf.io_name()).c_str(), itf.offload_state().describe().c_str(), l->uapi_path.c_str());
+      // Ready to be configured: the TUN and the UAPI socket exist, `wg setconf` may come.
+      notifier.ready(itf.device().peer_count(), std::nullopt);
+      itf.after_uapi = [&] { notifier.update(itf.device().peer_count(), std::nullopt); };
       status = itf.run();
+      notifier.stopping();
     }
   }
   if (keeper) keeper->finish(Keeper::End::Quietly, -1);

@@ -9,6 +9,7 @@ packages=(
   # libraries of the design
   libsodium-dev libb2-dev libssl-dev liburing-dev libmnl-dev libnftables-dev libfmt-dev libexpected-dev libipsec-mb-dev
   libcap-ng-dev
+  libsystemd-dev  # sd_notify (tools/notify.hpp)
   # tests, benchmarks, fuzzing
   doctest-dev nlohmann-json3-dev libbenchmark-dev clang libclang-rt-14-dev
   libseccomp-dev  # tests/tools/no_io_uring: a seccomp filter that refuses io_uring
@@ -18,6 +19,7 @@ packages=(
   strace
   ndisc6 dhcpcd-base isc-dhcp-client  # gateway_test v: RAs and DHCPv6 seen by real clients
   man-db groff-base  # tests/docs: the man pages render without warnings
+  systemd  # systemd-analyze verify of dist/systemd/wgrouter@.service (no running systemd needed)
 )
 
 missing=()

@@ -33,6 +33,7 @@
 #include "tools/commands.hpp"
 #include "tools/keeper.hpp"
 #include "tools/launch.hpp"
+#include "tools/notify.hpp"
 #include "tools/usage.hpp"
 #include "tun/firewall.hpp"
 #include "tun/netlink.hpp"
@@ -657,6 +658,7 @@ int cmd_up(int argc, char** argv) {
   if (!resolve_all(cfg, endpoints)) return 1;
 
   if (!run_hooks(cfg.iface.pre_up, name, "PreUp")) return 1;
+  ServiceNotifier notifier(name, foreground);
   auto l = launch(name, foreground, target.get());
   if (!l) return 1;
   // What the teardown does with the privileges `up` started with (hooks, resolvconf, the
@@ -716,7 +718,14 @@ int cmd_up(int argc, char** argv) {
         if (!resolver.in_flight(*pc.endpoint)) lookup_endpoint(*pc.endpoint, cfg, itf, resolver, false);
       }
     };
-    itf.on_reload = [&] { reload(path, cfg, itf, nl, resolver, done); };
+    // The manager hears of a reload from its start to its end (RELOADING=1 … READY=1), and of
+    // every change of the peer count, whether a reload or `wg set` made it.
+    itf.on_reload = [&] {
+      notifier.reloading();
+      reload(path, cfg, itf, nl, resolver, done);
+      notifier.ready(itf.device().peer_count(), cfg.ports.size());
+    };
+    itf.after_uapi = [&] { notifier.update(itf.device().peer_count(), cfg.ports.size()); };
     if (ok) {
       set_dns(cfg.iface, name);  // undone by the keeper
       dns_set = dns;
@@ -734,7 +743,11 @@ int cmd_up(int argc, char** argv) {
       // What may (hooks, resolvconf, SaveConfig's write, startup name resolution) runs before
       // or after it; name lookups in between go through `resolver`.
       protocol_up(itf);
+      // Interface, ports, routes, DNS and PostUp are in place and the privileges dropped:
+      // units ordered after this one may start now.
+      notifier.ready(itf.device().peer_count(), cfg.ports.size());
       status = itf.run();
+      notifier.stopping();
     }
     // Where to undo: without --netns this namespace; with it, the target if the interface is
     // still there (when the namespace went away, everything in it went too).
