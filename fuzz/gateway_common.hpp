@@ -12,7 +12,9 @@
 //   bytes:   a frame (virtio-net header + Ethernet) for a port, an IP packet otherwise, copied
 //            into a buffer with the headroom gateway.hpp asks for and kTailRoom bytes after it
 // Configuration bits: kCfgNoV4Default (peer 0 does not own 0.0.0.0/0), kCfgAllowHost (port 0),
-// kCfgNoEndpoint (peer 0 has no endpoint every third send: the ICMP path for it runs).
+// kCfgNoEndpoint (peer 0 has no endpoint every third send: the ICMP path for it runs),
+// kCfgAutoconf (port 0 has RouterAdvertisements and DHCPv6 and the gateway a DNS line; its
+// timers run after every record).
 //
 // Checked for every packet, when it is handed over and again when the batch ends (it must not
 // have changed in between: io/ reads queued spans only at flush):
@@ -40,7 +42,7 @@ namespace gw = wg::testing::gw;
 using wg::testing::FakeClock;
 using wg::testing::SeededRng;
 
-inline constexpr uint8_t kCfgNoV4Default = 0x01, kCfgAllowHost = 0x02, kCfgNoEndpoint = 0x04;
+inline constexpr uint8_t kCfgNoV4Default = 0x01, kCfgAllowHost = 0x02, kCfgNoEndpoint = 0x04, kCfgAutoconf = 0x08;
 inline constexpr uint8_t kSelPort0 = 0, kSelPort1 = 1, kSelTunnel = 2, kSelTun = 3, kSelPeer1 = 0x04,
                          kSelDetach = 0x10, kSelReattach = 0x20, kSelRemove = 0x30, kSelPortEvent = 0x30,
                          kSelEndBatch = 0x80;
@@ -178,7 +180,8 @@ inline Tally run(const uint8_t* data, size_t size) {
   SeededRng rng(3);
   DropCounters drops;
   Gateway g(drops, 0x5eed, kFlowCapacity);
-  gw::configure_seed(g, {.v4_default_route = !(cfg & kCfgNoV4Default), .allow_host = (cfg & kCfgAllowHost) != 0});
+  gw::configure_seed(g, {.v4_default_route = !(cfg & kCfgNoV4Default), .allow_host = (cfg & kCfgAllowHost) != 0,
+                         .autoconf = (cfg & kCfgAutoconf) != 0});
   CheckingOutput out(g, tally);
   out.no_endpoint_every_third = (cfg & kCfgNoEndpoint) != 0;
   std::deque<std::vector<uint8_t>> buffers;  // alive until their batch ends
@@ -191,6 +194,7 @@ inline Tally run(const uint8_t* data, size_t size) {
     at += 4;
     clock.advance(tick < 128 ? Duration(std::chrono::milliseconds(tick)) : Duration(std::chrono::seconds(tick - 127)));
     const Env env{clock.now, clock.wall, rng};
+    if (cfg & kCfgAutoconf) g.tick(env, out);
     switch (sel & kSelPortEvent) {
       case kSelDetach: g.detach_port(sel & 1); break;
       case kSelReattach: g.reattach_port(sel & 1); break;

@@ -7,6 +7,7 @@
 #          6), then the inputs that add coverage are merged into fuzz/corpus/<target>/ and a line
 #          per target (date, git, executions, exec/s, coverage, corpus) is added to
 #          fuzz/LONG_RUNS.md. Commit both afterwards.
+# Env: WG_FUZZ_TIMEOUT: seconds before an input counts as hung (default 10, 60 with --long).
 # Env: WG_FUZZ_BUILD (default <repo>/build-fuzz). Exits 1 if any target crashed or failed;
 # crash inputs are kept in $WG_FUZZ_BUILD/fuzz-artifacts/<target>/.
 set -u -o pipefail
@@ -19,9 +20,12 @@ if [ "${1:-}" = "--long" ]; then
   hours="${WG_FUZZ_LONG_HOURS:-6}"
   case "$runs$hours" in '' | *[!0-9]*) echo "WG_FUZZ_LONG_RUNS and WG_FUZZ_LONG_HOURS take positive integers" >&2; exit 2 ;; esac
   secs=$((hours * 3600))
+  # A long run shares the machine for hours: an input that waited for the CPU is not a hang.
+  timeout="${WG_FUZZ_TIMEOUT:-60}"
 else
   secs="${1:-30}"
   shift || true
+  timeout="${WG_FUZZ_TIMEOUT:-10}"
 fi
 case "$secs" in '' | *[!0-9]*) echo "usage: $0 [SECONDS | --long] [TARGET...]" >&2; exit 2 ;; esac
 
@@ -72,7 +76,7 @@ for t in "${targets[@]}"; do
   limit=()
   ((long)) && limit=(-runs="$runs")
   started=$(date +%s)
-  timeout -k 10 $((secs + 60)) "$bin" -max_total_time="$secs" "${limit[@]}" -max_len=2048 -timeout=10 \
+  timeout -k 10 $((secs + 60)) "$bin" -max_total_time="$secs" "${limit[@]}" -max_len=2048 -timeout="$timeout" \
     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$arts/" "$corpus" >"$log" 2>&1
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")

@@ -441,6 +441,7 @@ class RecordingOutput : public GatewayOutput {
 struct SeedOptions {
   bool v4_default_route = true;  // peer 0 owns 0.0.0.0/0
   bool allow_host = false;       // on port 0
+  bool autoconf = false;         // port 0: RouterAdvertisements and DHCPv6; a DNS line
 };
 
 // The seed's port i (0 pub-ct0, 1 pub-vm0).
@@ -453,6 +454,7 @@ inline PortSpec seed_port(int i, const SeedOptions& o = {}) {
     spec.allow_inbound = {{pkt::kProtoTcp, 22, 22}, {pkt::kProtoUdp, 5000, 5010}};
     spec.mtu = 1420;
     spec.allow_host = o.allow_host;
+    spec.router_advertisements = spec.dhcpv6 = o.autoconf;
   } else {
     spec.name = "pub-vm0";
     spec.addresses = {{Family::V6, addr("fe80::1"), 64}};
@@ -472,6 +474,12 @@ inline void configure_seed(Gateway& gw, const SeedOptions& o = {}) {
   if (o.v4_default_route) gw.routes().insert(prefix("0.0.0.0/0"), RouteTarget::peer(0));
   gw.add_port(seed_port(0, o));
   gw.add_port(seed_port(1, o));
+  if (o.autoconf) {
+    autoconf::DnsInfo dns;
+    dns.servers = {addr("2001:db8:53::53")};
+    dns.domains = *autoconf::encode_domains({"example.net"});
+    gw.set_dns(std::move(dns));
+  }
 }
 
 // The instances' addresses.
