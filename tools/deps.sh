@@ -16,6 +16,7 @@ packages=(
   wireguard-tools wireguard-go iperf3 nftables tcpdump iproute2 iputils-ping procps psmisc python3 bc jq conntrack
   ethtool  # bench/flood: NAPI on the attacker's veth
   strace
+  prometheus curl  # tests/netns/metrics_test.sh: promtool, a Prometheus server scraping MetricsListen
 )
 
 missing=()
