@@ -372,7 +372,11 @@ bool PrometheusText::next(std::string& out, size_t max_peers) {
       peer_ = 0;
       continue;
     }
-    peer_sample(out, f, s, s.peers[peer_++]);
+    peer_sample(out, f, s, s.peers[peer_]);
+    // After its last sample a peer is not needed again: its strings go now, a slice at a time,
+    // rather than all together when the text is destroyed.
+    if (family_ == std::size(kPeerFamilies)) all_[iface_].peers[peer_] = PeerStatus{};
+    ++peer_;
     ++n;
   }
   while (iface_ < all_.size() && peer_ >= all_[iface_].peers.size()) {

@@ -73,6 +73,7 @@ class PrometheusText {
 
   // Appends the next piece: the families without per-peer samples whole at the first call,
   // then at most max_peers per-peer samples a call. Returns false once everything is out.
+  // Each peer's values are released once its last sample is out.
   bool next(std::string& out, size_t max_peers);
   // Everything at once (`wgrouter show --prometheus`, tests).
   static std::string render(std::vector<InterfaceStatus> all);

@@ -158,6 +158,9 @@ bool MetricsServer::make_slice(Conn& c, config::UapiTarget target, const std::st
     if (!c.next_peer) {
       config::append_get_head(target, text, true);
       c.status.name = iface;
+      // Room for every peer now: growing by doubling would move all peers parsed so far in
+      // one turn (tens of milliseconds at 100 000 peers).
+      c.status.peers.reserve(target.device.peer_count());
       c.next_peer = 0;
     } else {
       c.next_peer = config::append_get_peers(target, text, *c.next_peer, kPeersPerSlice);

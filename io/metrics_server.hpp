@@ -36,7 +36,7 @@ class MetricsServer {
   static constexpr std::chrono::seconds kReadTimeout{5};  // from accept to the end of the request
   static constexpr std::chrono::seconds kStallLimit{5};   // a response that does not move
   static constexpr size_t kPeersPerSlice = config::UapiConnection::kGetPeersPerFeed;
-  static constexpr int kSlicesPerPump = 4;
+  static constexpr int kSlicesPerPump = 2;
   // A slice is made only when less than this is waiting to be sent.
   static constexpr size_t kOutLowWater = size_t{64} << 10;
 

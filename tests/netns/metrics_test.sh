@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # tests/netns/metrics_test.sh — Prometheus metrics end to end (issue 14 item 1): two wgrouter
-# gateways in namespaces A and B; A serves MetricsListen = 127.0.0.1:9586 in its namespace.
+# gateways in namespaces A and B; A serves MetricsListen = 127.0.0.1:9586 in its namespace and
+# has a veth port to an instance in namespace C.
 #   a. `up` says where the metrics are; the tunnel works.
 #   b. `wgrouter show --prometheus` and `GET /metrics` (curl) both pass `promtool check metrics`
 #      and have the same families.
-#   c. B sends through the tunnel from a source outside A's AllowedIPs for it: A's
-#      source_not_allowed drop counter grows in both outputs.
-#   d. A real Prometheus server in A scrapes A every second; its query API returns that drop
-#      counter > 0, the peer's received bytes > 0 and up == 1.
+#   c. B sends through the tunnel from a source outside A's AllowedIPs for it, C from a source
+#      outside its port's AllowedSource: A's source_not_allowed and the port's spoofed_source
+#      drop counters grow in both outputs.
+#   d. A real Prometheus server in A scrapes A every second; its query API returns both drop
+#      counters > 0, the peer's received bytes > 0 and up == 1.
 #   e. Other requests get their HTTP error (405, 404, 431, 408 for a request that never ends,
 #      503 past 16 connections), and the tunnel keeps working.
 #   f. SIGHUP with MetricsListen moved to a unix socket: served there, the port closed.
@@ -41,6 +43,12 @@ $2
 PublicKey = $PB
 Endpoint = 192.0.2.2:40002
 AllowedIPs = 198.51.100.2/32
+
+[Port]
+Name = ${P}p
+Mode = veth
+Address = fe80::1/64
+Route = 2001:db8:5::2/128
 EOF
   )
 }
@@ -60,6 +68,10 @@ Endpoint = 192.0.2.1:40001
 AllowedIPs = 198.51.100.0/24
 EOF
 )
+
+# An instance behind a veth port of A: C's eth0 is 2001:db8:5::2, A's end is the port.
+make_ns C && veth_pair A ${P}p C eth0 && addr_add C eth0 2001:db8:5::2/128 2001:db8:5::99/128 &&
+  nsx C ip -6 route add default via fe80::1 dev eth0 || { fail "instance C behind port ${P}p"; exit 1; }
 
 # curl_a ARGS...: curl in A, bounded.
 curl_a() { nsx A curl -sS --max-time 10 "$@"; }
@@ -107,9 +119,21 @@ dropped_now() {
   [[ $(sample "$DIR/show2.prom" wgrouter_drops_total 'reason="source_not_allowed"') -gt 0 ]]
 }
 check "source_not_allowed grows in show --prometheus" wait_for 10 dropped_now
+# C sends from 2001:db8:5::99, outside the port's AllowedSource (its Route, ::2/128).
+nsx C ping -6 -n -q -c 3 -i 0.2 -W 1 -I 2001:db8:5::99 2001:db8:100::1 >/dev/null 2>&1
+port_dropped_now() {
+  nsx A "$BIN" show ${P}a --prometheus >"$DIR/show3.prom" 2>/dev/null
+  [[ $(sample "$DIR/show3.prom" wgrouter_port_drops_total "port=\"${P}p\",reason=\"spoofed_source\"") -gt 0 ]]
+}
+check "the port's spoofed_source grows in show --prometheus" wait_for 10 port_dropped_now
 curl_a -o "$DIR/curl2.prom" "http://127.0.0.1:$MPORT/metrics"
 check_match "source_not_allowed in GET /metrics" '^[1-9][0-9]*$' \
   "$(sample "$DIR/curl2.prom" wgrouter_drops_total 'reason="source_not_allowed"')"
+check_match "the port's spoofed_source in GET /metrics" '^[1-9][0-9]*$' \
+  "$(sample "$DIR/curl2.prom" wgrouter_port_drops_total 'reason="spoofed_source"')"
+check_match "the port's rx packets in GET /metrics" '^[1-9][0-9]*$' \
+  "$(sample "$DIR/curl2.prom" wgrouter_port_rx_packets_total "port=\"${P}p\"")"
+check "promtool check metrics: GET /metrics with the counters grown" promtool_ok "$DIR/curl2.prom"
 
 T_TAG=d.prometheus
 cat >"$DIR/prometheus.yml" <<EOF
@@ -137,6 +161,9 @@ check "query up{job=\"wgrouter\"} is 1" wait_for 60 eval '[[ $(query "up{job=\"w
 check "query wgrouter_drops_total{reason=\"source_not_allowed\"} > 0" \
   wait_for 60 positive "wgrouter_drops_total{interface=\"${P}a\",reason=\"source_not_allowed\"}"
 info "Prometheus says source_not_allowed = $(query "wgrouter_drops_total{reason=\"source_not_allowed\"}")"
+check "query wgrouter_port_drops_total{port=\"${P}p\",reason=\"spoofed_source\"} > 0" \
+  wait_for 30 positive "wgrouter_port_drops_total{port=\"${P}p\",reason=\"spoofed_source\"}"
+info "Prometheus says the port's spoofed_source = $(query "wgrouter_port_drops_total{reason=\"spoofed_source\"}")"
 check "query wireguard_received_bytes_total for peer B > 0" \
   wait_for 30 positive "wireguard_received_bytes_total{public_key=\"$PB\"}"
 info "Prometheus says wireguard_received_bytes_total = $(query "wireguard_received_bytes_total{public_key=\"$PB\"}")"
