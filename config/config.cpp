@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,6 +24,7 @@
 #include <tuple>
 
 #include "config/rt_tables.hpp"
+#include "config/uapi.hpp"
 #include "core/autoconf.hpp"
 #include "crypto/encoding.hpp"
 
@@ -339,6 +341,9 @@ class Parser {
       in.fwmark = parse_fwmark(value);
     } else if (iequals(key, "Unreachable")) {
       add_prefixes(value, "Unreachable", in.unreachable);
+    } else if (iequals(key, "MetricsListen")) {
+      require_value(value);
+      in.metrics_listen = parse_metrics_listen(value);
     } else {
       unrecognized();
     }
@@ -433,6 +438,26 @@ class Parser {
     if (!ep) fail("Neither IPv4 nor IPv6 address found: " + quoted(value));
     warn_if_wrapped("ListenPort", value, ep->port);
     return ep->port;
+  }
+
+  // A numeric address and port (the daemon binds it before it drops privileges, so no name
+  // lookup at start), or an absolute unix socket path.
+  MetricsListen parse_metrics_listen(std::string_view value) {
+    MetricsListen m;
+    m.text = value;
+    m.line.n = line_;
+    if (value.front() == '/') {
+      if (value.size() >= sizeof(sockaddr_un::sun_path))
+        fail("MetricsListen unix socket path is longer than " + std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
+             " bytes: " + quoted(value));
+      m.unix_path = value;
+      return m;
+    }
+    m.inet = parse_uapi_endpoint(value);
+    if (!m.inet || m.inet->port == 0)
+      fail("MetricsListen is neither ADDRESS:PORT, [IPv6]:PORT (numeric, port 1-65535) nor an absolute unix socket "
+           "path: " + quoted(value));
+    return m;
   }
 
   // wg's parse_fwmark: `off` (any case), decimal, or hex after a lowercase `0x`; at most 32 bits.
@@ -909,6 +934,7 @@ std::string write_config(const Config& c) {
   for (const auto& h : in.pre_down) write_line(out, "PreDown", h);
   for (const auto& h : in.post_down) write_line(out, "PostDown", h);
   write_prefixes(out, "Unreachable", in.unreachable);
+  if (in.metrics_listen) write_line(out, "MetricsListen", in.metrics_listen->text);
 
   for (const PeerConfig& p : c.peers) {
     out += "\n[Peer]\n";

@@ -88,6 +88,16 @@ struct EndpointSpec {
   friend bool operator==(const EndpointSpec& a, const EndpointSpec& b) { return a.text == b.text; }
 };
 
+// MetricsListen: where the Prometheus endpoint listens (io/metrics_server.hpp). Exactly one of
+// inet (a numeric `a.b.c.d:port` or `[v6]:port`, port not 0) and unix_path (absolute) is set.
+struct MetricsListen {
+  std::string text;  // as written, whitespace removed
+  std::optional<core::Endpoint> inet;
+  std::string unix_path;
+  SourceLine line;
+  friend bool operator==(const MetricsListen& a, const MetricsListen& b) { return a.text == b.text; }
+};
+
 struct Interface {
   SourceLine line;  // the first [Interface] header; 0 when there is none
   // handled by wg
@@ -104,6 +114,7 @@ struct Interface {
   bool save_config = false;
   // wgrouter
   std::vector<PrefixEntry> unreachable;
+  std::optional<MetricsListen> metrics_listen;
   friend bool operator==(const Interface&, const Interface&) = default;
 };
 

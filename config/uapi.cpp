@@ -151,6 +151,10 @@ void append_ports(const core::Gateway& gw, std::string& out) {
     num("port_tx_packets", st.tx_packets);
     num("port_tx_bytes", st.tx_bytes);
     num("port_reattached", st.reattached);
+    num("port_rs_received", st.rs_received);
+    num("port_ra_sent", st.ra_sent);
+    num("port_dhcpv6_received", st.dhcpv6_received);
+    num("port_dhcpv6_sent", st.dhcpv6_sent);
     for (size_t i = 1; i < core::kDropReasonCount; ++i)
       if (const uint64_t c = st.drops.count[i]) num(std::string("port_drop_") + std::string(core::drop_name(static_cast<core::Drop>(i))), c);
   }
@@ -173,6 +177,18 @@ void append_get_head(UapiTarget& t, std::string& out, bool with_drops) {
     const auto d = static_cast<core::Drop>(i);
     out.append("drop_").append(core::drop_name(d)).append("=").append(std::to_string(dev.drops()[d])).append("\n");
   }
+  const core::Device::HandshakeCounters& hs = dev.handshake_counters();
+  auto num = [&](std::string_view k, uint64_t v) { out.append(k).append("=").append(std::to_string(v)).append("\n"); };
+  num("handshake_initiations_sent", hs.initiations_sent);
+  num("handshake_responses_sent", hs.responses_sent);
+  num("handshake_initiations_received", hs.initiations_received);
+  num("handshake_responses_received", hs.responses_received);
+  num("handshake_rejected", hs.rejected);
+  num("handshake_timeouts", hs.timeouts);
+  num("handshake_given_up", hs.given_up);
+  num("cookie_replies_sent", hs.cookie_replies_sent);
+  num("cookie_replies_received", hs.cookie_replies_received);
+  num("under_load", dev.under_load(t.hooks.env().now) ? 1 : 0);
   t.hooks.append_status(out);
   if (t.gateway) append_ports(*t.gateway, out);
 }

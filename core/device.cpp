@@ -254,8 +254,13 @@ RxResult Device::receive_handshake(const Env& env, const Endpoint& from, std::sp
     if (!rate_limiter_.allow(from, env.now)) return dropped(Drop::RateLimited);
     if (!is_peer_source(from) && !handshake_budget_.take(env.now)) return dropped(Drop::HandshakeBudget);
   }
-  return message_header(msg.data()) == header_of(MessageType::Initiation) ? receive_initiation(env, from, msg, out)
-                                                                          : receive_response(env, from, msg, out);
+  const bool initiation = message_header(msg.data()) == header_of(MessageType::Initiation);
+  const RxResult r = initiation ? receive_initiation(env, from, msg, out) : receive_response(env, from, msg, out);
+  if (r.kind == RxKind::Dropped)
+    ++handshakes_.rejected;
+  else
+    ++(initiation ? handshakes_.initiations_received : handshakes_.responses_received);
+  return r;
 }
 
 RxResult Device::answer_under_load(const Env& env, const Endpoint& from, std::span<uint8_t> msg, Outbox& out) {
@@ -263,6 +268,7 @@ RxResult Device::answer_under_load(const Env& env, const Endpoint& from, std::sp
       is_peer_source(from) ? peer_source_cookies_.allow(from, env.now) : cookie_budget_.take(env.now);
   if (!allowed) return dropped(Drop::CookieBudget);
   cookie_checker_.create_reply(env, msg, from, out.add_control(kNoPeer, from, cookie_reply::kLen).data());
+  ++handshakes_.cookie_replies_sent;
   return dropped(Drop::CookieSent);
 }
 
@@ -294,6 +300,7 @@ RxResult Device::receive_initiation(const Env& env, const Endpoint& from, std::s
   timers_any_authenticated_packet_traversal(env, p);
   timers_any_authenticated_packet_sent(p);
   p.tx_bytes += resp.size();
+  ++handshakes_.responses_sent;
 
   timers_any_authenticated_packet_received(p);
   timers_any_authenticated_packet_traversal(env, p);
@@ -326,6 +333,7 @@ RxResult Device::receive_cookie_reply(const Env& env, std::span<uint8_t> msg) {
   if (it == by_index_.end()) return dropped(Drop::UnknownIndex);
   Peer& p = *peer(it->second);
   if (Drop d = p.cookie.consume_reply(env, msg); d != Drop::None) return dropped(d);
+  ++handshakes_.cookie_replies_received;
   // Nothing is resent now: the next retransmission carries mac2.
   return RxResult{RxKind::CookieReply, Drop::None, it->second, {}};
 }
@@ -531,6 +539,7 @@ void Device::send_initiation(const Env& env, PeerId id, bool is_retry, Outbox& o
   timers_any_authenticated_packet_sent(p);
   if (p.endpoint.valid()) {
     p.tx_bytes += msg.size();
+    ++handshakes_.initiations_sent;
   } else {
     out.drop_last();
     drops_.add(Drop::NoEndpoint);

@@ -147,6 +147,17 @@ class Device {
   void note_handshake_backlog(Instant now, size_t queued);
   bool under_load(Instant now) const;
 
+  // Handshake and cookie messages by outcome (`wgrouter show`, Prometheus). A rejected message
+  // is also counted under its Drop reason; these say how the protocol is doing, not why.
+  struct HandshakeCounters {
+    uint64_t initiations_sent = 0, responses_sent = 0, cookie_replies_sent = 0;
+    uint64_t initiations_received = 0, responses_received = 0, cookie_replies_received = 0;
+    uint64_t rejected = 0;  // an initiation or response with a valid mac1 that failed after it
+    uint64_t timeouts = 0;  // an initiation unanswered for Rekey-Timeout (retried or given up)
+    uint64_t given_up = 0;  // attempts abandoned after Rekey-Attempt-Time
+  };
+  const HandshakeCounters& handshake_counters() const { return handshakes_; }
+
   const DropCounters& drops() const { return drops_; }
   // The gateway stages count into the same counters (one `wgrouter show` list).
   DropCounters& drop_counters() { return drops_; }
@@ -227,6 +238,7 @@ class Device {
   TokenBucket cookie_budget_{kCookieRepliesPerSecond, kCookieReplyBurst};
   TokenBucket handshake_budget_{kHandshakesPerSecond, kHandshakeBurst};
   DropCounters drops_;
+  HandshakeCounters handshakes_;
   uint32_t mtu_ = 1420;
   bool up_ = true;
 

@@ -116,8 +116,10 @@ void Device::tick_peer(const Env& env, PeerId id, Peer& p, Outbox& out) {
   PeerTimers& t = p.timers;
   if (PeerTimers::due(t.retransmit_handshake, env.now)) {
     t.retransmit_handshake.reset();
+    ++handshakes_.timeouts;
     if (t.handshake_attempts > kMaxTimerHandshakes) {
       // Rekey-Attempt-Time is over: stop trying until there is something new to send.
+      ++handshakes_.given_up;
       out.add_event(id, EventKind::HandshakeGaveUp);
       t.send_keepalive.reset();
       p.staged.clear();

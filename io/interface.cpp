@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "config/status.hpp"
 #include "crypto/encoding.hpp"
 #include "crypto/secure.hpp"
 #include "io/privileges.hpp"
@@ -90,6 +91,7 @@ OffloadState Interface::offload_state() const {
 }
 
 void Interface::append_status(std::string& out) const {
+  out += "version=" + std::string(config::wgrouter_version()) + "\n";
   out += "io_backend=" + std::string(io_->name()) + "\n";
   // What the process holds now, read from the kernel: after set-up only what it still needs.
   out += "capabilities=" + capability_names(effective_capabilities()) + "\n";
@@ -248,6 +250,12 @@ void Interface::on_fd(int fd) {
     return;
   }
   if (fd == links_.fd()) return on_link_events();
+  if (metrics_ && metrics_->owns(fd)) {
+    metrics_->on_readable(
+        fd, now_, config::UapiTarget{device(), allowed_ips(), *this, &gateway()}, name(), [this](int c) { io_->watch(c); },
+        [this](int c) { io_->unwatch(c); });
+    return;
+  }
   if (uapi_.owns(fd)) {
     config::UapiTarget target{device(), allowed_ips(), *this, &gateway()};
     uapi_.on_readable(
@@ -375,6 +383,18 @@ void Interface::unwatch_fd(int fd) {
     }
 }
 
+void Interface::set_metrics(int listen_fd, std::string text, std::string unix_path) {
+  if (metrics_) {
+    // Its connections go with it, answered or not.
+    io_->unwatch(metrics_->listen_fd());
+    metrics_->close_all([this](int c) { io_->unwatch(c); });
+    metrics_.reset();
+  }
+  if (listen_fd < 0) return;
+  metrics_ = std::make_unique<MetricsServer>(listen_fd, std::move(text), std::move(unix_path));
+  io_->watch(listen_fd);
+}
+
 bool Interface::run_watcher(int fd) {
   for (const auto& [wfd, on_readable] : watchers_) {
     if (wfd != fd) continue;
@@ -393,9 +413,13 @@ void Interface::tick() {
   next_tick_ = dp_.tick(env()) ? now_ : now_ + kTickInterval;
   log_events();
   uapi_.flush_waiting([this](int c) { io_->unwatch(c); });  // replies a slow reader left
+  if (metrics_) {
+    metrics_->flush_waiting(now_, config::UapiTarget{device(), allowed_ips(), *this, &gateway()}, name(),
+                            [this](int c) { io_->unwatch(c); });
+  }
   // A reply still being made (a get of many peers) or sent goes on at the next turn, not in
   // 50 ms; a reader that stalls is closed after UapiServer::kStallLimit.
-  if (uapi_.busy()) next_tick_ = std::min(next_tick_, now_ + kUapiTurn);
+  if (uapi_.busy() || (metrics_ && metrics_->busy())) next_tick_ = std::min(next_tick_, now_ + kUapiTurn);
   if (now_ >= next_housekeeping_) {
     next_housekeeping_ = now_ + std::chrono::seconds(1);
     if (!uapi_.still_ours()) {

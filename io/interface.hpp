@@ -18,6 +18,7 @@
 #include "core/dataplane.hpp"
 #include "io/clock.hpp"
 #include "io/crypto_pool.hpp"
+#include "io/metrics_server.hpp"
 #include "io/offload.hpp"
 #include "io/packet_io.hpp"
 #include "io/udp.hpp"
@@ -104,6 +105,13 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   // unwatch_fd or the Interface's end.
   void watch_fd(int fd, std::function<void()> on_readable);
   void unwatch_fd(int fd);
+  // The Prometheus endpoint (MetricsListen): serves GET /metrics on listen_fd (taken; bound by
+  // io::metrics_listen before privileges were dropped) from now on, in place of any earlier
+  // one, whose connections are closed. -1 stops serving. text: the MetricsListen value;
+  // unix_path: removed at the end when it is a unix socket.
+  void set_metrics(int listen_fd, std::string text = {}, std::string unix_path = {});
+  // The MetricsListen value served now, empty for none.
+  std::string metrics_text() const { return metrics_ ? metrics_->text() : std::string(); }
 
   // PacketSink
   void on_datagrams(std::span<RxDatagram> batch) override;
@@ -166,6 +174,7 @@ class Interface final : public PacketSink, public config::UapiHooks, public core
   unsigned threads_ = 1;              // InterfaceOptions::threads, started by run()
   std::unique_ptr<CryptoPool> pool_;  // nullptr: one thread, AEAD inline
   UapiServer uapi_;
+  std::unique_ptr<MetricsServer> metrics_;
   std::string name_;
   // Link events of every namespace with an id here: the TUN's, wherever it lives, and the veth
   // ports', in this one.

@@ -20,6 +20,7 @@ packages=(
   ndisc6 dhcpcd-base isc-dhcp-client  # gateway_test v: RAs and DHCPv6 seen by real clients
   man-db groff-base  # tests/docs: the man pages render without warnings
   systemd  # systemd-analyze verify of dist/systemd/wgrouter@.service (no running systemd needed)
+  prometheus curl  # tests/netns/metrics_test.sh: promtool, a Prometheus server scraping MetricsListen
 )
 
 missing=()

@@ -23,7 +23,7 @@ void usage(FILE* f) {
                "                     bring up an interface from a wg-quick style file (native mode);\n"
                "                     after set-up it keeps only the capabilities it needs (--user: and\n"
                "                     runs as USER), see docs/hardening.md\n"
-               "  show [IFACE] [--json]\n"
+               "  show [IFACE] [--json|--prometheus]\n"
                "                     interfaces, peers, handshakes, transfer and drop counters\n"
                "  check FILE.conf    validate a config file, print errors with line numbers\n"
                "  selftest           in-process handshake and transport round-trip between two peers\n"

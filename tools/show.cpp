@@ -1,5 +1,6 @@
-// tools/show.cpp — `wgrouter show [IFACE] [--json]`: asks running interfaces over their UAPI
-// socket and prints interface, peers, handshakes, transfer and drop counters by reason.
+// tools/show.cpp — `wgrouter show [IFACE] [--json|--prometheus]`: asks running interfaces over
+// their UAPI socket and prints interface, peers, handshakes, transfer and drop counters by
+// reason; the reply is parsed and rendered for Prometheus by config/status.hpp.
 #include <dirent.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -14,9 +15,8 @@
 #include <string_view>
 #include <vector>
 
-#include "crypto/encoding.hpp"
+#include "config/status.hpp"
 #include "crypto/secure.hpp"
-#include "crypto/x25519.hpp"
 #include "io/uapi_server.hpp"
 #include "tools/commands.hpp"
 #include "tools/usage.hpp"
@@ -26,49 +26,19 @@ namespace wg::tools {
 namespace {
 
 constexpr const char* kUsage =
-    "Usage: wgrouter show [IFACE] [--json]\n"
+    "Usage: wgrouter show [IFACE] [--json|--prometheus]\n"
     "\n"
     "Asks the running interface IFACE (every one without IFACE) over its UAPI socket and prints\n"
     "it like `wg show', plus ports, router and I/O counters and drops by reason.\n"
     "\n"
-    "  --json       the same as one JSON array\n"
-    "  -h, --help   print this help\n";
+    "  --json         the same as one JSON array\n"
+    "  --prometheus   the Prometheus text format (node_exporter's textfile collector;\n"
+    "                 docs/metrics.md lists the metrics)\n"
+    "  -h, --help     print this help\n";
 
-struct PeerInfo {
-  std::string public_key, endpoint;
-  std::vector<std::string> allowed_ips;
-  uint64_t rx = 0, tx = 0, handshake_sec = 0, keepalive = 0;
-  bool psk = false;
-};
-
-struct Neighbour {
-  std::string address, mac;
-};
-
-struct PortInfo {
-  std::string name, mode, mac;
-  uint64_t mtu = 0, rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
-  bool attached = true;     // a device behind it now
-  uint64_t reattached = 0;  // times its interface came back and was attached again
-  std::vector<std::string> addresses, routes, allowed_source, allow_inbound;
-  std::vector<Neighbour> neighbours;
-  std::vector<std::pair<std::string, uint64_t>> drops;  // non-zero only
-};
-
-struct IfaceInfo {
-  std::string name, public_key;
-  uint64_t listen_port = 0, fwmark = 0;
-  std::vector<std::pair<std::string, uint64_t>> drops;  // wgrouter extension lines
-  std::vector<std::pair<std::string, uint64_t>> counters;  // gw_* router counters
-  std::string offload;                                       // offloads in effect
-  std::string aead;                                          // AEAD backend and its code path
-  std::string io_backend;                                    // io_uring or the epoll fallback
-  std::string capabilities;                                  // what the process keeps (cap_…,…)
-  std::vector<std::pair<std::string, uint64_t>> io;          // io_* data-path counters
-  std::vector<PortInfo> ports;
-  std::vector<PeerInfo> peers;
-};
-
+using IfaceInfo = config::InterfaceStatus;
+using PortInfo = config::PortStatus;
+using PeerInfo = config::PeerStatus;
 
 // Sends one request and reads until the blank line that ends the reply.
 bool ask(const std::string& path, const std::string& request, std::string& reply) {
@@ -91,44 +61,6 @@ bool ask(const std::string& path, const std::string& request, std::string& reply
   return ok && reply.find("errno=0\n") != std::string::npos;
 }
 
-uint64_t to_u64(std::string_view v) {
-  uint64_t x = 0;
-  for (char c : v) {
-    if (c < '0' || c > '9') return 0;
-    x = x * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return x;
-}
-
-// One port_* line of get=wgrouter into the port it belongs to.
-void port_line(PortInfo& p, std::string_view k, std::string_view v) {
-  if (k == "port_mode") p.mode = v;
-  else if (k == "port_mac") p.mac = v;
-  else if (k == "port_mtu") p.mtu = to_u64(v);
-  else if (k == "port_address") p.addresses.emplace_back(v);
-  else if (k == "port_route") p.routes.emplace_back(v);
-  else if (k == "port_allowed_source") p.allowed_source.emplace_back(v);
-  else if (k == "port_allow_inbound") p.allow_inbound.emplace_back(v);
-  else if (k == "port_rx_packets") p.rx_packets = to_u64(v);
-  else if (k == "port_rx_bytes") p.rx_bytes = to_u64(v);
-  else if (k == "port_tx_packets") p.tx_packets = to_u64(v);
-  else if (k == "port_tx_bytes") p.tx_bytes = to_u64(v);
-  else if (k == "port_attached") p.attached = v != "0";
-  else if (k == "port_reattached") p.reattached = to_u64(v);
-  else if (k == "port_neighbour") {
-    const size_t sp = v.find(' ');
-    p.neighbours.push_back({std::string(v.substr(0, sp)), sp == std::string_view::npos ? "" : std::string(v.substr(sp + 1))});
-  } else if (k.substr(0, 10) == "port_drop_") {
-    p.drops.emplace_back(std::string(k.substr(10)), to_u64(v));
-  }
-}
-
-std::string b64_of_hex(std::string_view hex) {
-  uint8_t k[32];
-  if (!crypto::key_from_hex(k, hex)) return "?";
-  return crypto::key_to_base64(k);
-}
-
 bool load(const std::string& name, IfaceInfo& info) {
   std::string reply;
   const std::string path = std::string(io::kUapiDir) + "/" + name + ".sock";
@@ -138,67 +70,8 @@ bool load(const std::string& name, IfaceInfo& info) {
     if (!ask(path, "get=1\n\n", reply)) return false;
   }
   info.name = name;
-  PeerInfo* peer = nullptr;
-  size_t pos = 0;
-  while (pos < reply.size()) {
-    const size_t eol = reply.find('\n', pos);
-    if (eol == std::string::npos || eol == pos) break;
-    const std::string_view line(reply.data() + pos, eol - pos);
-    pos = eol + 1;
-    const size_t eq = line.find('=');
-    if (eq == std::string_view::npos) continue;
-    const std::string_view k = line.substr(0, eq), v = line.substr(eq + 1);
-    if (k == "public_key") {
-      info.peers.emplace_back();
-      peer = &info.peers.back();
-      peer->public_key = b64_of_hex(v);
-    } else if (!peer) {
-      if (k == "private_key") {
-        uint8_t priv[32], pub[32];
-        if (crypto::key_from_hex(priv, v)) {
-          crypto::x25519_public(pub, priv);
-          info.public_key = crypto::key_to_base64(pub);
-        }
-        crypto::wipe(priv, sizeof(priv));
-      } else if (k == "listen_port") {
-        info.listen_port = to_u64(v);
-      } else if (k == "fwmark") {
-        info.fwmark = to_u64(v);
-      } else if (k.substr(0, 5) == "drop_") {
-        info.drops.emplace_back(std::string(k.substr(5)), to_u64(v));
-      } else if (k == "offload") {
-        info.offload = v;
-      } else if (k == "aead") {
-        info.aead = v;
-      } else if (k == "capabilities") {
-        info.capabilities = v;
-      } else if (k == "io_backend") {
-        info.io_backend = v;
-      } else if (k.substr(0, 3) == "io_") {
-        info.io.emplace_back(std::string(k.substr(3)), to_u64(v));
-      } else if (k.substr(0, 3) == "gw_") {
-        info.counters.emplace_back(std::string(k.substr(3)), to_u64(v));
-      } else if (k == "port") {
-        info.ports.emplace_back().name = v;
-      } else if (k.substr(0, 5) == "port_" && !info.ports.empty()) {
-        port_line(info.ports.back(), k, v);
-      }
-    } else if (k == "preshared_key") {
-      peer->psk = v.find_first_not_of('0') != std::string_view::npos;
-    } else if (k == "endpoint") {
-      peer->endpoint = v;
-    } else if (k == "last_handshake_time_sec") {
-      peer->handshake_sec = to_u64(v);
-    } else if (k == "rx_bytes") {
-      peer->rx = to_u64(v);
-    } else if (k == "tx_bytes") {
-      peer->tx = to_u64(v);
-    } else if (k == "persistent_keepalive_interval") {
-      peer->keepalive = to_u64(v);
-    } else if (k == "allowed_ip") {
-      peer->allowed_ips.emplace_back(v);
-    }
-  }
+  config::parse_status(reply, info);
+  crypto::wipe(reply.data(), reply.size());  // the private key, in hex
   return true;
 }
 
@@ -248,6 +121,12 @@ void print_text(const IfaceInfo& i) {
   if (!i.io_backend.empty()) std::printf("  io backend: %s\n", i.io_backend.c_str());
   if (!i.aead.empty()) std::printf("  aead: %s\n", i.aead.c_str());
   if (!i.offload.empty()) std::printf("  offloads: %s\n", i.offload.c_str());
+  if (std::any_of(i.handshakes.begin(), i.handshakes.end(), [](const auto& h) { return h.second != 0; })) {
+    std::string h;
+    for (auto& [name, n] : i.handshakes)
+      if (n) h += (h.empty() ? "" : ", ") + name + " " + std::to_string(n);
+    std::printf("  handshakes: %s%s\n", h.c_str(), i.under_load ? " (under load)" : "");
+  }
   if (!i.io.empty()) {
     std::string c;
     for (auto& [name, n] : i.io)
@@ -273,6 +152,10 @@ void print_text(const IfaceInfo& i) {
     if (!p.attached || p.reattached)
       std::printf("  link: %s, reattached %llu\n", p.attached ? "attached" : "gone (frames to it dropped)",
                   static_cast<unsigned long long>(p.reattached));
+    if (p.rs_received || p.ra_sent || p.dhcpv6_received || p.dhcpv6_sent)
+      std::printf("  autoconf: %llu RS received, %llu RA sent, DHCPv6 %llu received / %llu sent\n",
+                  static_cast<unsigned long long>(p.rs_received), static_cast<unsigned long long>(p.ra_sent),
+                  static_cast<unsigned long long>(p.dhcpv6_received), static_cast<unsigned long long>(p.dhcpv6_sent));
     std::printf("  addresses: %s\n", list(p.addresses).c_str());
     std::printf("  routes: %s\n", list(p.routes).c_str());
     std::printf("  allowed source: %s\n", list(p.allowed_source).c_str());
@@ -328,6 +211,11 @@ void print_json(const std::vector<IfaceInfo>& all) {
     for (size_t k = 0; k < i.io.size(); ++k)
       std::printf("%s%s:%llu", k ? "," : "", json_str(i.io[k].first).c_str(),
                   static_cast<unsigned long long>(i.io[k].second));
+    std::printf("},\"version\":%s,\"under_load\":%s,\"handshakes\":{", json_str(i.version).c_str(),
+                i.under_load ? "true" : "false");
+    for (size_t k = 0; k < i.handshakes.size(); ++k)
+      std::printf("%s%s:%llu", k ? "," : "", json_str(i.handshakes[k].first).c_str(),
+                  static_cast<unsigned long long>(i.handshakes[k].second));
     std::printf("},\"ports\":[");
     auto strings = [](const std::vector<std::string>& l) {
       std::string o = "[";
@@ -336,11 +224,13 @@ void print_json(const std::vector<IfaceInfo>& all) {
     };
     for (size_t k = 0; k < i.ports.size(); ++k) {
       const PortInfo& p = i.ports[k];
-      std::printf("%s{\"name\":%s,\"mode\":%s,\"attached\":%s,\"reattached\":%llu,\"mtu\":%llu,\"mac\":%s,"
+      std::printf("%s{\"name\":%s,\"mode\":%s,\"attached\":%s,\"reattached\":%llu,\"rs_received\":%llu,"
+                  "\"ra_sent\":%llu,\"dhcpv6_received\":%llu,\"dhcpv6_sent\":%llu,\"mtu\":%llu,\"mac\":%s,"
                   "\"addresses\":%s,\"routes\":%s,\"allowed_source\":%s,\"allow_inbound\":%s,\"neighbours\":[",
                   k ? "," : "", json_str(p.name).c_str(), json_str(p.mode).c_str(), p.attached ? "true" : "false",
-                  static_cast<unsigned long long>(p.reattached),
-                  static_cast<unsigned long long>(p.mtu), json_str(p.mac).c_str(), strings(p.addresses).c_str(),
+                  static_cast<unsigned long long>(p.reattached), static_cast<unsigned long long>(p.rs_received),
+                  static_cast<unsigned long long>(p.ra_sent), static_cast<unsigned long long>(p.dhcpv6_received),
+                  static_cast<unsigned long long>(p.dhcpv6_sent), static_cast<unsigned long long>(p.mtu), json_str(p.mac).c_str(), strings(p.addresses).c_str(),
                   strings(p.routes).c_str(), strings(p.allowed_source).c_str(), strings(p.allow_inbound).c_str());
       for (size_t a = 0; a < p.neighbours.size(); ++a)
         std::printf("%s{\"address\":%s,\"mac\":%s}", a ? "," : "", json_str(p.neighbours[a].address).c_str(),
@@ -373,14 +263,18 @@ void print_json(const std::vector<IfaceInfo>& all) {
 }  // namespace
 
 int cmd_show(int argc, char** argv) {
-  bool json = false;
+  bool json = false, prometheus = false;
   std::string only;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (is_help_option(a))
       return print_help(kUsage);
-    else if (a == "--json")
+    else if (a == "--json" && !prometheus)
       json = true;
+    else if (a == "--prometheus" && !json)
+      prometheus = true;
+    else if (a == "--json" || a == "--prometheus")
+      return usage_error(kUsage, "show", "--json and --prometheus exclude each other");
     else if (!a.empty() && a[0] == '-')
       return usage_error(kUsage, "show", "unknown option `" + std::string(a) + "'");
     else if (!only.empty() || a.empty())
@@ -400,7 +294,10 @@ int cmd_show(int argc, char** argv) {
       status = 1;
     }
   }
-  if (json) {
+  if (prometheus) {
+    // node_exporter's textfile collector reads the whole file: nothing but the metrics.
+    std::fputs(config::PrometheusText::render(std::move(all)).c_str(), stdout);
+  } else if (json) {
     print_json(all);
   } else {
     for (size_t i = 0; i < all.size(); ++i) {

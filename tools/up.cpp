@@ -451,6 +451,37 @@ void lookup_endpoint(const config::EndpointSpec& spec, const config::Config& cfg
   }
 }
 
+// The log line for a metrics endpoint that starts serving.
+void say_metrics(const std::string& name, const config::MetricsListen& m, const char* what) {
+  if (m.inet)
+    std::fprintf(stderr, "wgrouter[%s]: %smetrics at http://%s/metrics\n", name.c_str(), what, m.text.c_str());
+  else
+    std::fprintf(stderr, "wgrouter[%s]: %smetrics at unix socket %s, GET /metrics\n", name.c_str(), what, m.text.c_str());
+}
+
+// A MetricsListen that changed is bound again now, with the privileges the daemon kept: a
+// port below 1024 needs CAP_NET_BIND_SERVICE, which it keeps only for ListenPort, and a unix
+// socket a directory it may write (--user). When that fails, the old endpoint stays.
+void reload_metrics(const config::Config& next, io::Interface& itf) {
+  const std::string& name = itf.name();
+  const std::string old = itf.metrics_text();
+  if ((next.iface.metrics_listen ? next.iface.metrics_listen->text : std::string()) == old) return;
+  if (!next.iface.metrics_listen) {
+    itf.set_metrics(-1);
+    std::fprintf(stderr, "wgrouter[%s]: reload: metrics endpoint %s closed\n", name.c_str(), old.c_str());
+    return;
+  }
+  const config::MetricsListen& m = *next.iface.metrics_listen;
+  auto fd = io::metrics_listen(m);
+  if (!fd) {
+    std::fprintf(stderr, "wgrouter[%s]: reload: %s; %s\n", name.c_str(), fd.error().c_str(),
+                 old.empty() ? "no metrics endpoint" : ("still serving metrics at " + old).c_str());
+    return;
+  }
+  itf.set_metrics(*fd, m.text, m.unix_path);
+  say_metrics(name, m, "reload: ");
+}
+
 // SIGHUP: re-reads the file and applies what changed without stopping traffic — peers as
 // `wg syncconf` would, [Interface] Address and MTU, Unreachable prefixes, the ports' routes,
 // sources, inbound rules and MTU, new ports and removed ones (config/apply.hpp, the same code
@@ -497,6 +528,7 @@ void reload(const std::string& path, config::Config& cfg, io::Interface& itf, tu
                    "(the interface lives in another namespace)\n", name.c_str());
     }
   }
+  reload_metrics(next, itf);
   cfg = std::move(next);
   std::fprintf(stderr, "wgrouter[%s]: reloaded %s: %zu peers, %zu ports\n", name.c_str(), path.c_str(),
                itf.device().peer_count(), cfg.ports.size());
@@ -654,13 +686,40 @@ int cmd_up(int argc, char** argv) {
                  name.c_str(), tun::firewall_table_name(name).c_str());
     return 1;
   }
+  // MetricsListen is bound first: a port taken or a directory missing fails `up` before
+  // anything exists, with one line, and a port below 1024 is bound with the privileges `up`
+  // starts with (they are dropped after set-up).
+  int metrics_fd = -1;
+  if (cfg.iface.metrics_listen) {
+    auto fd = io::metrics_listen(*cfg.iface.metrics_listen);
+    if (!fd) {
+      std::fprintf(stderr, "wgrouter: %s:%d: %s\n", path.c_str(), cfg.iface.metrics_listen->line.n, fd.error().c_str());
+      return 1;
+    }
+    metrics_fd = *fd;
+  }
+  // On the ways out before the Interface takes it: the unix socket file goes too.
+  auto drop_metrics = [&] {
+    if (metrics_fd < 0) return;
+    close(metrics_fd);
+    if (!cfg.iface.metrics_listen->unix_path.empty()) unlink(cfg.iface.metrics_listen->unix_path.c_str());
+  };
   std::vector<std::optional<core::Endpoint>> endpoints;
-  if (!resolve_all(cfg, endpoints)) return 1;
+  if (!resolve_all(cfg, endpoints)) {
+    drop_metrics();
+    return 1;
+  }
 
-  if (!run_hooks(cfg.iface.pre_up, name, "PreUp")) return 1;
+  if (!run_hooks(cfg.iface.pre_up, name, "PreUp")) {
+    drop_metrics();
+    return 1;
+  }
   ServiceNotifier notifier(name, foreground);
   auto l = launch(name, foreground, target.get());
-  if (!l) return 1;
+  if (!l) {
+    drop_metrics();
+    return 1;
+  }
   // What the teardown does with the privileges `up` started with (hooks, resolvconf, the
   // socket of a daemon run as another user) is done by the keeper, forked now, while the
   // process has one thread and nothing of the interface's state (tools/keeper.hpp).
@@ -682,6 +741,7 @@ int cmd_up(int argc, char** argv) {
     if (!keeper) {
       std::perror("wgrouter: fork");
       unlink(l->uapi_path.c_str());
+      drop_metrics();
       return 1;
     }
   }
@@ -700,6 +760,10 @@ int cmd_up(int argc, char** argv) {
     // destructor does not wait for a lookup stuck in getaddrinfo.
     io::Resolver resolver;
     io::Interface itf(std::move(l->tun), l->uapi_fd, l->uapi_path, l->opts);
+    if (metrics_fd >= 0) {
+      itf.set_metrics(metrics_fd, cfg.iface.metrics_listen->text, cfg.iface.metrics_listen->unix_path);
+      say_metrics(name, *cfg.iface.metrics_listen, "");
+    }
     Applied done;
     ok = apply_config(cfg, endpoints, itf, nl);
     if (ok) {

@@ -284,6 +284,39 @@ TEST_CASE("config: Unreachable (router) takes prefixes") {
   CHECK(err(kPeer + "Unreachable = 10.0.0.0/8\n") == "t.conf:3: Line unrecognized: `Unreachable=10.0.0.0/8'");
 }
 
+TEST_CASE("config: MetricsListen is a numeric address and port, or an absolute unix socket path") {
+  const Config v4 = ok(kIface + "MetricsListen = 127.0.0.1:9586\n");
+  REQUIRE(v4.iface.metrics_listen);
+  CHECK(v4.iface.metrics_listen->text == "127.0.0.1:9586");
+  REQUIRE(v4.iface.metrics_listen->inet);
+  CHECK(wg::core::to_string(*v4.iface.metrics_listen->inet) == "127.0.0.1:9586");
+  CHECK(v4.iface.metrics_listen->unix_path.empty());
+  CHECK(v4.iface.metrics_listen->line.n == 2);
+  const Config v6 = ok(kIface + "metricslisten=[2001:db8::1]:80\n");
+  REQUIRE(v6.iface.metrics_listen);
+  REQUIRE(v6.iface.metrics_listen->inet);
+  CHECK(v6.iface.metrics_listen->inet->family == Family::V6);
+  CHECK(v6.iface.metrics_listen->inet->port == 80);
+  const Config unix_socket = ok(kIface + "MetricsListen = /run/wgrouter/gw0.metrics.sock\n");
+  REQUIRE(unix_socket.iface.metrics_listen);
+  CHECK(unix_socket.iface.metrics_listen->unix_path == "/run/wgrouter/gw0.metrics.sock");
+  CHECK_FALSE(unix_socket.iface.metrics_listen->inet);
+  CHECK_FALSE(ok(kIface).iface.metrics_listen);
+
+  const std::string bad = "MetricsListen is neither ADDRESS:PORT, [IPv6]:PORT (numeric, port 1-65535) nor an absolute unix "
+                          "socket path: ";
+  CHECK(err(kIface + "MetricsListen = 127.0.0.1\n") == "t.conf:2: " + bad + "`127.0.0.1'");
+  CHECK(err(kIface + "MetricsListen = 127.0.0.1:0\n") == "t.conf:2: " + bad + "`127.0.0.1:0'");
+  CHECK(err(kIface + "MetricsListen = 127.0.0.1:65536\n") == "t.conf:2: " + bad + "`127.0.0.1:65536'");
+  CHECK(err(kIface + "MetricsListen = localhost:9586\n") == "t.conf:2: " + bad + "`localhost:9586'");
+  CHECK(err(kIface + "MetricsListen = ::1:9586\n") == "t.conf:2: " + bad + "`::1:9586'");
+  CHECK(err(kIface + "MetricsListen = run/metrics.sock\n") == "t.conf:2: " + bad + "`run/metrics.sock'");
+  CHECK(err(kIface + "MetricsListen = /" + std::string(120, 'a') + "\n").starts_with(
+      "t.conf:2: MetricsListen unix socket path is longer than 107 bytes: "));
+  CHECK(err(kIface + "MetricsListen =\n") == "t.conf:2: Line unrecognized: `MetricsListen='");
+  CHECK(err(kPeer + "MetricsListen = 127.0.0.1:9586\n") == "t.conf:3: Line unrecognized: `MetricsListen=127.0.0.1:9586'");
+}
+
 // --- [Peer] -------------------------------------------------------------------------------------
 
 TEST_CASE("config: PublicKey and PresharedKey") {
@@ -800,6 +833,7 @@ const std::string kEverything =
     "MTU = 1400\n"
     "Table = off\n"
     "SaveConfig = true\n"
+    "MetricsListen = [::1]:9586\n"
     "PreUp = echo pre-up %i\n"
     "PostUp = echo post-up\n"
     "PostUp = iptables -A FORWARD -i %i -j ACCEPT\n"

@@ -414,3 +414,63 @@ TEST_CASE("device: a peer's endpoint address follows set_endpoint, roaming and r
 }
 
 }  // namespace wg::core
+
+namespace wg::core {
+
+TEST_CASE("device: handshake counters follow the messages sent, accepted, rejected and timed out") {
+  Pair pr;
+  REQUIRE(pr.handshake());
+  const Device::HandshakeCounters& a = pr.dev[0].handshake_counters();
+  const Device::HandshakeCounters& b = pr.dev[1].handshake_counters();
+  CHECK(a.initiations_sent == 1);
+  CHECK(a.responses_received == 1);
+  CHECK(a.responses_sent == 0);
+  CHECK(b.initiations_received == 1);
+  CHECK(b.responses_sent == 1);
+  CHECK(b.initiations_sent == 0);
+  CHECK(a.rejected + b.rejected + a.timeouts + b.timeouts == 0);
+
+  // The same initiation again: its timestamp is not newer, rejected after a valid mac1.
+  Datagram init;
+  for (const Datagram& d : pr.sent_log)
+    if (d.to == 1 && d.bytes.size() == initiation::kLen) init = d;
+  REQUIRE(init.bytes.size() == initiation::kLen);
+  Outbox scratch;
+  CHECK(pr.dev[1].receive(pr.env(), init.from, init.bytes, scratch).kind == RxKind::Dropped);  // a replay
+  CHECK(b.rejected == 1);
+  CHECK(b.initiations_received == 1);
+  // Noise that fails mac1 says nothing about handshakes (only its Drop reason).
+  init.bytes[20] ^= 1;
+  CHECK(pr.dev[1].receive(pr.env(), init.from, init.bytes, scratch).drop == Drop::BadMac1);
+  CHECK(b.rejected == 1);
+
+  // b goes silent: a's next initiation times out, is retried, and in the end given up.
+  pr.link = [](const Datagram& d) { return d.to == 1 ? false : true; };
+  pr.clock.advance(std::chrono::seconds(200));  // the session is past Reject-After-Time
+  const uint64_t sent_before = a.initiations_sent;
+  pr.send_ip(0, 40);
+  for (int i = 0; i < 200 && a.given_up == 0; ++i) {
+    pr.clock.advance(std::chrono::seconds(1));
+    pr.tick();
+    pr.pump();
+  }
+  CHECK(a.given_up == 1);
+  CHECK(a.timeouts == a.initiations_sent - sent_before);  // each initiation sent timed out
+  CHECK(a.timeouts >= 2);
+}
+
+TEST_CASE("device: cookie replies are counted where they are sent and where they are accepted") {
+  Pair pr;
+  auto keep_loaded = [&pr]() { pr.dev[1].note_handshake_backlog(pr.clock.now, kUnderLoadQueueLen); };
+  keep_loaded();
+  CHECK(pr.dev[1].under_load(pr.clock.now));
+  pr.send_ip(0, 40);
+  pr.pump();
+  CHECK(pr.dev[1].handshake_counters().cookie_replies_sent == 1);
+  CHECK(pr.dev[0].handshake_counters().cookie_replies_received == 1);
+  // Under load without mac2 is neither accepted nor rejected.
+  CHECK(pr.dev[1].handshake_counters().initiations_received == 0);
+  CHECK(pr.dev[1].handshake_counters().rejected == 0);
+}
+
+}  // namespace wg::core

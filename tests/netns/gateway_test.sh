@@ -423,7 +423,7 @@ vm_client_ok() {
 }
 
 sc_v_autoconf() {
-	local orig=$T_DIR/gw0.conf.noauto out bad_before resolv pid
+	local orig=$T_DIR/gw0.conf.noauto out bad_before resolv pid rs_n ra_n dr_n ds_n
 	cp "$GW_CONF" "$orig"
 	sed -i '0,/^MTU = 1420$/s||MTU = 1420\nDNS = 2001:db8:53::53, example.net|' "$GW_CONF"  # [Interface] only
 	sed -i 's|^MTU = 1280$|MTU = 1280\nRouterAdvertisements = true\nDHCPv6 = true|' "$GW_CONF"
@@ -478,6 +478,13 @@ sc_v_autoconf() {
 	nsx vm ip link set eth0 down && nsx vm ip link set eth0 up
 	check "vm's link-local address is back" vm_ll_ready
 
+	out=$(gw_json | jq -r '.[0].ports[] | select(.name == "pub-vm0") | "\(.rs_received) \(.ra_sent) \(.dhcpv6_received) \(.dhcpv6_sent)"')
+	read -r rs_n ra_n dr_n ds_n <<<"$out"
+	if ((rs_n >= 1 && ra_n >= 2 && dr_n >= 4 && ds_n >= 4)); then
+		pass "show --json counts them on pub-vm0: $rs_n RS received, $ra_n RA sent, DHCPv6 $dr_n received / $ds_n sent"
+	else
+		fail "show --json autoconf counters on pub-vm0 (want RS >= 1, RA >= 2, DHCPv6 >= 4 each way)" "$out"
+	fi
 	# A rogue RA from the instance: refused and counted, the gateway's own RAs unchanged.
 	bad_before=$(drop_of not_for_us pub-vm0)
 	nsx vm python3 - <<-'PY' 2>&1 || true
