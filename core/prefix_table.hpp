@@ -50,7 +50,8 @@ inline constexpr uint32_t kNil = ~uint32_t{0};
 
 // A family's width and virtual offset (see the header comment). Offsets other than the default
 // are for lpm_scale_bench, which measures the alternatives.
-// DirectBits: how many leading address bits the direct-pointing array resolves (see Trie).
+// DirectBits: how many leading address bits the direct-pointing array of a large table resolves
+// (see Trie; smaller tables get fewer).
 template <unsigned Bytes, unsigned Offset, unsigned DirectBits = 13>
 struct Layout {
   static constexpr unsigned kBytes = Bytes;
@@ -58,14 +59,17 @@ struct Layout {
   static constexpr unsigned kOffset = Offset;
   static constexpr unsigned kDirectBits = DirectBits;
   static_assert(Offset < kStride);
-  static_assert(DirectBits >= 1 && DirectBits <= 24 && DirectBits < kBits);
+  static_assert(DirectBits >= 8 && DirectBits <= 24 && DirectBits < kBits);
   // Enough 64-bit words for kOffset + kBits bits plus a zero word, so a window never reads
   // past the end.
   static constexpr unsigned kWords = (Offset + kBits + 63) / 64 + 1;
   static constexpr unsigned kLevels = (Offset + kBits) / kStride + 1;  // a /kBits is in the last
 };
-using Layout4 = Layout<4, 5>;   // /24 ends level 4: with /19../23
-using Layout6 = Layout<16, 5>;  // /48 ends level 8: with /43../47
+// /24 ends level 4, with /19../23; 13 and 19 direct bits end levels 2 and 3.
+using Layout4 = Layout<4, 5, 19>;
+// /48 ends level 8, with /43../47. The top bits of IPv6 routes are few (a handful of RIR
+// blocks), so more than 13 direct bits did not pay (bench/RESULTS.md).
+using Layout6 = Layout<16, 5, 13>;
 
 // An address as a bit string with kOffset leading zero bits, in 64-bit words, most significant
 // bit first.
@@ -247,14 +251,15 @@ class Trie {
     direct_min_ = direct_min;
   }
 
-  // The table size from which the direct-pointing array is kept (it goes again below a quarter
-  // of that). The default makes the array cost 16 bytes per prefix when it is built; tests lower
-  // it to cross it both ways with few prefixes.
+  // The table size from which the smallest direct-pointing array is kept; each larger one (6 more
+  // bits) needs 64 times that, and each goes again below a quarter of its size. The default
+  // makes an array cost 16 bytes per prefix when it is built; tests lower it to cross the
+  // thresholds both ways with few prefixes.
   void set_direct_threshold(size_t prefixes) {
     direct_min_ = std::max<size_t>(prefixes, 1);
     update_direct(Key{}, 0);
   }
-  bool has_direct() const { return !direct_.empty(); }
+  unsigned direct_bits() const { return direct_bits_; }  // 0: no array
 
   // Everything the table holds on to, spare capacity and free blocks included.
   size_t memory_bytes() const {
@@ -352,10 +357,11 @@ class Trie {
     if (nodes_.empty()) return size_ == 0 && owner_index_.empty() && direct_.empty();
     // The direct-pointing array: there exactly when the thresholds say, each entry as computed
     // afresh from the trie.
-    if (size_ >= direct_min_ && direct_.empty()) return false;
-    if (size_ < direct_min_ / 4 && !direct_.empty()) return false;
+    if (direct_bits_ < direct_bits_floor()) return false;
+    if (direct_bits_ != 0 && size_ < direct_threshold(direct_bits_) / 4) return false;
+    if (direct_.empty() != (direct_bits_ == 0)) return false;
     if (!direct_.empty()) {
-      if (direct_.size() != size_t{1} << L::kDirectBits) return false;
+      if (direct_.size() != size_t{1} << direct_bits_) return false;
       for (uint32_t x = 0; x < direct_.size(); ++x)
         if (!(direct_[x] == direct_entry(x))) return false;
     }
@@ -553,9 +559,11 @@ class Trie {
   }
 
   // Direct pointing (Poptrie, DIR-24-8): once the family holds direct_min_ prefixes, an array
-  // indexed by the first kDirectBits address bits says, for each value of them, the longest
+  // indexed by the first direct_bits_ address bits says, for each value of them, the longest
   // prefix found above where the walk would need more bits, and the node where it resumes. The
-  // top levels, read by every lookup, become one read of an entry.
+  // top levels, read by every lookup, become one read of an entry. The sizes: L::kDirectBits,
+  // and 6, 12.. bits less (one level less each, down to kDirectLeast), the largest the table's
+  // size pays for.
   struct Direct {
     uint32_t node = kNil;  // the node's index | its first level << kDirectNodeBits; kNil: the walk ends above
     uint32_t best = kNil;  // results_ slot
@@ -563,24 +571,40 @@ class Trie {
   };
   static constexpr unsigned kDirectNodeBits = 27;  // level < 32 above, index below
   static constexpr uint32_t kDirectNodeMask = (uint32_t{1} << kDirectNodeBits) - 1;
-  static constexpr unsigned kDirectEnd = L::kOffset + L::kDirectBits;  // virtual bits it resolves
+  static constexpr unsigned kDirectLeast = 8;
+  static constexpr unsigned kDirectSmallest = (L::kDirectBits - kDirectLeast) % kStride + kDirectLeast;
 
-  static uint32_t direct_index(const Key& key) {
-    return static_cast<uint32_t>((key.w[0] << L::kOffset) >> (64 - L::kDirectBits));
+  // The table size an array of `bits` needs.
+  size_t direct_threshold(unsigned bits) const {
+    const unsigned shift = bits - kDirectSmallest;
+    return direct_min_ > (~size_t{0} >> shift) ? ~size_t{0} : direct_min_ << shift;
+  }
+  // The largest array the size asks for (0: none).
+  unsigned direct_bits_floor() const {
+    unsigned bits = 0;
+    for (unsigned b = kDirectSmallest; b <= L::kDirectBits; b += kStride)
+      if (size_ >= direct_threshold(b)) bits = b;
+    return bits;
+  }
+  // The virtual bits the array resolves.
+  unsigned direct_end() const { return L::kOffset + direct_bits_; }
+
+  uint32_t direct_index(const Key& key) const {
+    return static_cast<uint32_t>((key.w[0] << L::kOffset) >> (64 - direct_bits_));
   }
 
   // The entry for top bits x: the walk of x followed by zeros, up to the first node that needs
   // bits past them (its skip or its own chunk).
   Direct direct_entry(uint32_t x) const {
     Key key;
-    key.w[0] = (uint64_t{x} << (64 - L::kDirectBits)) >> L::kOffset;
+    key.w[0] = (uint64_t{x} << (64 - direct_bits_)) >> L::kOffset;
     Direct d;
     uint32_t n = 0;
     unsigned level = 0;
     for (;;) {
       const Node& node = nodes_[n];
       const unsigned own = level + skip_count(node.skip);
-      if (kStride * (own + 1) > kDirectEnd) {
+      if (kStride * (own + 1) > direct_end()) {
         d.node = n | level << kDirectNodeBits;
         return d;
       }
@@ -591,27 +615,32 @@ class Trie {
   }
 
   void rebuild_direct() {
-    direct_.resize(size_t{1} << L::kDirectBits);
+    direct_.assign(size_t{1} << direct_bits_, Direct{});
+    direct_.shrink_to_fit();
     for (uint32_t x = 0; x < direct_.size(); ++x) direct_[x] = direct_entry(x);
   }
 
   // After an update whose shallowest changed node starts at level `touched` on key's path:
-  // builds or drops the array when the size crossed its thresholds, else recomputes the entries
-  // whose walks pass through that node, which are those sharing its first 6 x touched virtual
-  // bits with the key. A node starting at or below kDirectEnd is never above a resume node, and
-  // a change inside a resume node leaves its index in place: nothing to do (most updates).
+  // builds, resizes or drops the array when the size crossed a threshold, else recomputes the
+  // entries whose walks pass through that node, which are those sharing its first 6 x touched
+  // virtual bits with the key. A node starting at or below direct_end() is never above a resume
+  // node, and a change inside a resume node leaves its index in place: nothing to do (most
+  // updates).
   void update_direct(const Key& key, unsigned touched) {
-    if (direct_.empty()) {
-      if (size_ >= direct_min_ && nodes_.size() <= kDirectNodeMask) rebuild_direct();
+    unsigned bits = direct_bits_floor();
+    if (direct_bits_ > bits && size_ >= direct_threshold(direct_bits_) / 4) bits = direct_bits_;
+    if (nodes_.size() > kDirectNodeMask || nodes_.empty()) bits = 0;  // entries could not say the node
+    if (bits != direct_bits_) {
+      direct_bits_ = bits;
+      if (bits == 0)
+        direct_ = {};  // and its memory
+      else
+        rebuild_direct();
       return;
     }
-    if (size_ < direct_min_ / 4 || nodes_.size() > kDirectNodeMask) {
-      direct_ = {};  // and its memory
-      return;
-    }
-    if (kStride * touched >= kDirectEnd) return;
+    if (direct_bits_ == 0 || kStride * touched >= direct_end()) return;
     const unsigned fixed = kStride * touched > L::kOffset ? kStride * touched - L::kOffset : 0;
-    const uint32_t count = uint32_t{1} << (L::kDirectBits - fixed);
+    const uint32_t count = uint32_t{1} << (direct_bits_ - fixed);
     const uint32_t first = direct_index(key) & ~(count - 1);
     for (uint32_t x = first; x < first + count; ++x) direct_[x] = direct_entry(x);
   }
@@ -979,7 +1008,8 @@ class Trie {
   std::unordered_map<V, uint32_t, Hash> owner_index_;
   size_t size_ = 0;
   std::vector<Direct> direct_;  // empty below direct_min_ prefixes
-  size_t direct_min_ = size_t{1} << (L::kDirectBits - 1);
+  unsigned direct_bits_ = 0;    // its index bits; 0: no array
+  size_t direct_min_ = size_t{1} << (kDirectSmallest - 1);
 };
 
 }  // namespace prefix_trie
@@ -1064,13 +1094,13 @@ class PrefixTable {
   // Structural self-check for tests (bitmaps, skips, blocks, owner lists, counts, the
   // direct-pointing arrays).
   bool check() const { return v4_.check() && v6_.check(); }
-  // For tests: the size from which a family gets its direct-pointing array (default 4096), and
-  // whether it has one now.
+  // For tests: the size from which a family gets its smallest direct-pointing array (default
+  // 4096: 13 bits; IPv4 gets 19 bits from 64 times that), and how many bits it has now (0: none).
   void set_direct_threshold(size_t prefixes) {
     v4_.set_direct_threshold(prefixes);
     v6_.set_direct_threshold(prefixes);
   }
-  bool has_direct(Family f) const { return f == Family::V4 ? v4_.has_direct() : v6_.has_direct(); }
+  unsigned direct_bits(Family f) const { return f == Family::V4 ? v4_.direct_bits() : v6_.direct_bits(); }
 
  private:
   // Host bits cleared, the length clamped to the family's width.

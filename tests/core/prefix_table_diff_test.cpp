@@ -12,6 +12,8 @@
 #include <array>
 #include <cstdint>
 #include <random>
+#include <set>
+#include <utility>
 #include <vector>
 
 #include "bench/bgp_prefixes.hpp"
@@ -124,7 +126,7 @@ TEST_CASE("prefix_table diff: random operations on both families against the bin
     CHECK(testing::lpm::compare_contents(pair, kOwners).empty());
     // The ops actually built something (not a sequence of no-ops on an empty table).
     CHECK(pair.model.size() > 100);
-    CHECK(pair.table.has_direct(Family::V4) == (seed % 2 == 1));
+    CHECK((pair.table.direct_bits(Family::V4) != 0) == (seed % 2 == 1));
   }
   CHECK(lookups > 8 * 3000);
 }
@@ -142,7 +144,7 @@ TEST_CASE("prefix_table diff: BGP-shaped tables built, probed and torn down") {
     }
     REQUIRE(pair.table.check());
     REQUIRE(testing::lpm::compare_contents(pair, kOwners).empty());
-    CHECK(pair.table.has_direct(f));  // 20 000 prefixes: past the default threshold
+    CHECK(pair.table.direct_bits(f) == 13);  // 20 000 prefixes: past the default threshold
     // Lookups inside stored prefixes and uniformly random ones.
     size_t hits = 0;
     std::vector<std::array<uint8_t, 16>> addrs;
@@ -183,20 +185,21 @@ TEST_CASE("prefix_table diff: BGP-shaped tables built, probed and torn down") {
   }
 }
 
-TEST_CASE("prefix_table diff: the direct-pointing array built, kept and dropped, short prefixes under it") {
+TEST_CASE("prefix_table diff: the direct-pointing arrays built, resized and dropped, short prefixes under them") {
   for (Family f : {Family::V4, Family::V6}) {
     CAPTURE(static_cast<int>(f));
     const unsigned max = Prefix::max_len(f);
     testing::lpm::Pair pair;
-    pair.table.set_direct_threshold(64);  // dropped again below 16
+    // 13 bits from 8 prefixes (dropped below 2); IPv4 19 bits from 512 (back to 13 below 128).
+    pair.table.set_direct_threshold(8);
     std::mt19937_64 rng(23 + static_cast<uint64_t>(f));
-    bench::BgpPrefixes gen(f, 300, 5);
-    // Prefixes shorter than, equal to and just past the direct-pointed bits (13) and the level
-    // boundaries around them (the virtual offset is 5: levels end at /1, /7, /13, /19), inside
-    // the BGP prefixes' space so that they cover them.
-    const std::vector<Prefix> bgp = gen.draw(300);
+    bench::BgpPrefixes gen(f, 600, 5);
+    // Prefixes shorter than, equal to and just past the direct-pointed bits (13, 19) and the
+    // level boundaries around them (the virtual offset is 5: levels end at /1, /7, /13, /19),
+    // inside the BGP prefixes' space so that they cover them.
+    const std::vector<Prefix> bgp = gen.draw(600);
     std::vector<Prefix> shorts;
-    for (unsigned len : {0u, 1u, 2u, 6u, 7u, 8u, 12u, 13u, 14u, 15u, 16u, 19u})
+    for (unsigned len : {0u, 1u, 2u, 6u, 7u, 8u, 12u, 13u, 14u, 15u, 16u, 18u, 19u, 20u})
       for (int k = 0; k < 3; ++k) shorts.push_back(Prefix::make(f, bgp[rng() % bgp.size()].addr.data(), static_cast<uint8_t>(len)));
     const auto step = [&](const Op& op) {
       REQUIRE(testing::lpm::apply(pair, op, kOwners).empty());
@@ -210,18 +213,24 @@ TEST_CASE("prefix_table diff: the direct-pointing array built, kept and dropped,
       }
     };
     const auto check = [&] { REQUIRE(testing::lpm::apply(pair, Op{Op::Kind::Check, {}, 0}, kOwners).empty()); };
-    bool crossed_up = false, crossed_down = false;
+    const unsigned largest = f == Family::V4 ? 19 : 13;
+    std::set<std::pair<unsigned, unsigned>> changes;  // (from, to) direct bits seen
+    unsigned bits = pair.table.direct_bits(f);
+    const auto note = [&] {
+      if (pair.table.direct_bits(f) != bits) changes.emplace(bits, pair.table.direct_bits(f));
+      bits = pair.table.direct_bits(f);
+    };
     for (int round = 0; round < 3; ++round) {
       CAPTURE(round);
       // Up: the BGP prefixes one by one, the short ones in between.
       for (size_t i = 0; i < bgp.size(); ++i) {
         step(Op{Op::Kind::Insert, bgp[i], static_cast<uint32_t>(rng() % kOwners)});
         if (i % 8 == 0) step(Op{Op::Kind::Insert, shorts[rng() % shorts.size()], static_cast<uint32_t>(rng() % kOwners)});
-        crossed_up |= pair.table.has_direct(f);
-        if (i % 16 == 0) check();
+        note();
+        if (i % 32 == 0) check();
       }
       check();
-      REQUIRE(pair.table.has_direct(f));
+      REQUIRE(pair.table.direct_bits(f) == largest);
       // The short ones removed and put back under the full table, with other owners.
       for (const Prefix& s : shorts) {
         step(Op{Op::Kind::Remove, s, 0});
@@ -231,22 +240,25 @@ TEST_CASE("prefix_table diff: the direct-pointing array built, kept and dropped,
         step(Op{Op::Kind::Insert, s, static_cast<uint32_t>(rng() % kOwners)});
         check();
       }
-      // Down: everything in random order, short ones included, to a few prefixes (and in the
-      // last round to none).
+      // Down: everything in random order, short ones included, to one prefix (and in the last
+      // round to none).
       std::vector<Prefix> all = bgp;
       all.insert(all.end(), shorts.begin(), shorts.end());
       std::shuffle(all.begin(), all.end(), rng);
-      const size_t keep = round == 2 ? 0 : 5;
+      const size_t keep = round == 2 ? 0 : 1;
       for (size_t i = 0; i + keep < all.size(); ++i) {
         step(Op{Op::Kind::Remove, all[i], 0});
-        crossed_down |= crossed_up && !pair.table.has_direct(f);
-        if (i % 16 == 0) check();
+        note();
+        if (i % 32 == 0) check();
       }
       check();
-      REQUIRE(!pair.table.has_direct(f));
+      REQUIRE(pair.table.direct_bits(f) == 0);
     }
-    CHECK(crossed_up);
-    CHECK(crossed_down);
+    // Every step up and down was taken.
+    if (f == Family::V4)
+      CHECK(changes == std::set<std::pair<unsigned, unsigned>>{{0, 13}, {13, 19}, {19, 13}, {13, 0}});
+    else
+      CHECK(changes == std::set<std::pair<unsigned, unsigned>>{{0, 13}, {13, 0}});
     CHECK(pair.table.size() == 0);
   }
 }
