@@ -10,7 +10,8 @@
 // Batched lookups (lpm_batch_hit / lpm_batch_random: lookup_batch over 64 addresses per call, the
 // data path's batch) for `multibit`, for `nodirect` (PrefixTable without its direct-pointing
 // array) and `direct16` / `direct19` (16 or 19 direct-pointed bits instead of 13); and at 1 M,
-// lpm_batch_lanes_hit/multibit with 1..32 lookups in flight.
+// lpm_batch_lanes_hit/multibit with 1..64 lookups in flight, and lpm_batch_hit/inlinecount
+// (multibit without the popcnt instruction).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -50,9 +51,10 @@ class OffsetTable {
     return p.family == Family::V4 ? v4_.remove(p.addr.data(), p.len) : v6_.remove(p.addr.data(), p.len);
   }
   const uint32_t* lookup(Family f, const uint8_t* a) const { return f == Family::V4 ? v4_.lookup(a) : v6_.lookup(a); }
-  template <unsigned G = 16>
+  template <unsigned G = 32, bool Popcnt = true>
   void lookup_batch(Family f, std::span<const uint8_t* const> in, std::span<const uint32_t*> out) const {
-    return f == Family::V4 ? v4_.template lookup_batch<G>(in, out) : v6_.template lookup_batch<G>(in, out);
+    return f == Family::V4 ? v4_.template lookup_batch<G, Popcnt>(in, out)
+                           : v6_.template lookup_batch<G, Popcnt>(in, out);
   }
   size_t size() const { return v4_.size() + v6_.size(); }
   size_t memory_bytes() const { return v4_.memory_bytes() + v6_.memory_bytes(); }
@@ -168,7 +170,7 @@ void run_lookups(benchmark::State& state, Family f, const Built<T>& b, const std
 }
 
 // lookup_batch over kBatch addresses per call, G in flight.
-template <class T, unsigned G = 16>
+template <class T, unsigned G = 32, bool Popcnt = true>
 void run_batches(benchmark::State& state, Family f, const Built<T>& b, const std::vector<Address>& addrs) {
   std::vector<const uint8_t*> in;
   for (const Address& a : addrs) in.push_back(a.data());
@@ -176,7 +178,7 @@ void run_batches(benchmark::State& state, Family f, const Built<T>& b, const std
   size_t i = 0;
   uint64_t hits = 0;
   for (auto _ : state) {
-    b.table.template lookup_batch<G>(f, std::span(in).subspan(i, kBatch), out);
+    b.table.template lookup_batch<G, Popcnt>(f, std::span(in).subspan(i, kBatch), out);
     for (const uint32_t* v : out) hits += v != nullptr;
     benchmark::DoNotOptimize(out);
     i = (i + kBatch) & (kAddresses - 1);
@@ -187,10 +189,10 @@ void run_batches(benchmark::State& state, Family f, const Built<T>& b, const std
   state.counters["bytes_per_prefix"] = static_cast<double>(b.table.memory_bytes()) / static_cast<double>(b.table.size());
 }
 
-template <class T, unsigned G = 16>
+template <class T, unsigned G = 32, bool Popcnt = true>
 void bm_batch_hit(benchmark::State& state, Family f) {
   const size_t n = static_cast<size_t>(state.range(0));
-  run_batches<T, G>(state, f, built<T>(f, n), hit_addresses(prefixes(f, n), 77));
+  run_batches<T, G, Popcnt>(state, f, built<T>(f, n), hit_addresses(prefixes(f, n), 77));
 }
 
 template <class T>
@@ -326,6 +328,12 @@ const bool registered = [] {
   register_lanes<8>();
   register_lanes<16>();
   register_lanes<32>();
+  register_lanes<64>();
+  // The batched walk with the inline popcount only (what a CPU without popcnt runs).
+  for (Family f : {Family::V4, Family::V6})
+    benchmark::RegisterBenchmark((std::string("lpm_batch_hit/inlinecount_") + (f == Family::V4 ? "v4" : "v6")).c_str(),
+                                 bm_batch_hit<Multibit, 32, false>, f)
+        ->Arg(1000)->Arg(1'000'000);
   return true;
 }();
 

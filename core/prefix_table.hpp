@@ -328,11 +328,12 @@ class Trie {
     return value_at(best);
   }
 
-  // out[i] = lookup(addrs[i]), G lookups in flight (see PrefixTable::lookup_batch).
-  template <unsigned G>
+  // out[i] = lookup(addrs[i]), G lookups in flight (see PrefixTable::lookup_batch). Popcnt:
+  // false keeps to the inline count even where the CPU has the instruction (lpm_scale_bench).
+  template <unsigned G, bool Popcnt = true>
   void lookup_batch(std::span<const uint8_t* const> addrs, std::span<const V*> out) const {
 #ifdef WG_PREFIX_TRIE_POPCNT_DISPATCH
-    if (kHasPopcnt) return lookup_batch_popcnt<G>(addrs, out);
+    if (Popcnt && kHasPopcnt) return lookup_batch_popcnt<G>(addrs, out);
 #endif
     lookup_batch_walk<G, false>(addrs, out);
   }
@@ -1059,15 +1060,15 @@ class PrefixTable {
   // (out must be at least as long). Faster than one by one when the table does not fit in the
   // cache: kBatchLanes walks advance in turn, each prefetching the next node it needs, so their
   // cache misses overlap. No allocation.
-  static constexpr unsigned kBatchLanes = 16;
+  static constexpr unsigned kBatchLanes = 32;
   void lookup_batch(Family f, std::span<const uint8_t* const> addrs, std::span<const V*> out) const {
     lookup_batch<kBatchLanes>(f, addrs, out);
   }
-  // With another number of lanes, for lpm_scale_bench.
-  template <unsigned G>
+  // With another number of lanes, or without the popcnt instruction, for lpm_scale_bench.
+  template <unsigned G, bool Popcnt = true>
   void lookup_batch(Family f, std::span<const uint8_t* const> addrs, std::span<const V*> out) const {
-    if (f == Family::V4) return v4_.template lookup_batch<G>(addrs, out);
-    if (f == Family::V6) return v6_.template lookup_batch<G>(addrs, out);
+    if (f == Family::V4) return v4_.template lookup_batch<G, Popcnt>(addrs, out);
+    if (f == Family::V6) return v6_.template lookup_batch<G, Popcnt>(addrs, out);
     for (size_t i = 0; i < addrs.size(); ++i) out[i] = nullptr;
   }
 

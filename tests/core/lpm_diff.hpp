@@ -71,12 +71,14 @@ inline std::string compare_batch(const Pair& p, const Prefix& address) {
     }
     in[i] = addrs[i].data();
   }
-  std::array<const uint32_t*, kBatch> lanes16{}, lanes3{};
-  p.table.lookup_batch(address.family, in, lanes16);
-  p.table.lookup_batch<3>(address.family, in, lanes3);
+  // The default lanes (with the popcnt instruction where the CPU has it), and 3 lanes with the
+  // inline count.
+  std::array<const uint32_t*, kBatch> wide{}, narrow{};
+  p.table.lookup_batch(address.family, in, wide);
+  p.table.lookup_batch<3, false>(address.family, in, narrow);
   for (size_t i = 0; i < kBatch; ++i) {
     const uint32_t* want = p.model.lookup(address.family, in[i]);
-    for (const uint32_t* got : {lanes16[i], lanes3[i]})
+    for (const uint32_t* got : {wide[i], narrow[i]})
       if ((got == nullptr) != (want == nullptr) || (got && *got != *want)) {
         Prefix a = address;
         a.addr = addrs[i];
