@@ -310,7 +310,9 @@ class Trie {
   }
 
   // The data path: no allocation, at most kLevels nodes (fewer below the direct-pointing array).
-  const V* lookup(const uint8_t* addr) const {
+  // Inlined into the caller as it was before the array: out of line it cost small tables 8-20 %
+  // (lpm_scale_bench, 1 k prefixes).
+  [[gnu::always_inline]] const V* lookup(const uint8_t* addr) const {
     if (nodes_.empty()) return nullptr;
     const Key key = Key::load(addr);
     const Node* nodes = nodes_.data();
