@@ -7,6 +7,11 @@
 // Three tables in the same run: `multibit` (PrefixTable, the chosen design), `binary` (the path-
 // compressed binary radix trie it replaced, tests/core/binary_prefix_table.hpp) and `offset0`
 // (the multibit trie with level boundaries at multiples of 6 bits, no virtual offset).
+// Batched lookups (lpm_batch_hit / lpm_batch_random: lookup_batch over 64 addresses per call, the
+// data path's batch) for `multibit`, for `nodirect` (PrefixTable without its direct-pointing
+// array) and `direct16` / `direct19` (16 or 19 direct-pointed bits instead of 13); and at 1 M,
+// lpm_batch_lanes_hit/multibit with 1..64 lookups in flight, and lpm_batch_hit/inlinecount
+// (multibit without the popcnt instruction).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -16,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <span>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -33,8 +39,9 @@ constexpr uint32_t kOwners = 4096;
 constexpr size_t kAddresses = size_t{1} << 16;  // lookups cycle through this many
 constexpr size_t kBatch = 64;                   // lookups per benchmark iteration
 
-// The multibit trie with another virtual offset, behind PrefixTable's interface (one family).
-template <unsigned Offset>
+// The multibit trie with another virtual offset or number of direct-pointed bits, behind
+// PrefixTable's interface.
+template <unsigned Offset, unsigned DirectBits = 13>
 class OffsetTable {
  public:
   std::optional<uint32_t> insert(const Prefix& p, uint32_t v) {
@@ -44,17 +51,30 @@ class OffsetTable {
     return p.family == Family::V4 ? v4_.remove(p.addr.data(), p.len) : v6_.remove(p.addr.data(), p.len);
   }
   const uint32_t* lookup(Family f, const uint8_t* a) const { return f == Family::V4 ? v4_.lookup(a) : v6_.lookup(a); }
+  template <unsigned G = 32, bool Popcnt = true>
+  void lookup_batch(Family f, std::span<const uint8_t* const> in, std::span<const uint32_t*> out) const {
+    return f == Family::V4 ? v4_.template lookup_batch<G, Popcnt>(in, out)
+                           : v6_.template lookup_batch<G, Popcnt>(in, out);
+  }
   size_t size() const { return v4_.size() + v6_.size(); }
   size_t memory_bytes() const { return v4_.memory_bytes() + v6_.memory_bytes(); }
 
  private:
-  prefix_trie::Trie<prefix_trie::Layout<4, Offset>, uint32_t, std::hash<uint32_t>> v4_;
-  prefix_trie::Trie<prefix_trie::Layout<16, Offset>, uint32_t, std::hash<uint32_t>> v6_;
+  prefix_trie::Trie<prefix_trie::Layout<4, Offset, DirectBits>, uint32_t, std::hash<uint32_t>> v4_;
+  prefix_trie::Trie<prefix_trie::Layout<16, Offset, DirectBits>, uint32_t, std::hash<uint32_t>> v6_;
+};
+
+// PrefixTable that never builds its direct-pointing array.
+class NoDirect : public PrefixTable<uint32_t> {
+ public:
+  NoDirect() { set_direct_threshold(~size_t{0}); }
 };
 
 using Multibit = PrefixTable<uint32_t>;
 using Binary = reference::BinaryPrefixTable<uint32_t>;
 using Offset0 = OffsetTable<0>;
+using Direct16 = OffsetTable<5, 16>;
+using Direct19 = OffsetTable<5, 19>;
 
 bool prefix_less(const Prefix& x, const Prefix& y) {
   return std::tie(x.family, x.addr, x.len) < std::tie(y.family, y.addr, y.len);
@@ -149,6 +169,37 @@ void run_lookups(benchmark::State& state, Family f, const Built<T>& b, const std
   state.counters["build_s"] = b.build_seconds;
 }
 
+// lookup_batch over kBatch addresses per call, G in flight.
+template <class T, unsigned G = 32, bool Popcnt = true>
+void run_batches(benchmark::State& state, Family f, const Built<T>& b, const std::vector<Address>& addrs) {
+  std::vector<const uint8_t*> in;
+  for (const Address& a : addrs) in.push_back(a.data());
+  std::array<const uint32_t*, kBatch> out{};
+  size_t i = 0;
+  uint64_t hits = 0;
+  for (auto _ : state) {
+    b.table.template lookup_batch<G, Popcnt>(f, std::span(in).subspan(i, kBatch), out);
+    for (const uint32_t* v : out) hits += v != nullptr;
+    benchmark::DoNotOptimize(out);
+    i = (i + kBatch) & (kAddresses - 1);
+  }
+  const auto lookups = static_cast<int64_t>(state.iterations() * kBatch);
+  state.SetItemsProcessed(lookups);
+  state.counters["hit_rate"] = static_cast<double>(hits) / static_cast<double>(lookups);
+  state.counters["bytes_per_prefix"] = static_cast<double>(b.table.memory_bytes()) / static_cast<double>(b.table.size());
+}
+
+template <class T, unsigned G = 32, bool Popcnt = true>
+void bm_batch_hit(benchmark::State& state, Family f) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  run_batches<T, G, Popcnt>(state, f, built<T>(f, n), hit_addresses(prefixes(f, n), 77));
+}
+
+template <class T>
+void bm_batch_random(benchmark::State& state, Family f) {
+  run_batches<T>(state, f, built<T>(f, static_cast<size_t>(state.range(0))), random_addresses(99));
+}
+
 template <class T>
 void bm_lookup_hit(benchmark::State& state, Family f) {
   const size_t n = static_cast<size_t>(state.range(0));
@@ -241,10 +292,48 @@ void register_table(const std::string& name, bool updates) {
   }
 }
 
+template <class T>
+void register_batches(const std::string& name) {
+  for (Family f : {Family::V4, Family::V6}) {
+    const std::string suffix = name + (f == Family::V4 ? "_v4" : "_v6");
+    benchmark::RegisterBenchmark(("lpm_batch_hit/" + suffix).c_str(), bm_batch_hit<T>, f)
+        ->Arg(1000)->Arg(100'000)->Arg(1'000'000);
+    benchmark::RegisterBenchmark(("lpm_batch_random/" + suffix).c_str(), bm_batch_random<T>, f)
+        ->Arg(1000)->Arg(100'000)->Arg(1'000'000);
+  }
+}
+
+template <unsigned G>
+void register_lanes() {
+  for (Family f : {Family::V4, Family::V6}) {
+    const std::string name = std::string("lpm_batch_lanes_hit/multibit_") + (f == Family::V4 ? "v4" : "v6") + "/lanes:" +
+                             std::to_string(G);
+    benchmark::RegisterBenchmark(name.c_str(), bm_batch_hit<Multibit, G>, f)->Arg(1'000'000);
+  }
+}
+
 const bool registered = [] {
   register_table<Multibit>("multibit", true);
   register_table<Binary>("binary", true);
   register_table<Offset0>("offset0", false);
+  register_table<NoDirect>("nodirect", false);
+  register_batches<Multibit>("multibit");
+  register_batches<NoDirect>("nodirect");
+  register_batches<Direct16>("direct16");
+  register_batches<Direct19>("direct19");
+  register_table<Direct16>("direct16", false);
+  register_table<Direct19>("direct19", false);
+  register_lanes<1>();
+  register_lanes<4>();
+  register_lanes<8>();
+  register_lanes<16>();
+  register_lanes<32>();
+  register_lanes<64>();
+  // The batched walk with the inline popcount only (what a CPU without popcnt runs).
+  for (Family f : {Family::V4, Family::V6})
+    benchmark::RegisterBenchmark((std::string("lpm_batch_hit/inlinecount_") + (f == Family::V4 ? "v4" : "v6")).c_str(),
+                                 bm_batch_hit<Multibit, 32, false>, f)
+        ->Arg(1000)->Arg(1'000'000);
   return true;
 }();
 

@@ -32,6 +32,7 @@
 #include <cstring>
 #include <functional>
 #include <optional>
+#include <span>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -49,19 +50,26 @@ inline constexpr uint32_t kNil = ~uint32_t{0};
 
 // A family's width and virtual offset (see the header comment). Offsets other than the default
 // are for lpm_scale_bench, which measures the alternatives.
-template <unsigned Bytes, unsigned Offset>
+// DirectBits: how many leading address bits the direct-pointing array of a large table resolves
+// (see Trie; smaller tables get fewer).
+template <unsigned Bytes, unsigned Offset, unsigned DirectBits = 13>
 struct Layout {
   static constexpr unsigned kBytes = Bytes;
   static constexpr unsigned kBits = 8 * Bytes;
   static constexpr unsigned kOffset = Offset;
+  static constexpr unsigned kDirectBits = DirectBits;
   static_assert(Offset < kStride);
+  static_assert(DirectBits >= 8 && DirectBits <= 24 && DirectBits < kBits);
   // Enough 64-bit words for kOffset + kBits bits plus a zero word, so a window never reads
   // past the end.
   static constexpr unsigned kWords = (Offset + kBits + 63) / 64 + 1;
   static constexpr unsigned kLevels = (Offset + kBits) / kStride + 1;  // a /kBits is in the last
 };
-using Layout4 = Layout<4, 5>;   // /24 ends level 4: with /19../23
-using Layout6 = Layout<16, 5>;  // /48 ends level 8: with /43../47
+// /24 ends level 4, with /19../23; 13 and 19 direct bits end levels 2 and 3.
+using Layout4 = Layout<4, 5, 19>;
+// /48 ends level 8, with /43../47. The top bits of IPv6 routes are few (a handful of RIR
+// blocks), so more than 13 direct bits did not pay (bench/RESULTS.md).
+using Layout6 = Layout<16, 5, 13>;
 
 // An address as a bit string with kOffset leading zero bits, in 64-bit words, most significant
 // bit first.
@@ -125,13 +133,32 @@ inline constexpr auto kSkipMask = [] {
 // instruction when the target has one.
 inline unsigned popcount(uint64_t x) {
 #if defined(__POPCNT__) || !defined(__x86_64__)
-  return static_cast<unsigned>(popcount(x));
+  return static_cast<unsigned>(std::popcount(x));
 #else
   x -= (x >> 1) & 0x5555555555555555ULL;
   x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
   x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
   return static_cast<unsigned>((x * 0x0101010101010101ULL) >> 56);
 #endif
+}
+
+// The batched lookup is built twice, once inside a function compiled for the popcnt instruction
+// (chosen at run time when the CPU has it: x86-64-v2 and later, but not the Debian baseline)
+// and once with the count above; Hw picks the count, inlined into either build.
+#if defined(__x86_64__) && !defined(__POPCNT__) && (defined(__GNUC__) || defined(__clang__))
+#define WG_PREFIX_TRIE_POPCNT_DISPATCH 1
+inline const bool kHasPopcnt = [] {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("popcnt") != 0;
+}();
+#endif
+
+template <bool Hw>
+[[gnu::always_inline]] inline unsigned count_bits(uint64_t x) {
+  if constexpr (Hw)
+    return static_cast<unsigned>(__builtin_popcountll(x));
+  else
+    return popcount(x);
 }
 
 inline uint64_t below(unsigned bit) { return (uint64_t{1} << bit) - 1; }  // bit < 64
@@ -218,7 +245,21 @@ class Trie {
 
   size_t size() const { return size_; }
 
-  void clear() { *this = Trie{}; }  // releases the memory too
+  void clear() {  // releases the memory too
+    const size_t direct_min = direct_min_;
+    *this = Trie{};
+    direct_min_ = direct_min;
+  }
+
+  // The table size from which the smallest direct-pointing array is kept; each larger one (6 more
+  // bits) needs 64 times that, and each goes again below a quarter of its size. The default
+  // makes an array cost 16 bytes per prefix when it is built; tests lower it to cross the
+  // thresholds both ways with few prefixes.
+  void set_direct_threshold(size_t prefixes) {
+    direct_min_ = std::max<size_t>(prefixes, 1);
+    update_direct(Key{}, 0);
+  }
+  unsigned direct_bits() const { return direct_bits_; }  // 0: no array
 
   // Everything the table holds on to, spare capacity and free blocks included.
   size_t memory_bytes() const {
@@ -227,54 +268,15 @@ class Trie {
     return nodes_.memory_bytes() + results_.memory_bytes() + entries_.capacity() * sizeof(Entry) +
            free_entries_.capacity() * sizeof(uint32_t) + owners_.capacity() * sizeof(Owner) +
            free_owners_.capacity() * sizeof(uint32_t) + owner_index_.bucket_count() * sizeof(void*) +
-           owner_index_.size() * kIndexNode;
+           owner_index_.size() * kIndexNode + direct_.capacity() * sizeof(Direct);
   }
 
   // addr must already be masked to len.
   std::optional<V> insert(const uint8_t* addr, unsigned len, const V& v) {
-    if (nodes_.empty()) nodes_[nodes_.alloc(1)] = Node{};  // the root, index 0
-    const Key key = Key::load(addr);
-    const unsigned vlen = len + L::kOffset;
-    const unsigned target = vlen / kStride, rel = vlen % kStride;
-    uint32_t n = 0, parent = kNil;
-    unsigned level = 0, parent_level = 0;  // the first level a node covers: skipped, then its own
-    for (;;) {
-      const Node node = nodes_[n];
-      const unsigned skip = skip_count(node.skip);
-      const unsigned own = level + skip;
-      if (skip) {
-        // The prefix leaves this node's path where a skipped chunk differs or where it ends.
-        const uint64_t diff = (key.window(kStride * level) ^ node.skip) & kSkipMask[skip];
-        unsigned split = diff ? static_cast<unsigned>(std::countl_zero(diff)) / kStride : skip;
-        if (target < own) split = std::min(split, target - level);
-        if (split < skip) {
-          split_node(n, split);
-          // With a shorter skip, n may now fit into a parent that holds nothing but it.
-          if (parent != kNil && merge_down(parent)) {
-            n = parent;
-            level = parent_level;
-            parent = kNil;  // its skip all matches the key: it will not split again
-          }
-          continue;
-        }
-      }
-      const unsigned c = key.chunk(own);
-      if (target == own) return place(n, internal_pos(rel, c), addr, len, v);
-      parent = n;
-      parent_level = level;
-      if (node.ext >> c & 1) {
-        n = node.child_base + static_cast<uint32_t>(popcount(node.ext & below(c)));
-        level = own + 1;
-        continue;
-      }
-      // A new branch: one node at the target level, or as deep as a node can skip.
-      const unsigned depth = std::min(target, own + 1 + kMaxSkip);
-      const unsigned skipped = depth - own - 1;
-      Node fresh;
-      fresh.skip = (key.window(kStride * (own + 1)) & kSkipMask[skipped]) | skipped;
-      n = add_child(n, c, fresh);
-      level = own + 1;
-    }
+    unsigned touched = L::kLevels;
+    std::optional<V> previous = insert_at(addr, len, v, touched);
+    update_direct(Key::load(addr), touched);
+    return previous;
   }
 
   bool remove(const uint8_t* addr, unsigned len) {
@@ -307,31 +309,35 @@ class Trie {
     return removed;
   }
 
-  // The data path: no allocation, at most kLevels nodes.
-  const V* lookup(const uint8_t* addr) const {
+  // The data path: no allocation, at most kLevels nodes (fewer below the direct-pointing array).
+  // Inlined into the caller as it was before the array: out of line it cost small tables 8-20 %
+  // (lpm_scale_bench, 1 k prefixes).
+  [[gnu::always_inline]] const V* lookup(const uint8_t* addr) const {
     if (nodes_.empty()) return nullptr;
     const Key key = Key::load(addr);
     const Node* nodes = nodes_.data();
-    uint32_t n = 0;
+    uint32_t n = 0, best = kNil;
     unsigned pos = 0;
-    uint32_t best = kNil;
-    for (;;) {
-      const Node& node = nodes[n];
-      const unsigned skip = skip_count(node.skip);
-      uint64_t w = key.window(pos);
-      if ((w ^ node.skip) & kSkipMask[skip]) break;
-      w <<= kStride * skip;
-      const auto c = static_cast<unsigned>(w >> 58);
-      const uint64_t match = node.internal & kCovering[c];
-      if (match) {
-        const auto at = static_cast<unsigned>(63 - std::countl_zero(match));  // the longest
-        best = node.result_base + static_cast<uint32_t>(popcount(node.internal & below(at)));
-      }
-      if (!(node.ext >> c & 1)) break;
-      n = node.child_base + static_cast<uint32_t>(popcount(node.ext & below(c)));
-      pos += kStride * (skip + 1);
+    if (!direct_.empty()) {
+      const Direct d = direct_[direct_index(key)];
+      best = d.best;
+      if (d.node == kNil) return value_at(best);
+      n = d.node & kDirectNodeMask;
+      pos = kStride * (d.node >> kDirectNodeBits);
     }
-    return best == kNil ? nullptr : &owners_[results_[best].value].value;
+    while (step<false>(nodes[n], key, n, pos, best)) {
+    }
+    return value_at(best);
+  }
+
+  // out[i] = lookup(addrs[i]), G lookups in flight (see PrefixTable::lookup_batch). Popcnt:
+  // false keeps to the inline count even where the CPU has the instruction (lpm_scale_bench).
+  template <unsigned G, bool Popcnt = true>
+  void lookup_batch(std::span<const uint8_t* const> addrs, std::span<const V*> out) const {
+#ifdef WG_PREFIX_TRIE_POPCNT_DISPATCH
+    if (Popcnt && kHasPopcnt) return lookup_batch_popcnt<G>(addrs, out);
+#endif
+    lookup_batch_walk<G, false>(addrs, out);
   }
 
   // By address, then by length. f(const uint8_t* addr, unsigned len, const V&).
@@ -351,7 +357,17 @@ class Trie {
 
   // Checks every structural invariant; for tests. Returns false on the first violation.
   bool check() const {
-    if (nodes_.empty()) return size_ == 0 && owner_index_.empty();
+    if (nodes_.empty()) return size_ == 0 && owner_index_.empty() && direct_.empty();
+    // The direct-pointing array: there exactly when the thresholds say, each entry as computed
+    // afresh from the trie.
+    if (direct_bits_ < direct_bits_floor()) return false;
+    if (direct_bits_ != 0 && size_ < direct_threshold(direct_bits_) / 4) return false;
+    if (direct_.empty() != (direct_bits_ == 0)) return false;
+    if (!direct_.empty()) {
+      if (direct_.size() != size_t{1} << direct_bits_) return false;
+      for (uint32_t x = 0; x < direct_.size(); ++x)
+        if (!(direct_[x] == direct_entry(x))) return false;
+    }
     Census census;
     if (!check_node(0, 0, true, census)) return false;
     if (census.nodes + nodes_.free_elements() != nodes_.size()) return false;
@@ -410,6 +426,7 @@ class Trie {
     uint32_t result = 0;
     std::array<uint32_t, L::kLevels> path{};  // path[0] = the root, path[depth] = node
     std::array<uint8_t, L::kLevels> own{};    // each path node's own level
+    std::array<uint8_t, L::kLevels> start{};  // and its first (skipped) level
     unsigned depth = 0;
   };
   struct Census {
@@ -418,6 +435,218 @@ class Trie {
   };
 
   static unsigned skip_count(uint64_t skip) { return static_cast<unsigned>(skip & 15); }
+
+  const V* value_at(uint32_t result) const {
+    return result == kNil ? nullptr : &owners_[results_[result].value].value;
+  }
+
+  // One node of a lookup's walk: the longest prefix it holds for the key into best, then on to
+  // its child (n, and pos = the child's first bit); false when the walk ends here.
+  template <bool Hw>
+  [[gnu::always_inline]] static bool step(const Node& node, const Key& key, uint32_t& n, unsigned& pos,
+                                          uint32_t& best) {
+    const unsigned skip = skip_count(node.skip);
+    uint64_t w = key.window(pos);
+    if ((w ^ node.skip) & kSkipMask[skip]) return false;
+    w <<= kStride * skip;
+    const auto c = static_cast<unsigned>(w >> 58);
+    const uint64_t match = node.internal & kCovering[c];
+    if (match) {
+      const auto at = static_cast<unsigned>(63 - std::countl_zero(match));  // the longest
+      best = node.result_base + count_bits<Hw>(node.internal & below(at));
+    }
+    if (!(node.ext >> c & 1)) return false;
+    n = node.child_base + count_bits<Hw>(node.ext & below(c));
+    pos += kStride * (skip + 1);
+    return true;
+  }
+
+#ifdef WG_PREFIX_TRIE_POPCNT_DISPATCH
+  template <unsigned G>
+  [[gnu::target("popcnt")]] void lookup_batch_popcnt(std::span<const uint8_t* const> addrs,
+                                                     std::span<const V*> out) const {
+    lookup_batch_walk<G, true>(addrs, out);
+  }
+#endif
+
+  // The batched walk: G lanes, each one lookup at a time, visited round robin; a lane does one
+  // step (the direct entry, a node, or the result) and prefetches what its next step reads, so
+  // by the time the round comes back to it the line is (more likely) there, and the misses of the
+  // G lookups overlap instead of following each other. A lane that finishes takes the next
+  // address, so short walks do not wait for long ones.
+  template <unsigned G, bool Hw>
+  [[gnu::always_inline]] void lookup_batch_walk(std::span<const uint8_t* const> addrs, std::span<const V*> out) const {
+    const size_t total = addrs.size();
+    if (nodes_.empty()) {
+      for (size_t i = 0; i < total; ++i) out[i] = nullptr;
+      return;
+    }
+    enum class State : uint8_t { Idle, Direct, Walk, Result };
+    struct Lane {
+      Key key;
+      uint32_t n = 0;
+      uint32_t best = kNil;
+      uint32_t slot = 0;
+      unsigned pos = 0;
+      State state = State::Idle;
+    };
+    const Node* nodes = nodes_.data();
+    const Result* results = results_.data();
+    const Direct* direct = direct_.empty() ? nullptr : direct_.data();
+    std::array<Lane, G> lanes;
+    size_t next = 0;
+    unsigned live = 0;
+    // The lane takes the next address, or goes idle.
+    const auto start = [&](Lane& l) {
+      if (next == total) {
+        l.state = State::Idle;
+        --live;
+        return;
+      }
+      l.slot = static_cast<uint32_t>(next++);
+      l.key = Key::load(addrs[l.slot]);
+      l.best = kNil;
+      if (direct) {
+        __builtin_prefetch(direct + direct_index(l.key));
+        l.state = State::Direct;
+      } else {
+        l.n = 0;
+        l.pos = 0;
+        l.state = State::Walk;
+      }
+    };
+    const auto finish = [&](Lane& l) {
+      if (l.best == kNil) {
+        out[l.slot] = nullptr;
+        start(l);
+      } else {
+        __builtin_prefetch(results + l.best);
+        l.state = State::Result;
+      }
+    };
+    for (Lane& l : lanes) {
+      ++live;
+      start(l);
+    }
+    while (live) {
+      for (Lane& l : lanes) {
+        switch (l.state) {
+          case State::Idle:
+            break;
+          case State::Direct: {
+            const Direct d = direct[direct_index(l.key)];
+            l.best = d.best;
+            if (d.node == kNil) {
+              finish(l);
+              break;
+            }
+            l.n = d.node & kDirectNodeMask;
+            l.pos = kStride * (d.node >> kDirectNodeBits);
+            __builtin_prefetch(nodes + l.n);
+            l.state = State::Walk;
+            break;
+          }
+          case State::Walk:
+            if (step<Hw>(nodes[l.n], l.key, l.n, l.pos, l.best))
+              __builtin_prefetch(nodes + l.n);
+            else
+              finish(l);
+            break;
+          case State::Result:
+            out[l.slot] = &owners_[results[l.best].value].value;
+            start(l);
+            break;
+        }
+      }
+    }
+  }
+
+  // Direct pointing (Poptrie, DIR-24-8): once the family holds direct_min_ prefixes, an array
+  // indexed by the first direct_bits_ address bits says, for each value of them, the longest
+  // prefix found above where the walk would need more bits, and the node where it resumes. The
+  // top levels, read by every lookup, become one read of an entry. The sizes: L::kDirectBits,
+  // and 6, 12.. bits less (one level less each, down to kDirectLeast), the largest the table's
+  // size pays for.
+  struct Direct {
+    uint32_t node = kNil;  // the node's index | its first level << kDirectNodeBits; kNil: the walk ends above
+    uint32_t best = kNil;  // results_ slot
+    bool operator==(const Direct&) const = default;
+  };
+  static constexpr unsigned kDirectNodeBits = 27;  // level < 32 above, index below
+  static constexpr uint32_t kDirectNodeMask = (uint32_t{1} << kDirectNodeBits) - 1;
+  static constexpr unsigned kDirectLeast = 8;
+  static constexpr unsigned kDirectSmallest = (L::kDirectBits - kDirectLeast) % kStride + kDirectLeast;
+
+  // The table size an array of `bits` needs.
+  size_t direct_threshold(unsigned bits) const {
+    const unsigned shift = bits - kDirectSmallest;
+    return direct_min_ > (~size_t{0} >> shift) ? ~size_t{0} : direct_min_ << shift;
+  }
+  // The largest array the size asks for (0: none).
+  unsigned direct_bits_floor() const {
+    unsigned bits = 0;
+    for (unsigned b = kDirectSmallest; b <= L::kDirectBits; b += kStride)
+      if (size_ >= direct_threshold(b)) bits = b;
+    return bits;
+  }
+  // The virtual bits the array resolves.
+  unsigned direct_end() const { return L::kOffset + direct_bits_; }
+
+  uint32_t direct_index(const Key& key) const {
+    return static_cast<uint32_t>((key.w[0] << L::kOffset) >> (64 - direct_bits_));
+  }
+
+  // The entry for top bits x: the walk of x followed by zeros, up to the first node that needs
+  // bits past them (its skip or its own chunk).
+  Direct direct_entry(uint32_t x) const {
+    Key key;
+    key.w[0] = (uint64_t{x} << (64 - direct_bits_)) >> L::kOffset;
+    Direct d;
+    uint32_t n = 0;
+    unsigned level = 0;
+    for (;;) {
+      const Node& node = nodes_[n];
+      const unsigned own = level + skip_count(node.skip);
+      if (kStride * (own + 1) > direct_end()) {
+        d.node = n | level << kDirectNodeBits;
+        return d;
+      }
+      unsigned pos = kStride * level;
+      if (!step<false>(node, key, n, pos, d.best)) return d;
+      level = own + 1;
+    }
+  }
+
+  void rebuild_direct() {
+    direct_.assign(size_t{1} << direct_bits_, Direct{});
+    direct_.shrink_to_fit();
+    for (uint32_t x = 0; x < direct_.size(); ++x) direct_[x] = direct_entry(x);
+  }
+
+  // After an update whose shallowest changed node starts at level `touched` on key's path:
+  // builds, resizes or drops the array when the size crossed a threshold, else recomputes the
+  // entries whose walks pass through that node, which are those sharing its first 6 x touched
+  // virtual bits with the key. A node starting at or below direct_end() is never above a resume
+  // node, and a change inside a resume node leaves its index in place: nothing to do (most
+  // updates).
+  void update_direct(const Key& key, unsigned touched) {
+    unsigned bits = direct_bits_floor();
+    if (direct_bits_ > bits && size_ >= direct_threshold(direct_bits_) / 4) bits = direct_bits_;
+    if (nodes_.size() > kDirectNodeMask || nodes_.empty()) bits = 0;  // entries could not say the node
+    if (bits != direct_bits_) {
+      direct_bits_ = bits;
+      if (bits == 0)
+        direct_ = {};  // and its memory
+      else
+        rebuild_direct();
+      return;
+    }
+    if (direct_bits_ == 0 || kStride * touched >= direct_end()) return;
+    const unsigned fixed = kStride * touched > L::kOffset ? kStride * touched - L::kOffset : 0;
+    const uint32_t count = uint32_t{1} << (direct_bits_ - fixed);
+    const uint32_t first = direct_index(key) & ~(count - 1);
+    for (uint32_t x = first; x < first + count; ++x) direct_[x] = direct_entry(x);
+  }
 
   Found find(const Key& key, unsigned len) const {
     Found f;
@@ -433,6 +662,7 @@ class Trie {
       if (target < own || ((key.window(kStride * level) ^ node.skip) & kSkipMask[skip])) return f;
       f.path[depth] = n;
       f.own[depth] = static_cast<uint8_t>(own);
+      f.start[depth] = static_cast<uint8_t>(level);
       const unsigned c = key.chunk(own);
       if (target == own) {
         const unsigned pos = internal_pos(rel, c);
@@ -445,6 +675,59 @@ class Trie {
       }
       if (!(node.ext >> c & 1)) return f;
       n = node.child_base + static_cast<uint32_t>(popcount(node.ext & below(c)));
+      level = own + 1;
+    }
+  }
+
+  // The insertion proper; touched: the first level of the shallowest node it changed.
+  std::optional<V> insert_at(const uint8_t* addr, unsigned len, const V& v, unsigned& touched) {
+    if (nodes_.empty()) nodes_[nodes_.alloc(1)] = Node{};  // the root, index 0
+    const Key key = Key::load(addr);
+    const unsigned vlen = len + L::kOffset;
+    const unsigned target = vlen / kStride, rel = vlen % kStride;
+    uint32_t n = 0, parent = kNil;
+    unsigned level = 0, parent_level = 0;  // the first level a node covers: skipped, then its own
+    for (;;) {
+      const Node node = nodes_[n];
+      const unsigned skip = skip_count(node.skip);
+      const unsigned own = level + skip;
+      if (skip) {
+        // The prefix leaves this node's path where a skipped chunk differs or where it ends.
+        const uint64_t diff = (key.window(kStride * level) ^ node.skip) & kSkipMask[skip];
+        unsigned split = diff ? static_cast<unsigned>(std::countl_zero(diff)) / kStride : skip;
+        if (target < own) split = std::min(split, target - level);
+        if (split < skip) {
+          split_node(n, split);
+          touched = std::min(touched, level);
+          // With a shorter skip, n may now fit into a parent that holds nothing but it.
+          if (parent != kNil && merge_down(parent)) {
+            touched = std::min(touched, parent_level);
+            n = parent;
+            level = parent_level;
+            parent = kNil;  // its skip all matches the key: it will not split again
+          }
+          continue;
+        }
+      }
+      const unsigned c = key.chunk(own);
+      if (target == own) {
+        touched = std::min(touched, level);
+        return place(n, internal_pos(rel, c), addr, len, v);
+      }
+      parent = n;
+      parent_level = level;
+      if (node.ext >> c & 1) {
+        n = node.child_base + static_cast<uint32_t>(popcount(node.ext & below(c)));
+        level = own + 1;
+        continue;
+      }
+      // A new branch: one node at the target level, or as deep as a node can skip.
+      const unsigned depth = std::min(target, own + 1 + kMaxSkip);
+      const unsigned skipped = depth - own - 1;
+      Node fresh;
+      fresh.skip = (key.window(kStride * (own + 1)) & kSkipMask[skipped]) | skipped;
+      touched = std::min(touched, level);
+      n = add_child(n, c, fresh);
       level = own + 1;
     }
   }
@@ -534,6 +817,7 @@ class Trie {
     node.result_base = results_.shrink(node.result_base, count, f.result - node.result_base);
     node.internal &= ~(uint64_t{1} << f.pos);
     --size_;
+    unsigned touched = f.start[f.depth];
     for (unsigned d = f.depth; d > 0; --d) {
       const uint32_t n = f.path[d];
       if (nodes_[n].internal != 0) break;
@@ -541,6 +825,7 @@ class Trie {
         merge_down(n);
         break;
       }
+      touched = f.start[d - 1];
       // Empty: out of its parent's children.
       const uint32_t parent = f.path[d - 1];
       const Node p = nodes_[parent];
@@ -549,6 +834,7 @@ class Trie {
       nodes_[parent].ext &= ~(uint64_t{1} << key.chunk(f.own[d - 1]));
     }
     compact_if_sparse();
+    update_direct(key, touched);
   }
 
   // Rebuilds both pools with only the live blocks, in trie order, once more than a fifth of
@@ -566,6 +852,7 @@ class Trie {
     copy_blocks(0, nodes, results);
     nodes_ = std::move(nodes);
     results_ = std::move(results);
+    if (!direct_.empty()) rebuild_direct();  // every node and result moved
   }
 
   // Node n is already in the new pool (at the same index there as its copy's, n); its children
@@ -723,6 +1010,9 @@ class Trie {
   std::vector<uint32_t> free_owners_;
   std::unordered_map<V, uint32_t, Hash> owner_index_;
   size_t size_ = 0;
+  std::vector<Direct> direct_;  // empty below direct_min_ prefixes
+  unsigned direct_bits_ = 0;    // its index bits; 0: no array
+  size_t direct_min_ = size_t{1} << (kDirectSmallest - 1);
 };
 
 }  // namespace prefix_trie
@@ -810,6 +1100,32 @@ class PrefixTable {
     return nullptr;
   }
 
+  // The same lookups for many addresses of one family: out[i] = lookup(f, addrs[i]) for every i
+  // (out must be at least as long). Faster than one by one when the table does not fit in the
+  // cache: kBatchLanes walks advance in turn, each prefetching the next node it needs, so their
+  // cache misses overlap. No allocation.
+  static constexpr unsigned kBatchLanes = 32;
+  void lookup_batch(Family f, std::span<const uint8_t* const> addrs, std::span<const V*> out) const {
+    lookup_batch<kBatchLanes>(f, addrs, out);
+  }
+  // With another number of lanes, or without the popcnt instruction, for lpm_scale_bench.
+  template <unsigned G, bool Popcnt = true>
+  void lookup_batch(Family f, std::span<const uint8_t* const> addrs, std::span<const V*> out) const {
+    // A scanned family is answered by its scan, as lookup() does: the same answers, and a
+    // table that small is in the cache anyway.
+    if (f == Family::V4 && scan4_.active) {
+      for (size_t i = 0; i < addrs.size(); ++i) out[i] = scan4_.find(addrs[i]);
+      return;
+    }
+    if (f == Family::V6 && scan6_.active) {
+      for (size_t i = 0; i < addrs.size(); ++i) out[i] = scan6_.find(addrs[i]);
+      return;
+    }
+    if (f == Family::V4) return v4_.template lookup_batch<G, Popcnt>(addrs, out);
+    if (f == Family::V6) return v6_.template lookup_batch<G, Popcnt>(addrs, out);
+    for (size_t i = 0; i < addrs.size(); ++i) out[i] = nullptr;
+  }
+
   // f(const Prefix&, const V&): IPv4 then IPv6, each by address, then by length.
   template <class F>
   void for_each(F&& f) const {
@@ -831,11 +1147,18 @@ class PrefixTable {
     rescan();
   }
   size_t memory_bytes() const { return sizeof(*this) + v4_.memory_bytes() + v6_.memory_bytes(); }
-  // Structural self-check for tests (bitmaps, skips, blocks, owner lists, counts), and that the
-  // small-table scans agree with the tries.
+  // Structural self-check for tests (bitmaps, skips, blocks, owner lists, counts, the
+  // direct-pointing arrays), and that the small-table scans agree with the tries.
   bool check() const { return v4_.check() && v6_.check() && scan_ok(scan4_, v4_) && scan_ok(scan6_, v6_); }
   // Whether a family's lookups are scans (for tests and benchmarks).
   bool scanned(Family f) const { return f == Family::V4 ? scan4_.active : f == Family::V6 && scan6_.active; }
+  // For tests: the size from which a family gets its smallest direct-pointing array (default
+  // 4096: 13 bits; IPv4 gets 19 bits from 64 times that), and how many bits it has now (0: none).
+  void set_direct_threshold(size_t prefixes) {
+    v4_.set_direct_threshold(prefixes);
+    v6_.set_direct_threshold(prefixes);
+  }
+  unsigned direct_bits(Family f) const { return f == Family::V4 ? v4_.direct_bits() : v6_.direct_bits(); }
 
   // A family holding at most this many prefixes is looked up by comparing each of them.
   static constexpr size_t kScanMax = 16;

@@ -1,9 +1,11 @@
 // tests/core/lpm_diff.hpp — one operation sequence applied to PrefixTable (the multibit trie)
 // and to the reference BinaryPrefixTable (the binary radix trie it replaced), with every answer
 // compared: the differential unit test draws the operations from a seeded RNG, lpm_diff_fuzz
-// decodes them from its input. A difference is returned as text, so each caller reports it its
+// decodes them from its input. A lookup is also made in batches (lookup_batch), together with
+// addresses that differ from it at bits spread over its length, each compared with the model. A difference is returned as text, so each caller reports it its
 // own way (doctest FAIL, fuzzer trap).
 #pragma once
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -54,6 +56,38 @@ inline std::string compare_contents(const Pair& p, uint32_t owners) {
   return {};
 }
 
+// The address, then kBatch - 1 copies of it with one bit flipped, the bits spread from the first
+// to the last: more addresses than lanes, so lanes take new lookups while others still walk.
+inline std::string compare_batch(const Pair& p, const Prefix& address) {
+  constexpr size_t kBatch = core::PrefixTable<uint32_t>::kBatchLanes + 9;
+  const unsigned bits = Prefix::max_len(address.family);
+  std::array<std::array<uint8_t, 16>, kBatch> addrs;
+  std::array<const uint8_t*, kBatch> in;
+  for (size_t i = 0; i < kBatch; ++i) {
+    addrs[i] = address.addr;
+    if (i > 0) {
+      const size_t bit = (i - 1) * bits / (kBatch - 1);
+      addrs[i][bit / 8] ^= static_cast<uint8_t>(0x80 >> (bit % 8));
+    }
+    in[i] = addrs[i].data();
+  }
+  // The default lanes (with the popcnt instruction where the CPU has it), and 3 lanes with the
+  // inline count.
+  std::array<const uint32_t*, kBatch> wide{}, narrow{};
+  p.table.lookup_batch(address.family, in, wide);
+  p.table.lookup_batch<3, false>(address.family, in, narrow);
+  for (size_t i = 0; i < kBatch; ++i) {
+    const uint32_t* want = p.model.lookup(address.family, in[i]);
+    for (const uint32_t* got : {wide[i], narrow[i]})
+      if ((got == nullptr) != (want == nullptr) || (got && *got != *want)) {
+        Prefix a = address;
+        a.addr = addrs[i];
+        return "lookup_batch " + core::to_string(a) + ": " + show(got) + ", want " + show(want);
+      }
+  }
+  return {};
+}
+
 // Applies op to both tables; "" when they agree.
 inline std::string apply(Pair& p, const Op& op, uint32_t owners) {
   const std::string what = core::to_string(op.prefix);
@@ -85,7 +119,7 @@ inline std::string apply(Pair& p, const Op& op, uint32_t owners) {
       const uint32_t* walked = p.table.lookup_walk(op.prefix.family, op.prefix.addr.data());
       if ((walked == nullptr) != (want == nullptr) || (walked && *walked != *want))
         return "lookup_walk " + what + ": " + show(walked) + ", want " + show(want);
-      break;
+      return compare_batch(p, op.prefix);
     }
     case Op::Kind::Check:
       if (!p.table.check()) return "check() failed";
