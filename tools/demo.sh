@@ -9,7 +9,8 @@
 #             |
 #            gw: one `wgrouter up gw0.conf`, unprivileged (user namespace), no kernel module
 #             |-- pub-ct0 (veth) -- ct  2001:db8:64:2001::2/128   AllowInbound tcp/22, tcp/80
-#             `-- pub-vm0 (TAP)  -- vm  2001:db8:64:2002::2/128
+#             `-- pub-vm0 (TAP)  -- vm  2001:db8:64:2002::2/128, configured by itself: its
+#                                       address by DHCPv6, its route from Router Advertisements
 #
 # and shows, step by step, what each step proves. Everything is torn down at the end (also on
 # failure or Ctrl-C); the last line is "demo: OK" when every check passed. Needs root.
@@ -24,6 +25,9 @@ export WGROUTER_BIN=$PWD/build/wgrouter
 
 # shellcheck source=../tests/netns/gateway_topo.sh
 source tests/netns/gateway_topo.sh
+# The VM-like instance configures itself (no cloud-init, no static address): pub-vm0 sends
+# Router Advertisements and answers DHCPv6 (gateway_topo.sh vm_attach).
+GW_VM_AUTOCONF=1
 
 N=0
 step() { N=$((N + 1)); T_TAG=""; printf '\n== %d. %s\n' "$N" "$1"; shift; local l; for l; do printf '   %s\n' "$l"; done; }
@@ -50,6 +54,15 @@ gw_start || die "wgrouter up"
 vm_attach || die "attach the TAP to the vm"
 info "wgrouter created TAP pub-vm0; moved into vm as eth0 like a hypervisor would; pub-ct0 is an existing veth"
 tcp_serve ct 22,80,23 && tcp_serve vm 23 || die "TCP servers in ct and vm"
+
+step "The VM configures itself: dhcpcd in vm, nothing set by hand" \
+	"pub-vm0 has RouterAdvertisements (default route, MTU, DNS) and DHCPv6 (its /128, DNS)"
+check_match "vm's address, by DHCPv6" "inet6 ${VM6}/128" "$(nsx vm ip -6 addr show dev eth0 scope global | grep -m1 inet6)"
+check_match "vm's default route, from the RAs" "default via fe80::1 dev eth0" "$(nsx vm ip -6 route show default | head -n 1)"
+check_match "vm's resolv.conf, from the DNS line" "nameserver 2001:db8:53::53" "$(cat "$T_DIR/vm-resolv.conf")"
+nsx vm ip -6 addr show dev eth0 | show_lines
+nsx vm ip -6 route show | show_lines
+gw_json | jq -c '.[0].ports[]? | select(.name == "pub-vm0") | {name, rs_received, ra_sent, dhcpv6_received, dhcpv6_sent}' | show_lines
 
 step "Handshake over CGNAT: the gateway initiates, the PoP learns the CGNAT's address and port"
 pop_handshake_wait 10 || die "no handshake at the PoP within 10 s" "$(tail -n 5 "$GW_LOG")"

@@ -438,25 +438,12 @@ sc_v_autoconf() {
 		fail "rdisc6: the RA from fe80::1 lacks something" "$out"
 	fi
 
-	# dhcpcd: addresses and routes for real, its state and resolv.conf on tmpfs / a file of ours.
+	# dhcpcd: addresses and routes for real, its state and resolv.conf on tmpfs / a file of ours
+	# (gateway_topo.sh); stopped before the next client (port 546 free, link-local back).
 	resolv=$T_DIR/dhcpcd-resolv.conf
-	: >"$resolv"
-	printf 'ipv6only\nnoipv6rs\nipv6rs\nia_na\nnohook hostname\n' >"$T_DIR/dhcpcd.conf"
-	nsx vm unshare -m --propagation private sh -c '
-		mount -t tmpfs wgt /var/lib/dhcpcd && mkdir -p /run/dhcpcd && mount -t tmpfs wgt /run/dhcpcd &&
-		mount --bind "$1" /etc/resolv.conf && exec timeout 60 dhcpcd -B -f "$2" eth0' sh "$resolv" "$T_DIR/dhcpcd.conf" \
-		>"$T_DIR/dhcpcd.log" 2>&1 &
-	pid=$!
+	vm_dhcpcd_start "$resolv"
 	vm_client_ok dhcpcd "$resolv"
-	# dhcpcd runs as several processes; all of them must be gone (port 546 free) before the next
-	# client, and it takes the link-local address with it: the link comes back with a new one.
-	kill "$pid" 2>/dev/null
-	pkill -TERM -f "dhcpcd -B -f $T_DIR/dhcpcd.conf" 2>/dev/null
-	wait_for 15 eval "! pgrep -f 'dhcpcd -B -f $T_DIR/dhcpcd.conf' >/dev/null" ||
-		pkill -KILL -f "dhcpcd -B -f $T_DIR/dhcpcd.conf"
-	# dhcpcd makes the link-local address itself (the kernel's generation switched off): back to
-	# the kernel's.
-	nsx vm sysctl -qw net.ipv6.conf.eth0.addr_gen_mode=0
+	vm_dhcpcd_stop
 	vm_static bare
 
 	# ISC dhclient -6 with Debian's dhclient-script; the default route comes from the kernel

@@ -244,7 +244,8 @@ topo_build() {
 	info "PoP: $impl $POP_WG on $POP4:$POP_PORT, peer gw without endpoint, $ROUTED6 routed into the tunnel"
 }
 
-# gw_write_conf: the gateway's configuration, one file (GW_PORTS=0: without the [Port] sections).
+# gw_write_conf: the gateway's configuration, one file (GW_PORTS=0: without the [Port] sections;
+# GW_VM_AUTOCONF=1: pub-vm0 with RouterAdvertisements and DHCPv6, and a DNS line to announce).
 gw_write_conf() {
 	(
 		umask 077
@@ -254,6 +255,7 @@ gw_write_conf() {
 			Address = $TUN6_GW/64
 			MTU = 1420
 			Unreachable = $ROUTED6
+			$([[ ${GW_VM_AUTOCONF:-0} == 1 ]] && echo "DNS = 2001:db8:53::53, example.net")
 
 			[Peer]
 			PublicKey = $(pub pop)
@@ -279,6 +281,7 @@ gw_write_conf() {
 			Route = $VM6/128
 			MTU = 1280
 		EOF
+		[[ ${GW_VM_AUTOCONF:-0} == 1 ]] && printf 'RouterAdvertisements = true\nDHCPv6 = true\n' >>"$GW_CONF"
 	)
 }
 
@@ -312,8 +315,39 @@ gw_stop() {
 	GW_DPID=""
 }
 
+# vm_dhcpcd_start RESOLV: dhcpcd (IPv6 only) on vm's eth0, in a private mount namespace so
+# its state and resolv.conf (bind-mounted from RESOLV) never touch the host's; VM_DHCPCD_PID.
+# Stopped by vm_dhcpcd_stop (registered for cleanup too).
+vm_dhcpcd_start() {
+	printf 'ipv6only\nipv6rs\nia_na\nnohook hostname\n' >"$T_DIR/dhcpcd.conf"
+	: >"$1"
+	nsx vm unshare -m --propagation private sh -c '
+		mount -t tmpfs wgt /var/lib/dhcpcd && mkdir -p /run/dhcpcd && mount -t tmpfs wgt /run/dhcpcd &&
+		mount --bind "$1" /etc/resolv.conf && exec timeout 600 dhcpcd -B -f "$2" eth0' sh "$1" "$T_DIR/dhcpcd.conf" \
+		>>"$T_DIR/dhcpcd.log" 2>&1 &
+	VM_DHCPCD_PID=$!
+	on_cleanup vm_dhcpcd_stop
+}
+# vm_dhcpcd_stop: dhcpcd runs as several processes: all gone (port 546 free) when this returns.
+# It made the link-local address itself and takes it away: the kernel makes it again.
+vm_dhcpcd_stop() {
+	[[ -n ${VM_DHCPCD_PID:-} ]] && kill "$VM_DHCPCD_PID" 2>/dev/null
+	pkill -TERM -f "dhcpcd -B -f $T_DIR/dhcpcd.conf" 2>/dev/null
+	wait_for 15 eval "! pgrep -f 'dhcpcd -B -f $T_DIR/dhcpcd.conf' >/dev/null" ||
+		pkill -KILL -f "dhcpcd -B -f $T_DIR/dhcpcd.conf"
+	VM_DHCPCD_PID=""
+	nsx vm sysctl -qw net.ipv6.conf.eth0.addr_gen_mode=0 2>/dev/null
+	return 0
+}
+# vm_autoconf_wait: vm has its /128 and a default route via fe80::1, both learned (bounded).
+vm_autoconf_wait() {
+	wait_for "${1:-20}" eval "nsx vm ip -6 addr show dev eth0 scope global | grep -q '$VM6/128' &&
+		nsx vm ip -6 route show default | grep -q 'via fe80::1 dev eth0'"
+}
+
 # vm_attach: wgrouter made the TAP pub-vm0 in the gateway; hand it to the vm (as a hypervisor
-# would), rename it eth0, address and default route there.
+# would), rename it eth0, address and default route there (GW_VM_AUTOCONF=1: the vm configures
+# itself with dhcpcd: its /128 by DHCPv6, the default route from the port's RAs).
 vm_attach() {
 	local out
 	wait_for 5 nsx gw ip link show pub-vm0 ||
@@ -321,8 +355,16 @@ vm_attach() {
 	# as root outside: enter only the gateway's netns; the target is the vm's named netns
 	out=$(nsenter -t "$(ns_ref gw)" -n ip link set pub-vm0 netns "$(ns_ref vm)" 2>&1) &&
 		out=$(nsx vm ip link set pub-vm0 name eth0 2>&1) &&
-		out=$(nsx vm ip link set eth0 mtu 1420 up 2>&1) &&
-		out=$(addr_add vm eth0 "$VM6/128" 2>&1) &&
+		out=$(nsx vm ip link set eth0 mtu 1420 up 2>&1) ||
+		{ fail "move TAP pub-vm0 into vm as eth0" "$out"; return 1; }
+	if [[ ${GW_VM_AUTOCONF:-0} == 1 ]]; then
+		vm_dhcpcd_start "$T_DIR/vm-resolv.conf"
+		vm_autoconf_wait 30 ||
+			{ fail "vm configures itself (DHCPv6 address, default route from RAs)" "$(nsx vm ip -6 addr 2>&1)" \
+				"$(nsx vm ip -6 route 2>&1)" "$(tail -n 15 "$T_DIR/dhcpcd.log" 2>&1)"; return 1; }
+		return 0
+	fi
+	out=$(addr_add vm eth0 "$VM6/128" 2>&1) &&
 		out=$(nsx vm ip -6 route add default via fe80::1 dev eth0 2>&1) ||
 		{ fail "move TAP pub-vm0 into vm as eth0, address, default route" "$out"; return 1; }
 }
