@@ -23,16 +23,6 @@ void frame_head(uint8_t* out, const Mac& src_mac, const Mac& dst_mac) {
   write_eth(out + kVnetLen, dst_mac, src_mac, kEtherIpv6);
 }
 
-void ipv6_head(uint8_t* ip, size_t payload, uint8_t next, uint8_t hops, const uint8_t* src, const uint8_t* dst) {
-  std::memset(ip, 0, 8);
-  ip[0] = 0x60;
-  store16(ip + 4, static_cast<uint16_t>(payload));
-  ip[6] = next;
-  ip[7] = hops;
-  std::memcpy(ip + 8, src, 16);
-  std::memcpy(ip + 24, dst, 16);
-}
-
 // The transport checksum at l4 + at, over len bytes of transport.
 void checksum(uint8_t* ip, uint8_t proto, size_t len, size_t at) {
   uint8_t* t = ip + 40;
@@ -124,7 +114,7 @@ size_t build_router_advert(uint8_t* out, const RaInfo& ra, const Mac& dst_mac, c
     std::memcpy(o + 8, ra.dns->domains.data(), body);
     n += len;
   }
-  ipv6_head(ip, n, kProtoIcmp6, 255, ra.src.data(), dst);
+  write_ipv6_header(ip, n, kProtoIcmp6, 255, ra.src.data(), dst);
   checksum(ip, kProtoIcmp6, n, 2);
   return kFrameHeader + 40 + n;
 }
@@ -276,7 +266,7 @@ size_t build_dhcp6_frame(uint8_t* out, const Mac& src_mac, const Mac& dst_mac, c
   if (!fits) return 0;
   const size_t payload = static_cast<size_t>(w - d);
   frame_head(out, src_mac, dst_mac);
-  ipv6_head(ip, 8 + payload, kProtoUdp, 255, src, dst);
+  write_ipv6_header(ip, 8 + payload, kProtoUdp, 255, src, dst);
   store16(udp, kServerPort);
   store16(udp + 2, kClientPort);
   store16(udp + 4, static_cast<uint16_t>(8 + payload));

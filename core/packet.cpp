@@ -220,16 +220,6 @@ bool v4_special(const uint8_t* a) {
   return zero || broadcast || multicast;
 }
 
-void write_ipv6_header(uint8_t* p, size_t payload, uint8_t next, uint8_t hops, const uint8_t* src,
-                       const uint8_t* dst) {
-  std::memset(p, 0, 8);
-  p[0] = 0x60;
-  store16(p + 4, static_cast<uint16_t>(payload));
-  p[6] = next;
-  p[7] = hops;
-  std::memcpy(p + 8, src, 16);
-  std::memcpy(p + 24, dst, 16);
-}
 
 void write_ipv4_header(uint8_t* p, size_t total, uint8_t proto, uint8_t tos, const uint8_t* src, const uint8_t* dst) {
   std::memset(p, 0, 20);
@@ -251,6 +241,17 @@ void set_icmp6_checksum(uint8_t* ip, size_t icmp_len) {
 }
 
 }  // namespace
+
+void write_ipv6_header(uint8_t* p, size_t payload, uint8_t next, uint8_t hops, const uint8_t* src,
+                       const uint8_t* dst) {
+  std::memset(p, 0, 8);
+  p[0] = 0x60;
+  store16(p + 4, static_cast<uint16_t>(payload));
+  p[6] = next;
+  p[7] = hops;
+  std::memcpy(p + 8, src, 16);
+  std::memcpy(p + 24, dst, 16);
+}
 
 size_t build_icmp_error(uint8_t* out, Family f, const uint8_t* src, std::span<const uint8_t> orig, uint8_t type,
                         uint8_t code, uint32_t param) {

@@ -125,6 +125,9 @@ IpError parse_ip(std::span<const uint8_t> pkt, IpInfo& out);
 // Decrements TTL / hop limit in place (IPv4 checksum updated incrementally).
 void decrement_ttl(uint8_t* ip, Family f);
 
+// A fixed IPv6 header (traffic class and flow label zero) of a packet with `payload` bytes after it.
+void write_ipv6_header(uint8_t* p, size_t payload, uint8_t next, uint8_t hops, const uint8_t* src, const uint8_t* dst);
+
 bool is_link_local6(const uint8_t* a);  // fe80::/10
 bool is_multicast6(const uint8_t* a);   // ff00::/8
 bool is_unspecified6(const uint8_t* a);

@@ -13,6 +13,7 @@
 #include "config/uapi.hpp"
 #include "crypto/secure.hpp"
 #include "io/sockaddr.hpp"
+#include "io/stream_out.hpp"
 
 namespace wg::io {
 
@@ -183,21 +184,9 @@ bool MetricsServer::make_slice(Conn& c, config::UapiTarget target, const std::st
 }
 
 bool MetricsServer::send_some(int fd, Conn& c, core::Instant now) {
-  size_t off = 0;
-  while (off < c.out.size()) {
-    const ssize_t n = ::send(fd, c.out.data() + off, c.out.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n > 0) {
-      off += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) break;
-    return false;
-  }
-  if (off) {
-    c.out.erase(0, off);
-    c.since = now;
-  }
+  bool moved = false;
+  if (!send_pending(fd, c.out, moved)) return false;
+  if (moved) c.since = now;
   return c.out.empty() || now - c.since < kStallLimit;
 }
 

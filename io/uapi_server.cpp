@@ -9,6 +9,8 @@
 
 #include <cstring>
 
+#include "io/stream_out.hpp"
+
 namespace wg::io {
 
 namespace {
@@ -117,22 +119,10 @@ bool UapiServer::serve(int fd) {
 }
 
 bool UapiServer::send_some(int fd, Conn& c) {
-  size_t off = 0;
-  while (off < c.out.size()) {
-    const ssize_t n = ::send(fd, c.out.data() + off, c.out.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n > 0) {
-      off += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) break;
-    return false;
-  }
+  bool moved = false;
+  if (!send_pending(fd, c.out, moved)) return false;
   const auto now = std::chrono::steady_clock::now();
-  if (off) {
-    c.out.erase(0, off);
-    c.since = now;
-  }
+  if (moved) c.since = now;
   return c.out.empty() || now - c.since < kStallLimit;
 }
 
