@@ -13,6 +13,7 @@
 
 #include "config/status.hpp"
 #include "config/uapi.hpp"
+#include "config/uapi_hooks.hpp"
 #include "core/harness.hpp"
 #include "crypto/encoding.hpp"
 #include "crypto/x25519.hpp"
@@ -256,16 +257,9 @@ TEST_CASE("metrics status: a reply's lines parse into the interface, its ports a
 
 namespace {
 
-struct Hooks final : UapiHooks {
-  testing::FakeClock clock;
-  testing::SeededRng rng{3};
-  core::Outbox out;
-  core::Env env() override { return core::Env{clock.now, clock.wall, rng}; }
-  core::Outbox& outbox() override { return out; }
+struct Hooks final : testing::StillUapiHooks {
+  Hooks() : StillUapiHooks(3) {}
   uint16_t listen_port() const override { return 51820; }
-  int set_listen_port(uint16_t) override { return 0; }
-  uint32_t fwmark() const override { return 0; }
-  int set_fwmark(uint32_t) override { return 0; }
   void append_status(std::string& o) const override { o += "version=9.9.9\naead=test\n"; }
 };
 

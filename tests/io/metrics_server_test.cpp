@@ -16,6 +16,7 @@
 
 #include "config/status.hpp"
 #include "config/uapi.hpp"
+#include "config/uapi_hooks.hpp"
 #include "core/harness.hpp"
 #include "crypto/x25519.hpp"
 #include "io/metrics_server.hpp"
@@ -24,16 +25,8 @@ namespace {
 
 using namespace wg;
 
-struct Hooks final : config::UapiHooks {
-  testing::FakeClock clock;
-  testing::SeededRng rng{9};
-  core::Outbox out;
-  core::Env env() override { return core::Env{clock.now, clock.wall, rng}; }
-  core::Outbox& outbox() override { return out; }
-  uint16_t listen_port() const override { return 0; }
-  int set_listen_port(uint16_t) override { return 0; }
-  uint32_t fwmark() const override { return 0; }
-  int set_fwmark(uint32_t) override { return 0; }
+struct Hooks final : testing::StillUapiHooks {
+  Hooks() : StillUapiHooks(9) {}
 };
 
 // A Device with `peers` peers, a metrics server on a fresh unix socket, and clients.

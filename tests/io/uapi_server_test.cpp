@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/uapi.hpp"
+#include "config/uapi_hooks.hpp"
 #include "core/harness.hpp"
 #include "crypto/encoding.hpp"
 #include "crypto/x25519.hpp"
@@ -22,16 +23,8 @@ namespace {
 using namespace wg;
 using Clock = std::chrono::steady_clock;
 
-struct Hooks final : config::UapiHooks {
-  testing::FakeClock clock;
-  testing::SeededRng rng{7};
-  core::Outbox out;
-  core::Env env() override { return core::Env{clock.now, clock.wall, rng}; }
-  core::Outbox& outbox() override { return out; }
-  uint16_t listen_port() const override { return 0; }
-  int set_listen_port(uint16_t) override { return 0; }
-  uint32_t fwmark() const override { return 0; }
-  int set_fwmark(uint32_t) override { return 0; }
+struct Hooks final : testing::StillUapiHooks {
+  Hooks() : StillUapiHooks(7) {}
 };
 
 TEST_CASE("uapi server: a reply larger than the socket takes does not wait for the client") {
