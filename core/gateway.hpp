@@ -37,6 +37,7 @@
 #include "core/packet.hpp"
 #include "core/peer.hpp"
 #include "core/prefix_table.hpp"
+#include "core/ratelimiter.hpp"
 
 namespace wg::core {
 
@@ -247,8 +248,7 @@ class Gateway {
     // Autoconfiguration (gateway_autoconf.cpp).
     Instant next_ra{};       // the next unsolicited RA (the first goes at the first tick)
     uint32_t initial_ras = 0;
-    float autoconf_tokens = kAutoconfBurst;
-    Instant autoconf_last{};
+    TokenBucket autoconf_budget{kAutoconfPerSecond, kAutoconfBurst};  // RS and DHCPv6 answers
     std::optional<pkt::Addr16> prefix64;  // a /64 route: announced for SLAAC
     std::optional<pkt::Addr16> address6;  // the AllowedSource /128 that DHCPv6 hands out
     std::array<uint8_t, 10> duid{};
@@ -321,7 +321,6 @@ class Gateway {
   bool port_autoconf(const Env& env, uint32_t p, std::span<const uint8_t> ip, const pkt::IpInfo& info,
                      const pkt::Mac& from, GatewayOutput& out);
   void send_ra(uint32_t p, const pkt::Mac& dst_mac, const uint8_t* dst, GatewayOutput& out);
-  bool autoconf_allowed(Port& port, Instant now);
   void autoconf_derive(Port& port);
   bool is_own(const Port& port, Family f, const uint8_t* addr) const;
   // Writes the virtio-net + Ethernet header in front of the IP packet at buf[off] and sends.

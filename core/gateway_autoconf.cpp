@@ -41,16 +41,6 @@ void Gateway::autoconf_derive(Port& port) {
     if (s.family == Family::V6 && s.len == 128 && !port.address6) port.address6 = s.addr;
 }
 
-bool Gateway::autoconf_allowed(Port& port, Instant now) {
-  const double dt = std::chrono::duration<double>(now - port.autoconf_last).count();
-  port.autoconf_last = now;
-  if (dt > 0)
-    port.autoconf_tokens = static_cast<float>(std::min<double>(kAutoconfBurst, port.autoconf_tokens + dt * kAutoconfPerSecond));
-  if (port.autoconf_tokens < 1) return false;
-  port.autoconf_tokens -= 1;
-  return true;
-}
-
 void Gateway::send_ra(uint32_t p, const Mac& dst_mac, const uint8_t* dst, GatewayOutput& out) {
   Port& port = *ports_[p];
   autoconf::RaInfo ra;
@@ -96,7 +86,7 @@ bool Gateway::port_autoconf(const Env& env, uint32_t p, std::span<const uint8_t>
       return true;
     }
     ++port.stats.rs_received;
-    if (!autoconf_allowed(port, env.now)) {
+    if (!port.autoconf_budget.take(env.now)) {
       count(Drop::AutoconfLimited, in);
       return true;
     }
@@ -165,7 +155,7 @@ bool Gateway::port_autoconf(const Env& env, uint32_t p, std::span<const uint8_t>
     count(Drop::NotForUs, in);
     return true;
   }
-  if (!autoconf_allowed(port, env.now)) {
+  if (!port.autoconf_budget.take(env.now)) {
     count(Drop::AutoconfLimited, in);
     return true;
   }
