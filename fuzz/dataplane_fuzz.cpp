@@ -7,10 +7,8 @@
 // Speed: each input builds a fresh world (the same one every time: fixed keys, a fixed clock,
 // the RNG of dataplane_world.hpp), so a finding reproduces from its input alone. What would
 // make that slow is X25519 (two keys, two peers, and every handshake); the world's ephemeral
-// keys come from a pool of six, so the same few scalar multiplications recur, and this file
-// stands in for libsodium's two X25519 entry points with a memo in front of the real ones
-// (found with dlsym(RTLD_NEXT)). A pure function memoised: the handshake code runs whole, only
-// the curve arithmetic is looked up; a point the fuzzer made up is computed for real.
+// keys come from a pool of six, so the same few scalar multiplications recur, and the fuzz
+// build's X25519 keeps recent results (fuzz/x25519_memo.cpp).
 // The other cost is memory: a data plane reserves a few MB up front (batch-sized job and
 // datagram arrays), and ASan maps, fills, unmaps and releases every such block anew, which is
 // most of a run in system time. So blocks of kBigBlock bytes and more are kept when deleted and
@@ -18,61 +16,16 @@
 // such a delete goes unnoticed; bounds stay checked, the size is exact). And ASan's quarantine
 // is kept small (__asan_default_options; ASAN_OPTIONS still overrides it): freed memory is
 // reused within a few inputs instead of fresh pages being faulted in for every allocation.
-#include <dlfcn.h>
-
-#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <new>
 
 #include "aead_choice.hpp"
 #include "dataplane_world.hpp"
 
 namespace {
-
-using ScalarMult = int (*)(unsigned char*, const unsigned char*, const unsigned char*);
-using ScalarMultBase = int (*)(unsigned char*, const unsigned char*);
-
-template <class F>
-F real(const char* name) {
-  void* f = dlsym(RTLD_NEXT, name);
-  if (!f) {
-    std::fprintf(stderr, "dataplane_fuzz: no %s behind the memo\n", name);
-    std::abort();
-  }
-  return reinterpret_cast<F>(f);
-}
-
-struct Product {
-  std::array<unsigned char, 32> q;
-  int rc;
-};
-// Bounded: past this many products every new one is computed and not kept.
-constexpr size_t kMemoMax = 1 << 14;
-std::map<std::array<unsigned char, 64>, Product> memo;
-
-int memoised(unsigned char* q, const unsigned char* n, const unsigned char* p, bool base) {
-  std::array<unsigned char, 64> key{};
-  std::memcpy(key.data(), n, 32);
-  if (!base) std::memcpy(key.data() + 32, p, 32);
-  else key[32] = 9;  // the base point's u-coordinate, which no caller passes as p this way
-  if (const auto it = memo.find(key); it != memo.end()) {
-    std::memcpy(q, it->second.q.data(), 32);
-    return it->second.rc;
-  }
-  static const auto mult = real<ScalarMult>("crypto_scalarmult_curve25519");
-  static const auto mult_base = real<ScalarMultBase>("crypto_scalarmult_curve25519_base");
-  const int rc = base ? mult_base(q, n) : mult(q, n, p);
-  if (memo.size() < kMemoMax) {
-    Product r{{}, rc};
-    std::memcpy(r.q.data(), q, 32);
-    memo.emplace(key, r);
-  }
-  return rc;
-}
 
 // --- large blocks, kept for the next input ---
 
@@ -135,13 +88,6 @@ void operator delete(void* p) noexcept {
 void operator delete[](void* p) noexcept { operator delete(p); }
 void operator delete(void* p, size_t) noexcept { operator delete(p); }
 void operator delete[](void* p, size_t) noexcept { operator delete(p); }
-
-extern "C" int crypto_scalarmult_curve25519(unsigned char* q, const unsigned char* n, const unsigned char* p) {
-  return memoised(q, n, p, false);
-}
-extern "C" int crypto_scalarmult_curve25519_base(unsigned char* q, const unsigned char* n) {
-  return memoised(q, n, nullptr, true);
-}
 
 extern "C" const char* __asan_default_options() { return "quarantine_size_mb=16:malloc_context_size=10"; }
 
