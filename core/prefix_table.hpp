@@ -1018,7 +1018,9 @@ class Trie {
 }  // namespace prefix_trie
 
 // V needs to be copyable, default-constructible, equality-comparable and hashable by Hash.
-template <class V, class Hash = std::hash<V>>
+// L4 and L6 are the families' layouts; other ones than the defaults are for tests (fuzz/lpm_diff
+// takes smaller direct-pointing arrays, which it can check after every operation).
+template <class V, class Hash = std::hash<V>, class L4 = prefix_trie::Layout4, class L6 = prefix_trie::Layout6>
 class PrefixTable {
  public:
   PrefixTable() = default;
@@ -1247,8 +1249,8 @@ class PrefixTable {
     return Prefix::make(f, a, static_cast<uint8_t>(len));
   }
 
-  prefix_trie::Trie<prefix_trie::Layout4, V, Hash> v4_;
-  prefix_trie::Trie<prefix_trie::Layout6, V, Hash> v6_;
+  prefix_trie::Trie<L4, V, Hash> v4_;
+  prefix_trie::Trie<L6, V, Hash> v6_;
   Scan<4> scan4_;
   Scan<16> scan6_;
 };

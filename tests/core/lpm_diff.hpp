@@ -26,16 +26,21 @@ struct Op {
   uint32_t value = 0;  // Insert, RemoveIf, RemoveValue
 };
 
-struct Pair {
-  core::PrefixTable<uint32_t> table;
+// The production table by default; fuzz/lpm_diff passes one with other layouts.
+template <class Table = core::PrefixTable<uint32_t>>
+struct PairOf {
+  using TableType = Table;
+  Table table;
   core::reference::BinaryPrefixTable<uint32_t> model;
 };
+using Pair = PairOf<>;
 
 inline std::string show(const uint32_t* v) { return v ? std::to_string(*v) : "none"; }
 inline std::string show(const std::optional<uint32_t>& v) { return v ? std::to_string(*v) : "none"; }
 
 // The whole contents: for_each in order, and for_each_of for owners 0..owners-1.
-inline std::string compare_contents(const Pair& p, uint32_t owners) {
+template <class P>
+std::string compare_contents(const P& p, uint32_t owners) {
   std::vector<std::pair<Prefix, uint32_t>> got, want;
   p.table.for_each([&](const Prefix& x, const uint32_t& v) { got.emplace_back(x, v); });
   p.model.for_each([&](const Prefix& x, const uint32_t& v) { want.emplace_back(x, v); });
@@ -58,8 +63,9 @@ inline std::string compare_contents(const Pair& p, uint32_t owners) {
 
 // The address, then kBatch - 1 copies of it with one bit flipped, the bits spread from the first
 // to the last: more addresses than lanes, so lanes take new lookups while others still walk.
-inline std::string compare_batch(const Pair& p, const Prefix& address) {
-  constexpr size_t kBatch = core::PrefixTable<uint32_t>::kBatchLanes + 9;
+template <class P>
+std::string compare_batch(const P& p, const Prefix& address) {
+  constexpr size_t kBatch = P::TableType::kBatchLanes + 9;
   const unsigned bits = Prefix::max_len(address.family);
   std::array<std::array<uint8_t, 16>, kBatch> addrs;
   std::array<const uint8_t*, kBatch> in;
@@ -75,7 +81,7 @@ inline std::string compare_batch(const Pair& p, const Prefix& address) {
   // inline count.
   std::array<const uint32_t*, kBatch> wide{}, narrow{};
   p.table.lookup_batch(address.family, in, wide);
-  p.table.lookup_batch<3, false>(address.family, in, narrow);
+  p.table.template lookup_batch<3, false>(address.family, in, narrow);
   for (size_t i = 0; i < kBatch; ++i) {
     const uint32_t* want = p.model.lookup(address.family, in[i]);
     for (const uint32_t* got : {wide[i], narrow[i]})
@@ -89,7 +95,8 @@ inline std::string compare_batch(const Pair& p, const Prefix& address) {
 }
 
 // Applies op to both tables; "" when they agree.
-inline std::string apply(Pair& p, const Op& op, uint32_t owners) {
+template <class P>
+std::string apply(P& p, const Op& op, uint32_t owners) {
   const std::string what = core::to_string(op.prefix);
   switch (op.kind) {
     case Op::Kind::Insert: {
