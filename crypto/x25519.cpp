@@ -7,11 +7,6 @@
 
 namespace wg::crypto {
 
-void x25519_clamp(uint8_t key[32]) {
-  key[0] &= 248;
-  key[31] = static_cast<uint8_t>((key[31] & 127) | 64);
-}
-
 void x25519_public(uint8_t pub[32], const uint8_t priv[32]) {
   // libsodium clamps the scalar itself; the base point never yields zero.
   crypto_scalarmult_curve25519_base(pub, priv);

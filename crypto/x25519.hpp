@@ -6,7 +6,10 @@
 namespace wg::crypto {
 
 // Clears bits 0-2 and 255, sets bit 254: what `wg genkey` applies and what X25519 does anyway.
-void x25519_clamp(uint8_t key[32]);
+inline void x25519_clamp(uint8_t key[32]) {
+  key[0] &= 248;
+  key[31] = static_cast<uint8_t>((key[31] & 127) | 64);
+}
 
 // pub = X25519(clamp(priv), 9).
 void x25519_public(uint8_t pub[32], const uint8_t priv[32]);

@@ -50,11 +50,6 @@ Entry* find(const uint8_t priv[32], const uint8_t* pub, Entry& e) {
 
 }  // namespace
 
-void x25519_clamp(uint8_t key[32]) {
-  key[0] &= 248;
-  key[31] = static_cast<uint8_t>((key[31] & 127) | 64);
-}
-
 void x25519_public(uint8_t pub[32], const uint8_t priv[32]) {
   Entry& e = memo()[slot(priv, nullptr)];
   if (find(priv, nullptr, e)) {
