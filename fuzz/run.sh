@@ -4,7 +4,8 @@
 # Usage: fuzz/run.sh [SECONDS] [TARGET...]   (targets default to every fuzz/*_fuzz.cpp)
 #        fuzz/run.sh --long [TARGET...]      the deep run: WG_FUZZ_LONG_RUNS executions per
 #          target (default 10 000 000; each target also stops after WG_FUZZ_LONG_HOURS, default
-#          6), then the inputs that add coverage are merged into fuzz/corpus/<target>/ and a line
+#          6, or WG_FUZZ_LONG_SECS seconds), then the inputs that add coverage are merged into
+#          fuzz/corpus/<target>/ and a line
 #          per target (date, git, executions, exec/s, coverage, corpus) is added to
 #          fuzz/LONG_RUNS.md. Commit both afterwards.
 # Env: WG_FUZZ_TIMEOUT: seconds before an input counts as hung (default 10, 60 with --long).
@@ -20,6 +21,10 @@ if [ "${1:-}" = "--long" ]; then
   hours="${WG_FUZZ_LONG_HOURS:-6}"
   case "$runs$hours" in '' | *[!0-9]*) echo "WG_FUZZ_LONG_RUNS and WG_FUZZ_LONG_HOURS take positive integers" >&2; exit 2 ;; esac
   secs=$((hours * 3600))
+  if [ -n "${WG_FUZZ_LONG_SECS:-}" ]; then
+    case "$WG_FUZZ_LONG_SECS" in *[!0-9]*) echo "WG_FUZZ_LONG_SECS takes a positive integer" >&2; exit 2 ;; esac
+    secs="$WG_FUZZ_LONG_SECS"
+  fi
   # A long run shares the machine for hours: an input that waited for the CPU is not a hang.
   timeout="${WG_FUZZ_TIMEOUT:-60}"
 else
