@@ -399,6 +399,9 @@ class Trie {
   struct alignas(32) Node {  // two to a cache line, never across one
     uint64_t ext = 0;        // bit c: a child for chunk c
     uint64_t internal = 0;   // bit internal_pos(l, c): a prefix of l more bits ends here
+    // A leaf (no children) holding exactly one prefix keeps kOwned | its owner here instead, so
+    // a walk that ends there (most hits: a /24, /48 or /128 alone in its node) has its answer
+    // without reading results_, one cache miss less at scale. Other leaves: 0.
     uint32_t child_base = 0;
     uint32_t result_base = 0;
     uint64_t skip = 0;       // top 6k bits: the k skipped chunks; low 4 bits: k
@@ -436,8 +439,20 @@ class Trie {
 
   static unsigned skip_count(uint64_t skip) { return static_cast<unsigned>(skip & 15); }
 
-  const V* value_at(uint32_t result) const {
-    return result == kNil ? nullptr : &owners_[results_[result].value].value;
+  static constexpr uint32_t kOwned = uint32_t{1} << 31;  // see Node::child_base
+
+  // Node n's child_base after a change to its prefixes or children, when it is a leaf.
+  void refresh_owned(uint32_t n) {
+    Node& node = nodes_[n];
+    if (node.ext != 0) return;
+    node.child_base = popcount(node.internal) == 1 ? kOwned | results_[node.result_base].value : 0;
+  }
+
+  // A walk's best match: kNil (none), a results_ slot, or kOwned | the owner of a leaf's one
+  // prefix (see Node::child_base).
+  const V* value_at(uint32_t best) const {
+    if (best == kNil) return nullptr;
+    return &owners_[best & kOwned ? best & ~kOwned : results_[best].value].value;
   }
 
   // One node of a lookup's walk: the longest prefix it holds for the key into best, then on to
@@ -453,7 +468,8 @@ class Trie {
     const uint64_t match = node.internal & kCovering[c];
     if (match) {
       const auto at = static_cast<unsigned>(63 - std::countl_zero(match));  // the longest
-      best = node.result_base + count_bits<Hw>(node.internal & below(at));
+      const uint32_t slot = node.result_base + count_bits<Hw>(node.internal & below(at));
+      best = node.child_base & kOwned ? node.child_base : slot;
     }
     if (!(node.ext >> c & 1)) return false;
     n = node.child_base + count_bits<Hw>(node.ext & below(c));
@@ -516,8 +532,8 @@ class Trie {
       }
     };
     const auto finish = [&](Lane& l) {
-      if (l.best == kNil) {
-        out[l.slot] = nullptr;
+      if (l.best == kNil || l.best & kOwned) {
+        out[l.slot] = l.best == kNil ? nullptr : &owners_[l.best & ~kOwned].value;
         start(l);
       } else {
         __builtin_prefetch(results + l.best);
@@ -792,6 +808,7 @@ class Trie {
       const uint32_t o = owner_of(v);  // may reuse old's slot if unlink freed it
       results_[node.result_base + i].value = o;
       link(o, e);
+      refresh_owned(n);
       return previous;
     }
     const auto count = static_cast<unsigned>(popcount(node.internal));
@@ -802,6 +819,7 @@ class Trie {
     link(o, e);
     nodes_[n].result_base = base;
     nodes_[n].internal |= uint64_t{1} << pos;
+    refresh_owned(n);
     ++size_;
     compact_if_sparse();
     return std::nullopt;
@@ -816,6 +834,7 @@ class Trie {
     const auto count = static_cast<unsigned>(popcount(node.internal));
     node.result_base = results_.shrink(node.result_base, count, f.result - node.result_base);
     node.internal &= ~(uint64_t{1} << f.pos);
+    refresh_owned(f.node);
     --size_;
     unsigned touched = f.start[f.depth];
     for (unsigned d = f.depth; d > 0; --d) {
@@ -832,6 +851,7 @@ class Trie {
       const uint32_t base = nodes_.shrink(p.child_base, static_cast<unsigned>(popcount(p.ext)), n - p.child_base);
       nodes_[parent].child_base = base;
       nodes_[parent].ext &= ~(uint64_t{1} << key.chunk(f.own[d - 1]));
+      refresh_owned(parent);
     }
     compact_if_sparse();
     update_direct(key, touched);
@@ -971,6 +991,13 @@ class Trie {
     if (root && skip != 0) return false;
     if (node.internal >> 63) return false;
     const auto children = static_cast<unsigned>(popcount(node.ext));
+    // A leaf's owner copy (Node::child_base), recomputed.
+    if (children == 0) {
+      const uint32_t owned = popcount(node.internal) == 1 ? kOwned | results_[node.result_base].value : 0;
+      if (node.child_base != owned) return false;
+    } else if (node.child_base & kOwned) {
+      return false;
+    }
     // Nothing but one child: only when the two skips cannot be merged.
     if (!root && node.internal == 0) {
       if (children == 0) return false;
