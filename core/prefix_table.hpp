@@ -51,14 +51,18 @@ inline constexpr uint32_t kNil = ~uint32_t{0};
 // A family's width and virtual offset (see the header comment). Offsets other than the default
 // are for lpm_scale_bench, which measures the alternatives.
 // DirectBits: how many leading address bits the direct-pointing array of a large table resolves
-// (see Trie; smaller tables get fewer).
-template <unsigned Bytes, unsigned Offset, unsigned DirectBits = 13>
+// (see Trie; smaller tables get fewer). SecondBits: the bits of the second direct stage under
+// crowded entries of the first (0: none).
+template <unsigned Bytes, unsigned Offset, unsigned DirectBits = 13, unsigned SecondBits = 0>
 struct Layout {
   static constexpr unsigned kBytes = Bytes;
   static constexpr unsigned kBits = 8 * Bytes;
   static constexpr unsigned kOffset = Offset;
   static constexpr unsigned kDirectBits = DirectBits;
+  static constexpr unsigned kSecondBits = SecondBits;
   static_assert(Offset < kStride);
+  static_assert(SecondBits == 0 || (SecondBits % kStride == 0 && Offset + DirectBits + SecondBits <= 64 &&
+                                    (Offset + DirectBits) % kStride == 0));
   static_assert(DirectBits >= 8 && DirectBits <= 24 && DirectBits < kBits);
   // Enough 64-bit words for kOffset + kBits bits plus a zero word, so a window never reads
   // past the end.
@@ -68,8 +72,9 @@ struct Layout {
 // /24 ends level 4, with /19../23; 13 and 19 direct bits end levels 2 and 3.
 using Layout4 = Layout<4, 5, 19>;
 // /48 ends level 8, with /43../47. The top bits of IPv6 routes are few (a handful of RIR
-// blocks), so more than 13 direct bits did not pay (bench/RESULTS.md).
-using Layout6 = Layout<16, 5, 13>;
+// blocks), so more than 13 direct bits did not pay (bench/RESULTS.md); what does is a second
+// stage of 12 bits (levels 3 and 4) under the few crowded 13-bit entries.
+using Layout6 = Layout<16, 5, 13, 12>;
 
 // An address as a bit string with kOffset leading zero bits, in 64-bit words, most significant
 // bit first.
@@ -257,8 +262,12 @@ class Trie {
   // thresholds both ways with few prefixes.
   void set_direct_threshold(size_t prefixes) {
     direct_min_ = std::max<size_t>(prefixes, 1);
-    update_direct(Key{}, 0);
+    const unsigned bits = direct_bits_;
+    update_direct(Key{}, 0, 0, 0);
+    if (bits == direct_bits_ && bits != 0) rebuild_direct();  // the second stage's threshold moved
   }
+  // Blocks of the second direct stage (tests).
+  size_t second_blocks() const { return (second_.size() >> kSecondBits) - free_seconds_.size(); }
   unsigned direct_bits() const { return direct_bits_; }  // 0: no array
 
   // Everything the table holds on to, spare capacity and free blocks included.
@@ -268,28 +277,31 @@ class Trie {
     return nodes_.memory_bytes() + results_.memory_bytes() + entries_.capacity() * sizeof(Entry) +
            free_entries_.capacity() * sizeof(uint32_t) + owners_.capacity() * sizeof(Owner) +
            free_owners_.capacity() * sizeof(uint32_t) + owner_index_.bucket_count() * sizeof(void*) +
-           owner_index_.size() * kIndexNode + direct_.capacity() * sizeof(Direct);
+           owner_index_.size() * kIndexNode + direct_.capacity() * sizeof(Direct) +
+           second_.capacity() * sizeof(Direct) + free_seconds_.capacity() * sizeof(uint32_t) +
+           below_.capacity() * sizeof(uint32_t);
   }
 
   // addr must already be masked to len.
   std::optional<V> insert(const uint8_t* addr, unsigned len, const V& v) {
     unsigned touched = L::kLevels;
+    const size_t before = size_;
     std::optional<V> previous = insert_at(addr, len, v, touched);
-    update_direct(Key::load(addr), touched);
+    update_direct(Key::load(addr), touched, len, static_cast<int>(size_ - before));
     return previous;
   }
 
   bool remove(const uint8_t* addr, unsigned len) {
     Found f = find(Key::load(addr), len);
     if (f.node == kNil) return false;
-    erase(f, Key::load(addr));
+    erase(f, Key::load(addr), len);
     return true;
   }
 
   bool remove_if(const uint8_t* addr, unsigned len, const V& v) {
     Found f = find(Key::load(addr), len);
     if (f.node == kNil || !(owners_[results_[f.result].value].value == v)) return false;
-    erase(f, Key::load(addr));
+    erase(f, Key::load(addr), len);
     return true;
   }
 
@@ -319,7 +331,9 @@ class Trie {
     uint32_t n = 0, best = kNil;
     unsigned pos = 0;
     if (!direct_.empty()) {
-      const Direct d = direct_[direct_index(key)];
+      Direct d = direct_[direct_index(key)];
+      if constexpr (kSecondBits != 0)
+        if (is_second(d.node)) d = second_[second_slot(d.node, key)];
       best = d.best;
       if (d.node == kNil) return value_at(best);
       n = d.node & kDirectNodeMask;
@@ -360,13 +374,16 @@ class Trie {
     if (nodes_.empty()) return size_ == 0 && owner_index_.empty() && direct_.empty();
     // The direct-pointing array: there exactly when the thresholds say, each entry as computed
     // afresh from the trie.
-    if (direct_bits_ < direct_bits_floor()) return false;
+    if (direct_bits_ < direct_bits_floor() || direct_stale_) return false;
     if (direct_bits_ != 0 && size_ < direct_threshold(direct_bits_) / 4) return false;
     if (direct_.empty() != (direct_bits_ == 0)) return false;
     if (!direct_.empty()) {
       if (direct_.size() != size_t{1} << direct_bits_) return false;
       for (uint32_t x = 0; x < direct_.size(); ++x)
-        if (!(direct_[x] == direct_entry(x))) return false;
+        if (!(direct_[x] == direct_entry(x, block_of(x)))) return false;
+      if (!check_second()) return false;
+    } else if (!second_.empty() || !below_.empty()) {
+      return false;
     }
     Census census;
     if (!check_node(0, 0, true, census)) return false;
@@ -497,7 +514,7 @@ class Trie {
       for (size_t i = 0; i < total; ++i) out[i] = nullptr;
       return;
     }
-    enum class State : uint8_t { Idle, Direct, Walk, Result };
+    enum class State : uint8_t { Idle, Direct, Second, Walk, Result };
     struct Lane {
       Key key;
       uint32_t n = 0;
@@ -509,6 +526,7 @@ class Trie {
     const Node* nodes = nodes_.data();
     const Result* results = results_.data();
     const Direct* direct = direct_.empty() ? nullptr : direct_.data();
+    const Direct* second = second_.data();
     std::array<Lane, G> lanes;
     size_t next = 0;
     unsigned live = 0;
@@ -549,8 +567,17 @@ class Trie {
         switch (l.state) {
           case State::Idle:
             break;
-          case State::Direct: {
-            const Direct d = direct[direct_index(l.key)];
+          case State::Direct:
+          case State::Second: {
+            const Direct d = l.state == State::Direct ? direct[direct_index(l.key)] : second[l.n];
+            if constexpr (kSecondBits != 0) {
+              if (is_second(d.node)) {  // one more entry to read, in the block
+                l.n = second_slot(d.node, l.key);
+                __builtin_prefetch(second + l.n);
+                l.state = State::Second;
+                break;
+              }
+            }
             l.best = d.best;
             if (d.node == kNil) {
               finish(l);
@@ -612,18 +639,16 @@ class Trie {
     return static_cast<uint32_t>((key.w[0] << L::kOffset) >> (64 - direct_bits_));
   }
 
-  // The entry for top bits x: the walk of x followed by zeros, up to the first node that needs
-  // bits past them (its skip or its own chunk).
-  Direct direct_entry(uint32_t x) const {
-    Key key;
-    key.w[0] = (uint64_t{x} << (64 - direct_bits_)) >> L::kOffset;
+  // The walk of key up to the first node that needs bits past virtual bit `end` (its skip or
+  // its own chunk): that node and the longest match above it.
+  Direct walk_until(const Key& key, unsigned end) const {
     Direct d;
     uint32_t n = 0;
     unsigned level = 0;
     for (;;) {
       const Node& node = nodes_[n];
       const unsigned own = level + skip_count(node.skip);
-      if (kStride * (own + 1) > direct_end()) {
+      if (kStride * (own + 1) > end) {
         d.node = n | level << kDirectNodeBits;
         return d;
       }
@@ -633,35 +658,160 @@ class Trie {
     }
   }
 
+  // The entry for top bits x: the walk of x followed by zeros; with a second-stage block, the
+  // block instead of the node (the best match above it stays, for check()).
+  Direct direct_entry(uint32_t x, uint32_t block) const {
+    Key key;
+    key.w[0] = (uint64_t{x} << (64 - direct_bits_)) >> L::kOffset;
+    Direct d = walk_until(key, direct_end());
+    if (block != kNil) d.node = kSecondTag | block;
+    return d;
+  }
+
+  // Second stage (Layout6): the 13-bit array leaves ~6 nodes to walk below a crowded entry (an
+  // RIR block holding a hundred thousand routes), the first two of which every lookup under it
+  // reads. Such an entry (below_ >= second_min()) points instead to a block of 2^kSecondBits
+  // entries indexed by the next address bits, each the same as a first-stage entry: the longest
+  // match above and the node where the walk resumes, two levels further down. 32 KB a block, so
+  // the threshold keeps it under 16 bytes per prefix below; it goes again under a quarter of
+  // that. Kept exact on updates as the first stage is, and rebuilt with it.
+  static constexpr unsigned kSecondBits = L::kSecondBits;
+  static constexpr uint32_t kSecondTag = uint32_t{31} << kDirectNodeBits;  // Direct::node: a block
+  static_assert(L::kLevels < 31);
+  static bool is_second(uint32_t node) { return node != kNil && node >= kSecondTag; }
+  size_t second_min() const { return std::max<size_t>(direct_min_ / 2, 1); }
+  uint32_t block_of(uint32_t x) const { return is_second(direct_[x].node) ? direct_[x].node & kDirectNodeMask : kNil; }
+  uint32_t second_index(const Key& key) const {
+    if constexpr (kSecondBits == 0)
+      return 0;
+    else
+      return static_cast<uint32_t>((key.w[0] << direct_end()) >> (64 - kSecondBits));
+  }
+  uint32_t second_slot(uint32_t node, const Key& key) const {
+    return (node & kDirectNodeMask) << kSecondBits | second_index(key);
+  }
+  Direct second_entry(uint32_t x, uint32_t y) const {
+    Key key;
+    key.w[0] = ((uint64_t{x} << kSecondBits | y) << (64 - direct_bits_ - kSecondBits)) >> L::kOffset;
+    return walk_until(key, direct_end() + kSecondBits);
+  }
+  void fill_block(uint32_t x) {
+    const uint32_t base = block_of(x) << kSecondBits;
+    for (uint32_t y = 0; y < (uint32_t{1} << kSecondBits); ++y) second_[base + y] = second_entry(x, y);
+  }
+  void add_block(uint32_t x) {
+    uint32_t b;
+    if (!free_seconds_.empty()) {
+      b = free_seconds_.back();
+      free_seconds_.pop_back();
+    } else {
+      b = static_cast<uint32_t>(second_.size() >> kSecondBits);
+      reserve_for(second_, second_.size() + (size_t{1} << kSecondBits));
+      second_.resize(second_.size() + (size_t{1} << kSecondBits));
+    }
+    direct_[x].node = kSecondTag | b;
+    fill_block(x);
+  }
+  void drop_block(uint32_t x) {
+    reserve_for(free_seconds_, free_seconds_.size() + 1);
+    free_seconds_.push_back(block_of(x));
+    direct_[x] = direct_entry(x, kNil);
+  }
+  bool wants_block(uint32_t x) const { return kSecondBits != 0 && below_[x] >= second_min(); }
+  bool keeps_block(uint32_t x) const { return below_[x] >= second_min() / 4; }
+
+  // The second stage against a recomputation: the counts, which entries have a block, every
+  // block entry, and the free blocks.
+  bool check_second() const {
+    if constexpr (kSecondBits == 0) return second_.empty() && below_.empty();
+    std::vector<uint32_t> below(direct_.size());
+    for_each([&](const uint8_t* a, unsigned len, const V&) {
+      if (len > direct_bits_) ++below[direct_index(Key::load(a))];
+    });
+    if (below != below_) return false;
+    std::vector<bool> used(second_.size() >> kSecondBits);
+    for (uint32_t x = 0; x < direct_.size(); ++x) {
+      const uint32_t b = block_of(x);
+      if (b == kNil) {
+        if (wants_block(x)) return false;
+        continue;
+      }
+      if (!keeps_block(x) || b >= used.size() || used[b]) return false;
+      used[b] = true;
+      for (uint32_t y = 0; y < (uint32_t{1} << kSecondBits); ++y)
+        if (!(second_[(b << kSecondBits) + y] == second_entry(x, y))) return false;
+    }
+    for (const uint32_t b : free_seconds_) {
+      if (b >= used.size() || used[b]) return false;
+      used[b] = true;
+    }
+    return std::find(used.begin(), used.end(), false) == used.end();
+  }
+
   void rebuild_direct() {
     direct_.assign(size_t{1} << direct_bits_, Direct{});
     direct_.shrink_to_fit();
-    for (uint32_t x = 0; x < direct_.size(); ++x) direct_[x] = direct_entry(x);
+    for (uint32_t x = 0; x < direct_.size(); ++x) direct_[x] = direct_entry(x, kNil);
+    if constexpr (kSecondBits != 0) {
+      second_.clear();
+      free_seconds_.clear();
+      below_.assign(direct_.size(), 0);
+      below_.shrink_to_fit();
+      for_each([&](const uint8_t* a, unsigned len, const V&) {
+        if (len > direct_bits_) ++below_[direct_index(Key::load(a))];
+      });
+      for (uint32_t x = 0; x < direct_.size(); ++x)
+        if (wants_block(x)) add_block(x);
+    }
   }
 
-  // After an update whose shallowest changed node starts at level `touched` on key's path:
-  // builds, resizes or drops the array when the size crossed a threshold, else recomputes the
-  // entries whose walks pass through that node, which are those sharing its first 6 x touched
-  // virtual bits with the key. A node starting at or below direct_end() is never above a resume
-  // node, and a change inside a resume node leaves its index in place: nothing to do (most
-  // updates).
-  void update_direct(const Key& key, unsigned touched) {
+  // After an update of the prefix key/len (grown: +1 added, -1 removed, 0 changed hands) whose
+  // shallowest changed node starts at level `touched` on key's path: builds, resizes or drops the
+  // array when the size crossed a threshold, else recomputes the entries whose walks pass
+  // through that node, which are those sharing its first 6 x touched virtual bits with the key
+  // (and the whole blocks under them), then adds or drops the key's block as its count says. A
+  // node starting at or below where the stages end is never above a resume node, and a change
+  // inside a resume node leaves its index in place: nothing to do (most updates).
+  void update_direct(const Key& key, unsigned touched, unsigned len, int grown) {
     unsigned bits = direct_bits_floor();
     if (direct_bits_ > bits && size_ >= direct_threshold(direct_bits_) / 4) bits = direct_bits_;
     if (nodes_.size() > kDirectNodeMask || nodes_.empty()) bits = 0;  // entries could not say the node
-    if (bits != direct_bits_) {
+    if (bits != direct_bits_ || direct_stale_) {
       direct_bits_ = bits;
-      if (bits == 0)
-        direct_ = {};  // and its memory
-      else
+      direct_stale_ = false;
+      if (bits == 0) {  // and the memory
+        direct_ = {};
+        second_ = {};
+        free_seconds_ = {};
+        below_ = {};
+      } else {
         rebuild_direct();
+      }
       return;
     }
-    if (direct_bits_ == 0 || kStride * touched >= direct_end()) return;
-    const unsigned fixed = kStride * touched > L::kOffset ? kStride * touched - L::kOffset : 0;
-    const uint32_t count = uint32_t{1} << (direct_bits_ - fixed);
-    const uint32_t first = direct_index(key) & ~(count - 1);
-    for (uint32_t x = first; x < first + count; ++x) direct_[x] = direct_entry(x);
+    if (direct_bits_ == 0) return;
+    const uint32_t x = direct_index(key);
+    if (kStride * touched < direct_end()) {
+      const unsigned fixed = kStride * touched > L::kOffset ? kStride * touched - L::kOffset : 0;
+      const uint32_t count = uint32_t{1} << (direct_bits_ - fixed);
+      const uint32_t first = x & ~(count - 1);
+      for (uint32_t z = first; z < first + count; ++z) {
+        direct_[z] = direct_entry(z, block_of(z));
+        if (block_of(z) != kNil) fill_block(z);
+      }
+    } else if (kStride * touched < direct_end() + kSecondBits && block_of(x) != kNil) {
+      const unsigned fixed = kStride * touched - direct_end();
+      const uint32_t count = uint32_t{1} << (kSecondBits - fixed);
+      const uint32_t first = second_index(key) & ~(count - 1);
+      const uint32_t base = block_of(x) << kSecondBits;
+      for (uint32_t y = first; y < first + count; ++y) second_[base + y] = second_entry(x, y);
+    }
+    if constexpr (kSecondBits != 0) {
+      if (grown == 0 || len <= direct_bits_) return;
+      below_[x] = static_cast<uint32_t>(static_cast<int>(below_[x]) + grown);
+      if (block_of(x) == kNil && wants_block(x)) add_block(x);
+      if (block_of(x) != kNil && !keeps_block(x)) drop_block(x);
+    }
   }
 
   Found find(const Key& key, unsigned len) const {
@@ -826,7 +976,7 @@ class Trie {
   }
 
   // Drops the prefix f found, then the nodes left with nothing to hold, bottom up.
-  void erase(const Found& f, const Key& key) {
+  void erase(const Found& f, const Key& key, unsigned len) {
     const Result r = results_[f.result];
     unlink(r.value, r.entry);
     free_entries_.push_back(r.entry);  // capacity reserved by new_entry
@@ -854,7 +1004,7 @@ class Trie {
       refresh_owned(parent);
     }
     compact_if_sparse();
-    update_direct(key, touched);
+    update_direct(key, touched, len, -1);
   }
 
   // Rebuilds both pools with only the live blocks, in trie order, once more than a fifth of
@@ -872,7 +1022,9 @@ class Trie {
     copy_blocks(0, nodes, results);
     nodes_ = std::move(nodes);
     results_ = std::move(results);
-    if (!direct_.empty()) rebuild_direct();  // every node and result moved
+    // Every node and result moved: the arrays are rebuilt by the update_direct that ends this
+    // update (not here, in the middle of it, where the second stage's counts are not final).
+    direct_stale_ = !direct_.empty();
   }
 
   // Node n is already in the new pool (at the same index there as its copy's, n); its children
@@ -1039,6 +1191,10 @@ class Trie {
   size_t size_ = 0;
   std::vector<Direct> direct_;  // empty below direct_min_ prefixes
   unsigned direct_bits_ = 0;    // its index bits; 0: no array
+  std::vector<Direct> second_;           // the second stage's blocks, 2^kSecondBits entries each
+  std::vector<uint32_t> free_seconds_;   // blocks not in use
+  std::vector<uint32_t> below_;          // per first-stage entry: its prefixes longer than direct_bits_
+  bool direct_stale_ = false;            // a compaction moved what the arrays point to
   size_t direct_min_ = size_t{1} << (kDirectSmallest - 1);
 };
 
@@ -1186,6 +1342,9 @@ class PrefixTable {
     v6_.set_direct_threshold(prefixes);
   }
   unsigned direct_bits(Family f) const { return f == Family::V4 ? v4_.direct_bits() : v6_.direct_bits(); }
+  // And how many blocks its second direct stage has (IPv6 only, under entries holding at least
+  // half the threshold of longer prefixes).
+  size_t second_blocks(Family f) const { return f == Family::V4 ? v4_.second_blocks() : v6_.second_blocks(); }
 
   // A family holding at most this many prefixes is looked up by comparing each of them.
   static constexpr size_t kScanMax = 16;
