@@ -18,6 +18,9 @@
 //   moves level boundaries so that the most common lengths (IPv4 /24, IPv6 /48) end at the last
 //   row of a node, beside their covering /19../23 (/43../47), instead of alone in a node of
 //   their own.
+// Above the trie, direct-pointing arrays replace its top levels (IPv4 13 then 19 bits; IPv6 13,
+// and 12 more under crowded entries), and a leaf holding one prefix keeps its owner in the node,
+// so that most hits at a million prefixes read no result slot (see Trie).
 // Values are deduplicated: a result is a 32-bit index into the table of distinct values (a few
 // peers or ports, so it stays in cache), and lookup returns a pointer into it. Each prefix also
 // has an entry (its address, length and the links of its value's list in insertion order), so
