@@ -9,7 +9,8 @@
 // (the multibit trie with level boundaries at multiples of 6 bits, no virtual offset).
 // Batched lookups (lpm_batch_hit / lpm_batch_random: lookup_batch over 64 addresses per call, the
 // data path's batch) for `multibit`, for `nodirect` (PrefixTable without its direct-pointing
-// array) and `direct16` / `direct19` (16 or 19 direct-pointed bits instead of 13); and at 1 M,
+// array), `direct16` / `direct19` (16 or 19 direct-pointed bits instead of 13) and `nosecond`
+// (13 bits for both families, without IPv6's second direct stage); and at 1 M,
 // lpm_batch_lanes_hit/multibit with 1..64 lookups in flight, and lpm_batch_hit/inlinecount
 // (multibit without the popcnt instruction).
 #include <benchmark/benchmark.h>
@@ -56,6 +57,13 @@ class OffsetTable {
     return f == Family::V4 ? v4_.template lookup_batch<G, Popcnt>(in, out)
                            : v6_.template lookup_batch<G, Popcnt>(in, out);
   }
+  // PrefixTable's lanes per family.
+  void lookup_batch(Family f, std::span<const uint8_t* const> in, std::span<const uint32_t*> out) const {
+    if (f == Family::V4)
+      lookup_batch<PrefixTable<uint32_t>::kBatchLanes>(f, in, out);
+    else
+      lookup_batch<PrefixTable<uint32_t>::kBatchLanes6>(f, in, out);
+  }
   size_t size() const { return v4_.size() + v6_.size(); }
   size_t memory_bytes() const { return v4_.memory_bytes() + v6_.memory_bytes(); }
 
@@ -75,6 +83,7 @@ using Binary = reference::BinaryPrefixTable<uint32_t>;
 using Offset0 = OffsetTable<0>;
 using Direct16 = OffsetTable<5, 16>;
 using Direct19 = OffsetTable<5, 19>;
+using NoSecond = OffsetTable<5, 13>;
 
 bool prefix_less(const Prefix& x, const Prefix& y) {
   return std::tie(x.family, x.addr, x.len) < std::tie(y.family, y.addr, y.len);
@@ -169,8 +178,8 @@ void run_lookups(benchmark::State& state, Family f, const Built<T>& b, const std
   state.counters["build_s"] = b.build_seconds;
 }
 
-// lookup_batch over kBatch addresses per call, G in flight.
-template <class T, unsigned G = 32, bool Popcnt = true>
+// lookup_batch over kBatch addresses per call, G in flight (0: the table's default).
+template <class T, unsigned G = 0, bool Popcnt = true>
 void run_batches(benchmark::State& state, Family f, const Built<T>& b, const std::vector<Address>& addrs) {
   std::vector<const uint8_t*> in;
   for (const Address& a : addrs) in.push_back(a.data());
@@ -178,7 +187,10 @@ void run_batches(benchmark::State& state, Family f, const Built<T>& b, const std
   size_t i = 0;
   uint64_t hits = 0;
   for (auto _ : state) {
-    b.table.template lookup_batch<G, Popcnt>(f, std::span(in).subspan(i, kBatch), out);
+    if constexpr (G == 0)
+      b.table.lookup_batch(f, std::span(in).subspan(i, kBatch), out);
+    else
+      b.table.template lookup_batch<G, Popcnt>(f, std::span(in).subspan(i, kBatch), out);
     for (const uint32_t* v : out) hits += v != nullptr;
     benchmark::DoNotOptimize(out);
     i = (i + kBatch) & (kAddresses - 1);
@@ -189,7 +201,7 @@ void run_batches(benchmark::State& state, Family f, const Built<T>& b, const std
   state.counters["bytes_per_prefix"] = static_cast<double>(b.table.memory_bytes()) / static_cast<double>(b.table.size());
 }
 
-template <class T, unsigned G = 32, bool Popcnt = true>
+template <class T, unsigned G = 0, bool Popcnt = true>
 void bm_batch_hit(benchmark::State& state, Family f) {
   const size_t n = static_cast<size_t>(state.range(0));
   run_batches<T, G, Popcnt>(state, f, built<T>(f, n), hit_addresses(prefixes(f, n), 77));
@@ -321,6 +333,7 @@ const bool registered = [] {
   register_batches<NoDirect>("nodirect");
   register_batches<Direct16>("direct16");
   register_batches<Direct19>("direct19");
+  register_batches<NoSecond>("nosecond");
   register_table<Direct16>("direct16", false);
   register_table<Direct19>("direct19", false);
   register_lanes<1>();

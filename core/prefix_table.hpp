@@ -18,6 +18,9 @@
 //   moves level boundaries so that the most common lengths (IPv4 /24, IPv6 /48) end at the last
 //   row of a node, beside their covering /19../23 (/43../47), instead of alone in a node of
 //   their own.
+// Above the trie, direct-pointing arrays replace its top levels (IPv4 13 then 19 bits; IPv6 13,
+// and 12 more under crowded entries), and a leaf holding one prefix keeps its owner in the node,
+// so that most hits at a million prefixes read no result slot (see Trie).
 // Values are deduplicated: a result is a 32-bit index into the table of distinct values (a few
 // peers or ports, so it stays in cache), and lookup returns a pointer into it. Each prefix also
 // has an entry (its address, length and the links of its value's list in insertion order), so
@@ -51,14 +54,18 @@ inline constexpr uint32_t kNil = ~uint32_t{0};
 // A family's width and virtual offset (see the header comment). Offsets other than the default
 // are for lpm_scale_bench, which measures the alternatives.
 // DirectBits: how many leading address bits the direct-pointing array of a large table resolves
-// (see Trie; smaller tables get fewer).
-template <unsigned Bytes, unsigned Offset, unsigned DirectBits = 13>
+// (see Trie; smaller tables get fewer). SecondBits: the bits of the second direct stage under
+// crowded entries of the first (0: none).
+template <unsigned Bytes, unsigned Offset, unsigned DirectBits = 13, unsigned SecondBits = 0>
 struct Layout {
   static constexpr unsigned kBytes = Bytes;
   static constexpr unsigned kBits = 8 * Bytes;
   static constexpr unsigned kOffset = Offset;
   static constexpr unsigned kDirectBits = DirectBits;
+  static constexpr unsigned kSecondBits = SecondBits;
   static_assert(Offset < kStride);
+  static_assert(SecondBits == 0 || (SecondBits % kStride == 0 && Offset + DirectBits + SecondBits <= 64 &&
+                                    (Offset + DirectBits) % kStride == 0));
   static_assert(DirectBits >= 8 && DirectBits <= 24 && DirectBits < kBits);
   // Enough 64-bit words for kOffset + kBits bits plus a zero word, so a window never reads
   // past the end.
@@ -68,8 +75,9 @@ struct Layout {
 // /24 ends level 4, with /19../23; 13 and 19 direct bits end levels 2 and 3.
 using Layout4 = Layout<4, 5, 19>;
 // /48 ends level 8, with /43../47. The top bits of IPv6 routes are few (a handful of RIR
-// blocks), so more than 13 direct bits did not pay (bench/RESULTS.md).
-using Layout6 = Layout<16, 5, 13>;
+// blocks), so more than 13 direct bits did not pay (bench/RESULTS.md); what does is a second
+// stage of 12 bits (levels 3 and 4) under the few crowded 13-bit entries.
+using Layout6 = Layout<16, 5, 13, 12>;
 
 // An address as a bit string with kOffset leading zero bits, in 64-bit words, most significant
 // bit first.
@@ -257,8 +265,12 @@ class Trie {
   // thresholds both ways with few prefixes.
   void set_direct_threshold(size_t prefixes) {
     direct_min_ = std::max<size_t>(prefixes, 1);
-    update_direct(Key{}, 0);
+    const unsigned bits = direct_bits_;
+    update_direct(Key{}, 0, 0, 0);
+    if (bits == direct_bits_ && bits != 0) rebuild_direct();  // the second stage's threshold moved
   }
+  // Blocks of the second direct stage (tests).
+  size_t second_blocks() const { return (second_.size() >> kSecondBits) - free_seconds_.size(); }
   unsigned direct_bits() const { return direct_bits_; }  // 0: no array
 
   // Everything the table holds on to, spare capacity and free blocks included.
@@ -268,28 +280,31 @@ class Trie {
     return nodes_.memory_bytes() + results_.memory_bytes() + entries_.capacity() * sizeof(Entry) +
            free_entries_.capacity() * sizeof(uint32_t) + owners_.capacity() * sizeof(Owner) +
            free_owners_.capacity() * sizeof(uint32_t) + owner_index_.bucket_count() * sizeof(void*) +
-           owner_index_.size() * kIndexNode + direct_.capacity() * sizeof(Direct);
+           owner_index_.size() * kIndexNode + direct_.capacity() * sizeof(Direct) +
+           second_.capacity() * sizeof(Direct) + free_seconds_.capacity() * sizeof(uint32_t) +
+           below_.capacity() * sizeof(uint32_t);
   }
 
   // addr must already be masked to len.
   std::optional<V> insert(const uint8_t* addr, unsigned len, const V& v) {
     unsigned touched = L::kLevels;
+    const size_t before = size_;
     std::optional<V> previous = insert_at(addr, len, v, touched);
-    update_direct(Key::load(addr), touched);
+    update_direct(Key::load(addr), touched, len, static_cast<int>(size_ - before));
     return previous;
   }
 
   bool remove(const uint8_t* addr, unsigned len) {
     Found f = find(Key::load(addr), len);
     if (f.node == kNil) return false;
-    erase(f, Key::load(addr));
+    erase(f, Key::load(addr), len);
     return true;
   }
 
   bool remove_if(const uint8_t* addr, unsigned len, const V& v) {
     Found f = find(Key::load(addr), len);
     if (f.node == kNil || !(owners_[results_[f.result].value].value == v)) return false;
-    erase(f, Key::load(addr));
+    erase(f, Key::load(addr), len);
     return true;
   }
 
@@ -319,7 +334,9 @@ class Trie {
     uint32_t n = 0, best = kNil;
     unsigned pos = 0;
     if (!direct_.empty()) {
-      const Direct d = direct_[direct_index(key)];
+      Direct d = direct_[direct_index(key)];
+      if constexpr (kSecondBits != 0)
+        if (is_second(d.node)) d = second_[second_slot(d.node, key)];
       best = d.best;
       if (d.node == kNil) return value_at(best);
       n = d.node & kDirectNodeMask;
@@ -360,13 +377,16 @@ class Trie {
     if (nodes_.empty()) return size_ == 0 && owner_index_.empty() && direct_.empty();
     // The direct-pointing array: there exactly when the thresholds say, each entry as computed
     // afresh from the trie.
-    if (direct_bits_ < direct_bits_floor()) return false;
+    if (direct_bits_ < direct_bits_floor() || direct_stale_) return false;
     if (direct_bits_ != 0 && size_ < direct_threshold(direct_bits_) / 4) return false;
     if (direct_.empty() != (direct_bits_ == 0)) return false;
     if (!direct_.empty()) {
       if (direct_.size() != size_t{1} << direct_bits_) return false;
       for (uint32_t x = 0; x < direct_.size(); ++x)
-        if (!(direct_[x] == direct_entry(x))) return false;
+        if (!(direct_[x] == direct_entry(x, block_of(x)))) return false;
+      if (!check_second()) return false;
+    } else if (!second_.empty() || !below_.empty()) {
+      return false;
     }
     Census census;
     if (!check_node(0, 0, true, census)) return false;
@@ -399,6 +419,9 @@ class Trie {
   struct alignas(32) Node {  // two to a cache line, never across one
     uint64_t ext = 0;        // bit c: a child for chunk c
     uint64_t internal = 0;   // bit internal_pos(l, c): a prefix of l more bits ends here
+    // A leaf (no children) holding exactly one prefix keeps kOwned | its owner here instead, so
+    // a walk that ends there (most hits: a /24, /48 or /128 alone in its node) has its answer
+    // without reading results_, one cache miss less at scale. Other leaves: 0.
     uint32_t child_base = 0;
     uint32_t result_base = 0;
     uint64_t skip = 0;       // top 6k bits: the k skipped chunks; low 4 bits: k
@@ -436,8 +459,20 @@ class Trie {
 
   static unsigned skip_count(uint64_t skip) { return static_cast<unsigned>(skip & 15); }
 
-  const V* value_at(uint32_t result) const {
-    return result == kNil ? nullptr : &owners_[results_[result].value].value;
+  static constexpr uint32_t kOwned = uint32_t{1} << 31;  // see Node::child_base
+
+  // Node n's child_base after a change to its prefixes or children, when it is a leaf.
+  void refresh_owned(uint32_t n) {
+    Node& node = nodes_[n];
+    if (node.ext != 0) return;
+    node.child_base = popcount(node.internal) == 1 ? kOwned | results_[node.result_base].value : 0;
+  }
+
+  // A walk's best match: kNil (none), a results_ slot, or kOwned | the owner of a leaf's one
+  // prefix (see Node::child_base).
+  const V* value_at(uint32_t best) const {
+    if (best == kNil) return nullptr;
+    return &owners_[best & kOwned ? best & ~kOwned : results_[best].value].value;
   }
 
   // One node of a lookup's walk: the longest prefix it holds for the key into best, then on to
@@ -453,7 +488,8 @@ class Trie {
     const uint64_t match = node.internal & kCovering[c];
     if (match) {
       const auto at = static_cast<unsigned>(63 - std::countl_zero(match));  // the longest
-      best = node.result_base + count_bits<Hw>(node.internal & below(at));
+      const uint32_t slot = node.result_base + count_bits<Hw>(node.internal & below(at));
+      best = node.child_base & kOwned ? node.child_base : slot;
     }
     if (!(node.ext >> c & 1)) return false;
     n = node.child_base + count_bits<Hw>(node.ext & below(c));
@@ -481,18 +517,24 @@ class Trie {
       for (size_t i = 0; i < total; ++i) out[i] = nullptr;
       return;
     }
-    enum class State : uint8_t { Idle, Direct, Walk, Result };
+    enum class State : uint8_t { Idle, Direct, Second, Walk, Result };
+    // Left uninitialized: start() sets every field a lane reads. Zeroing 64 lanes' keys cost
+    // the random rows (one step a lookup) 10 % of a call.
     struct Lane {
-      Key key;
-      uint32_t n = 0;
-      uint32_t best = kNil;
-      uint32_t slot = 0;
-      unsigned pos = 0;
-      State state = State::Idle;
+      Lane() {}
+      union {
+        Key key;
+      };
+      uint32_t n;
+      uint32_t best;
+      uint32_t slot;
+      unsigned pos;
+      State state;
     };
     const Node* nodes = nodes_.data();
     const Result* results = results_.data();
     const Direct* direct = direct_.empty() ? nullptr : direct_.data();
+    const Direct* second = second_.data();
     std::array<Lane, G> lanes;
     size_t next = 0;
     unsigned live = 0;
@@ -516,8 +558,8 @@ class Trie {
       }
     };
     const auto finish = [&](Lane& l) {
-      if (l.best == kNil) {
-        out[l.slot] = nullptr;
+      if (l.best == kNil || l.best & kOwned) {
+        out[l.slot] = l.best == kNil ? nullptr : &owners_[l.best & ~kOwned].value;
         start(l);
       } else {
         __builtin_prefetch(results + l.best);
@@ -533,8 +575,17 @@ class Trie {
         switch (l.state) {
           case State::Idle:
             break;
-          case State::Direct: {
-            const Direct d = direct[direct_index(l.key)];
+          case State::Direct:
+          case State::Second: {
+            const Direct d = l.state == State::Direct ? direct[direct_index(l.key)] : second[l.n];
+            if constexpr (kSecondBits != 0) {
+              if (is_second(d.node)) {  // one more entry to read, in the block
+                l.n = second_slot(d.node, l.key);
+                __builtin_prefetch(second + l.n);
+                l.state = State::Second;
+                break;
+              }
+            }
             l.best = d.best;
             if (d.node == kNil) {
               finish(l);
@@ -596,18 +647,16 @@ class Trie {
     return static_cast<uint32_t>((key.w[0] << L::kOffset) >> (64 - direct_bits_));
   }
 
-  // The entry for top bits x: the walk of x followed by zeros, up to the first node that needs
-  // bits past them (its skip or its own chunk).
-  Direct direct_entry(uint32_t x) const {
-    Key key;
-    key.w[0] = (uint64_t{x} << (64 - direct_bits_)) >> L::kOffset;
+  // The walk of key up to the first node that needs bits past virtual bit `end` (its skip or
+  // its own chunk): that node and the longest match above it.
+  Direct walk_until(const Key& key, unsigned end) const {
     Direct d;
     uint32_t n = 0;
     unsigned level = 0;
     for (;;) {
       const Node& node = nodes_[n];
       const unsigned own = level + skip_count(node.skip);
-      if (kStride * (own + 1) > direct_end()) {
+      if (kStride * (own + 1) > end) {
         d.node = n | level << kDirectNodeBits;
         return d;
       }
@@ -617,35 +666,160 @@ class Trie {
     }
   }
 
+  // The entry for top bits x: the walk of x followed by zeros; with a second-stage block, the
+  // block instead of the node (the best match above it stays, for check()).
+  Direct direct_entry(uint32_t x, uint32_t block) const {
+    Key key;
+    key.w[0] = (uint64_t{x} << (64 - direct_bits_)) >> L::kOffset;
+    Direct d = walk_until(key, direct_end());
+    if (block != kNil) d.node = kSecondTag | block;
+    return d;
+  }
+
+  // Second stage (Layout6): the 13-bit array leaves ~6 nodes to walk below a crowded entry (an
+  // RIR block holding a hundred thousand routes), the first two of which every lookup under it
+  // reads. Such an entry (below_ >= second_min()) points instead to a block of 2^kSecondBits
+  // entries indexed by the next address bits, each the same as a first-stage entry: the longest
+  // match above and the node where the walk resumes, two levels further down. 32 KB a block, so
+  // the threshold keeps it under 16 bytes per prefix below; it goes again under a quarter of
+  // that. Kept exact on updates as the first stage is, and rebuilt with it.
+  static constexpr unsigned kSecondBits = L::kSecondBits;
+  static constexpr uint32_t kSecondTag = uint32_t{31} << kDirectNodeBits;  // Direct::node: a block
+  static_assert(L::kLevels < 31);
+  static bool is_second(uint32_t node) { return node != kNil && node >= kSecondTag; }
+  size_t second_min() const { return std::max<size_t>(direct_min_ / 2, 1); }
+  uint32_t block_of(uint32_t x) const { return is_second(direct_[x].node) ? direct_[x].node & kDirectNodeMask : kNil; }
+  uint32_t second_index(const Key& key) const {
+    if constexpr (kSecondBits == 0)
+      return 0;
+    else
+      return static_cast<uint32_t>((key.w[0] << direct_end()) >> (64 - kSecondBits));
+  }
+  uint32_t second_slot(uint32_t node, const Key& key) const {
+    return (node & kDirectNodeMask) << kSecondBits | second_index(key);
+  }
+  Direct second_entry(uint32_t x, uint32_t y) const {
+    Key key;
+    key.w[0] = ((uint64_t{x} << kSecondBits | y) << (64 - direct_bits_ - kSecondBits)) >> L::kOffset;
+    return walk_until(key, direct_end() + kSecondBits);
+  }
+  void fill_block(uint32_t x) {
+    const uint32_t base = block_of(x) << kSecondBits;
+    for (uint32_t y = 0; y < (uint32_t{1} << kSecondBits); ++y) second_[base + y] = second_entry(x, y);
+  }
+  void add_block(uint32_t x) {
+    uint32_t b;
+    if (!free_seconds_.empty()) {
+      b = free_seconds_.back();
+      free_seconds_.pop_back();
+    } else {
+      b = static_cast<uint32_t>(second_.size() >> kSecondBits);
+      reserve_for(second_, second_.size() + (size_t{1} << kSecondBits));
+      second_.resize(second_.size() + (size_t{1} << kSecondBits));
+    }
+    direct_[x].node = kSecondTag | b;
+    fill_block(x);
+  }
+  void drop_block(uint32_t x) {
+    reserve_for(free_seconds_, free_seconds_.size() + 1);
+    free_seconds_.push_back(block_of(x));
+    direct_[x] = direct_entry(x, kNil);
+  }
+  bool wants_block(uint32_t x) const { return kSecondBits != 0 && below_[x] >= second_min(); }
+  bool keeps_block(uint32_t x) const { return below_[x] >= second_min() / 4; }
+
+  // The second stage against a recomputation: the counts, which entries have a block, every
+  // block entry, and the free blocks.
+  bool check_second() const {
+    if constexpr (kSecondBits == 0) return second_.empty() && below_.empty();
+    std::vector<uint32_t> below(direct_.size());
+    for_each([&](const uint8_t* a, unsigned len, const V&) {
+      if (len > direct_bits_) ++below[direct_index(Key::load(a))];
+    });
+    if (below != below_) return false;
+    std::vector<bool> used(second_.size() >> kSecondBits);
+    for (uint32_t x = 0; x < direct_.size(); ++x) {
+      const uint32_t b = block_of(x);
+      if (b == kNil) {
+        if (wants_block(x)) return false;
+        continue;
+      }
+      if (!keeps_block(x) || b >= used.size() || used[b]) return false;
+      used[b] = true;
+      for (uint32_t y = 0; y < (uint32_t{1} << kSecondBits); ++y)
+        if (!(second_[(b << kSecondBits) + y] == second_entry(x, y))) return false;
+    }
+    for (const uint32_t b : free_seconds_) {
+      if (b >= used.size() || used[b]) return false;
+      used[b] = true;
+    }
+    return std::find(used.begin(), used.end(), false) == used.end();
+  }
+
   void rebuild_direct() {
     direct_.assign(size_t{1} << direct_bits_, Direct{});
     direct_.shrink_to_fit();
-    for (uint32_t x = 0; x < direct_.size(); ++x) direct_[x] = direct_entry(x);
+    for (uint32_t x = 0; x < direct_.size(); ++x) direct_[x] = direct_entry(x, kNil);
+    if constexpr (kSecondBits != 0) {
+      second_.clear();
+      free_seconds_.clear();
+      below_.assign(direct_.size(), 0);
+      below_.shrink_to_fit();
+      for_each([&](const uint8_t* a, unsigned len, const V&) {
+        if (len > direct_bits_) ++below_[direct_index(Key::load(a))];
+      });
+      for (uint32_t x = 0; x < direct_.size(); ++x)
+        if (wants_block(x)) add_block(x);
+    }
   }
 
-  // After an update whose shallowest changed node starts at level `touched` on key's path:
-  // builds, resizes or drops the array when the size crossed a threshold, else recomputes the
-  // entries whose walks pass through that node, which are those sharing its first 6 x touched
-  // virtual bits with the key. A node starting at or below direct_end() is never above a resume
-  // node, and a change inside a resume node leaves its index in place: nothing to do (most
-  // updates).
-  void update_direct(const Key& key, unsigned touched) {
+  // After an update of the prefix key/len (grown: +1 added, -1 removed, 0 changed hands) whose
+  // shallowest changed node starts at level `touched` on key's path: builds, resizes or drops the
+  // array when the size crossed a threshold, else recomputes the entries whose walks pass
+  // through that node, which are those sharing its first 6 x touched virtual bits with the key
+  // (and the whole blocks under them), then adds or drops the key's block as its count says. A
+  // node starting at or below where the stages end is never above a resume node, and a change
+  // inside a resume node leaves its index in place: nothing to do (most updates).
+  void update_direct(const Key& key, unsigned touched, unsigned len, int grown) {
     unsigned bits = direct_bits_floor();
     if (direct_bits_ > bits && size_ >= direct_threshold(direct_bits_) / 4) bits = direct_bits_;
     if (nodes_.size() > kDirectNodeMask || nodes_.empty()) bits = 0;  // entries could not say the node
-    if (bits != direct_bits_) {
+    if (bits != direct_bits_ || direct_stale_) {
       direct_bits_ = bits;
-      if (bits == 0)
-        direct_ = {};  // and its memory
-      else
+      direct_stale_ = false;
+      if (bits == 0) {  // and the memory
+        direct_ = {};
+        second_ = {};
+        free_seconds_ = {};
+        below_ = {};
+      } else {
         rebuild_direct();
+      }
       return;
     }
-    if (direct_bits_ == 0 || kStride * touched >= direct_end()) return;
-    const unsigned fixed = kStride * touched > L::kOffset ? kStride * touched - L::kOffset : 0;
-    const uint32_t count = uint32_t{1} << (direct_bits_ - fixed);
-    const uint32_t first = direct_index(key) & ~(count - 1);
-    for (uint32_t x = first; x < first + count; ++x) direct_[x] = direct_entry(x);
+    if (direct_bits_ == 0) return;
+    const uint32_t x = direct_index(key);
+    if (kStride * touched < direct_end()) {
+      const unsigned fixed = kStride * touched > L::kOffset ? kStride * touched - L::kOffset : 0;
+      const uint32_t count = uint32_t{1} << (direct_bits_ - fixed);
+      const uint32_t first = x & ~(count - 1);
+      for (uint32_t z = first; z < first + count; ++z) {
+        direct_[z] = direct_entry(z, block_of(z));
+        if (block_of(z) != kNil) fill_block(z);
+      }
+    } else if (kStride * touched < direct_end() + kSecondBits && block_of(x) != kNil) {
+      const unsigned fixed = kStride * touched - direct_end();
+      const uint32_t count = uint32_t{1} << (kSecondBits - fixed);
+      const uint32_t first = second_index(key) & ~(count - 1);
+      const uint32_t base = block_of(x) << kSecondBits;
+      for (uint32_t y = first; y < first + count; ++y) second_[base + y] = second_entry(x, y);
+    }
+    if constexpr (kSecondBits != 0) {
+      if (grown == 0 || len <= direct_bits_) return;
+      below_[x] = static_cast<uint32_t>(static_cast<int>(below_[x]) + grown);
+      if (block_of(x) == kNil && wants_block(x)) add_block(x);
+      if (block_of(x) != kNil && !keeps_block(x)) drop_block(x);
+    }
   }
 
   Found find(const Key& key, unsigned len) const {
@@ -792,6 +966,7 @@ class Trie {
       const uint32_t o = owner_of(v);  // may reuse old's slot if unlink freed it
       results_[node.result_base + i].value = o;
       link(o, e);
+      refresh_owned(n);
       return previous;
     }
     const auto count = static_cast<unsigned>(popcount(node.internal));
@@ -802,13 +977,14 @@ class Trie {
     link(o, e);
     nodes_[n].result_base = base;
     nodes_[n].internal |= uint64_t{1} << pos;
+    refresh_owned(n);
     ++size_;
     compact_if_sparse();
     return std::nullopt;
   }
 
   // Drops the prefix f found, then the nodes left with nothing to hold, bottom up.
-  void erase(const Found& f, const Key& key) {
+  void erase(const Found& f, const Key& key, unsigned len) {
     const Result r = results_[f.result];
     unlink(r.value, r.entry);
     free_entries_.push_back(r.entry);  // capacity reserved by new_entry
@@ -816,6 +992,7 @@ class Trie {
     const auto count = static_cast<unsigned>(popcount(node.internal));
     node.result_base = results_.shrink(node.result_base, count, f.result - node.result_base);
     node.internal &= ~(uint64_t{1} << f.pos);
+    refresh_owned(f.node);
     --size_;
     unsigned touched = f.start[f.depth];
     for (unsigned d = f.depth; d > 0; --d) {
@@ -832,9 +1009,10 @@ class Trie {
       const uint32_t base = nodes_.shrink(p.child_base, static_cast<unsigned>(popcount(p.ext)), n - p.child_base);
       nodes_[parent].child_base = base;
       nodes_[parent].ext &= ~(uint64_t{1} << key.chunk(f.own[d - 1]));
+      refresh_owned(parent);
     }
     compact_if_sparse();
-    update_direct(key, touched);
+    update_direct(key, touched, len, -1);
   }
 
   // Rebuilds both pools with only the live blocks, in trie order, once more than a fifth of
@@ -852,7 +1030,9 @@ class Trie {
     copy_blocks(0, nodes, results);
     nodes_ = std::move(nodes);
     results_ = std::move(results);
-    if (!direct_.empty()) rebuild_direct();  // every node and result moved
+    // Every node and result moved: the arrays are rebuilt by the update_direct that ends this
+    // update (not here, in the middle of it, where the second stage's counts are not final).
+    direct_stale_ = !direct_.empty();
   }
 
   // Node n is already in the new pool (at the same index there as its copy's, n); its children
@@ -971,6 +1151,13 @@ class Trie {
     if (root && skip != 0) return false;
     if (node.internal >> 63) return false;
     const auto children = static_cast<unsigned>(popcount(node.ext));
+    // A leaf's owner copy (Node::child_base), recomputed.
+    if (children == 0) {
+      const uint32_t owned = popcount(node.internal) == 1 ? kOwned | results_[node.result_base].value : 0;
+      if (node.child_base != owned) return false;
+    } else if (node.child_base & kOwned) {
+      return false;
+    }
     // Nothing but one child: only when the two skips cannot be merged.
     if (!root && node.internal == 0) {
       if (children == 0) return false;
@@ -1012,6 +1199,10 @@ class Trie {
   size_t size_ = 0;
   std::vector<Direct> direct_;  // empty below direct_min_ prefixes
   unsigned direct_bits_ = 0;    // its index bits; 0: no array
+  std::vector<Direct> second_;           // the second stage's blocks, 2^kSecondBits entries each
+  std::vector<uint32_t> free_seconds_;   // blocks not in use
+  std::vector<uint32_t> below_;          // per first-stage entry: its prefixes longer than direct_bits_
+  bool direct_stale_ = false;            // a compaction moved what the arrays point to
   size_t direct_min_ = size_t{1} << (kDirectSmallest - 1);
 };
 
@@ -1105,10 +1296,16 @@ class PrefixTable {
   // The same lookups for many addresses of one family: out[i] = lookup(f, addrs[i]) for every i
   // (out must be at least as long). Faster than one by one when the table does not fit in the
   // cache: kBatchLanes walks advance in turn, each prefetching the next node it needs, so their
-  // cache misses overlap. No allocation.
+  // cache misses overlap. No allocation. IPv6 keeps twice as many in flight: its walks are
+  // longer, and at 1 M prefixes 64 lanes did 18-19 M/s against 16-16.6 with 32 (IPv4: no
+  // difference; bench/RESULTS.md).
   static constexpr unsigned kBatchLanes = 32;
+  static constexpr unsigned kBatchLanes6 = 64;
   void lookup_batch(Family f, std::span<const uint8_t* const> addrs, std::span<const V*> out) const {
-    lookup_batch<kBatchLanes>(f, addrs, out);
+    if (f == Family::V6)
+      lookup_batch<kBatchLanes6>(f, addrs, out);
+    else
+      lookup_batch<kBatchLanes>(f, addrs, out);
   }
   // With another number of lanes, or without the popcnt instruction, for lpm_scale_bench.
   template <unsigned G, bool Popcnt = true>
@@ -1161,6 +1358,9 @@ class PrefixTable {
     v6_.set_direct_threshold(prefixes);
   }
   unsigned direct_bits(Family f) const { return f == Family::V4 ? v4_.direct_bits() : v6_.direct_bits(); }
+  // And how many blocks its second direct stage has (IPv6 only, under entries holding at least
+  // half the threshold of longer prefixes).
+  size_t second_blocks(Family f) const { return f == Family::V4 ? v4_.second_blocks() : v6_.second_blocks(); }
 
   // A family holding at most this many prefixes is looked up by comparing each of them.
   static constexpr size_t kScanMax = 16;

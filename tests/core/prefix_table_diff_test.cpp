@@ -3,9 +3,10 @@
 // remove, remove_if, remove_value and lookup over both families, lengths 0..full with extra
 // weight on the ones the trie treats specially (node and skip boundaries), plus BGP-shaped
 // tables (bench/bgp_prefixes.hpp) built and torn down, with check() after every batch. Every
-// lookup is also made in batches (lookup_batch); the direct-pointing array is checked entry by
-// entry in check(), with low thresholds so that small tables have it, cross it both ways, and
-// get prefixes shorter than its bits inserted and removed under longer ones.
+// lookup is also made in batches (lookup_batch); the direct-pointing array and its second stage
+// (IPv6) are checked entry by entry in check(), with low thresholds so that small tables have
+// them, cross them both ways, and get prefixes shorter than their bits inserted and removed
+// under longer ones.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -199,7 +200,8 @@ TEST_CASE("prefix_table diff: the direct-pointing arrays built, resized and drop
     // inside the BGP prefixes' space so that they cover them.
     const std::vector<Prefix> bgp = gen.draw(600);
     std::vector<Prefix> shorts;
-    for (unsigned len : {0u, 1u, 2u, 6u, 7u, 8u, 12u, 13u, 14u, 15u, 16u, 18u, 19u, 20u})
+    // And for IPv6's second stage (13 + 12 bits: levels end at /19 and /25).
+    for (unsigned len : {0u, 1u, 2u, 6u, 7u, 8u, 12u, 13u, 14u, 15u, 16u, 18u, 19u, 20u, 24u, 25u, 26u})
       for (int k = 0; k < 3; ++k) shorts.push_back(Prefix::make(f, bgp[rng() % bgp.size()].addr.data(), static_cast<uint8_t>(len)));
     const auto step = [&](const Op& op) {
       REQUIRE(testing::lpm::apply(pair, op, kOwners).empty());
@@ -216,9 +218,16 @@ TEST_CASE("prefix_table diff: the direct-pointing arrays built, resized and drop
     const unsigned largest = f == Family::V4 ? 19 : 13;
     std::set<std::pair<unsigned, unsigned>> changes;  // (from, to) direct bits seen
     unsigned bits = pair.table.direct_bits(f);
+    // Second-stage blocks added, and dropped under an array that stays.
+    size_t blocks = 0;
+    bool blocks_added = false, blocks_dropped = false;
     const auto note = [&] {
       if (pair.table.direct_bits(f) != bits) changes.emplace(bits, pair.table.direct_bits(f));
       bits = pair.table.direct_bits(f);
+      const size_t now = pair.table.second_blocks(f);
+      blocks_added |= now > blocks;
+      blocks_dropped |= now < blocks && bits != 0;
+      blocks = now;
     };
     for (int round = 0; round < 3; ++round) {
       CAPTURE(round);
@@ -259,6 +268,8 @@ TEST_CASE("prefix_table diff: the direct-pointing arrays built, resized and drop
       CHECK(changes == std::set<std::pair<unsigned, unsigned>>{{0, 13}, {13, 19}, {19, 13}, {13, 0}});
     else
       CHECK(changes == std::set<std::pair<unsigned, unsigned>>{{0, 13}, {13, 0}});
+    CHECK(blocks_added == (f == Family::V6));
+    CHECK(blocks_dropped == (f == Family::V6));
     CHECK(pair.table.size() == 0);
   }
 }
