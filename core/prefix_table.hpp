@@ -620,7 +620,7 @@ class Trie {
   // size pays for.
   struct Direct {
     uint32_t node = kNil;  // the node's index | its first level << kDirectNodeBits; kNil: the walk ends above
-    uint32_t best = kNil;  // results_ slot
+    uint32_t best = kNil;  // as a walk's best: a results_ slot or kOwned | owner (see value_at)
     bool operator==(const Direct&) const = default;
   };
   static constexpr unsigned kDirectNodeBits = 27;  // level < 32 above, index below
