@@ -99,12 +99,10 @@ const uint8_t* stream() {
   return s.data();
 }
 
-// Byte-wise loops in this file run instrumented; whole-range compares are intercepted and fast.
-bool all_equal(const uint8_t* p, size_t n, uint8_t v) {
-  static const std::vector<uint8_t> same[2] = {std::vector<uint8_t>(kMaxTotal + 4096, 0),
-                                               std::vector<uint8_t>(kMaxTotal + 4096, kCanary)};
-  const std::vector<uint8_t>& ref = same[v == kCanary];
-  if (v != 0 && v != kCanary) __builtin_trap();
+// True when [p, p + n) holds only the canary. A byte loop here runs instrumented; a memcmp
+// against a canary-filled block is intercepted and fast.
+bool canaries_only(const uint8_t* p, size_t n) {
+  static const std::vector<uint8_t> ref(kMaxTotal + 4096, kCanary);
   while (n > 0) {
     const size_t k = n < ref.size() ? n : ref.size();
     if (std::memcmp(p, ref.data(), k) != 0) return false;
@@ -133,7 +131,7 @@ void check_gaps(const std::vector<uint8_t>& arena, const std::vector<Desc>& jobs
   size_t pos = 0;
   for (size_t i = 0; i <= jobs.size(); ++i) {
     const size_t stop = i < jobs.size() ? jobs[i].off : end;
-    if (stop > pos && !all_equal(arena.data() + pos, stop - pos, kCanary))
+    if (stop > pos && !canaries_only(arena.data() + pos, stop - pos))
       fail("a byte outside every job's region was written", b, i);
     if (i < jobs.size()) pos = jobs[i].off + region(jobs[i]);
   }
@@ -174,7 +172,7 @@ void open_all(Arenas& a, const std::vector<Desc>& ds, size_t end, const std::vec
     const uint8_t* out = a.work.data() + d.off;
     if (i == forged) {
       if (a.jobs[i].ok) fail("a flipped byte was accepted", b, i);
-      if (!all_equal(out, d.len, 0)) fail("a refused job's plaintext was not zeroed", b, i);
+      if (!is_zero_ct(out, d.len)) fail("a refused job's plaintext was not zeroed", b, i);
       continue;
     }
     if (!a.jobs[i].ok) fail("open of an authentic packet failed", b, i);
