@@ -187,6 +187,7 @@ struct Sent {
   size_t l4_header = 0;
   Place to;                      // when it stays on its side (else: the other side decides)
   bool crossed = false;          // routed to the peer: goes through the tunnel, in wire order
+  size_t gso_size = 0;           // a super-packet: cut into segments of this many payload bytes
   std::vector<uint8_t> seen;     // per payload byte: delivered
   size_t last_end = 0;           // the end of the furthest piece delivered
 };
@@ -523,12 +524,7 @@ class World {
     }
     if (proto != pkt::kProtoTcp && proto != pkt::kProtoUdp && !is_icmp(proto, f)) return untagged(ip, "an IP packet of no tagged protocol");
     if (later_fragment) {
-      // Only IPv4 fragments: the id is the IP ID; the offset counts the transport header.
-      const uint32_t id = ipid;
-      if (id == 0 || id >= sent.size()) return untagged(ip, "a fragment of no packet sent");
-      const size_t hdr = sent[id].l4_header;
-      check(frag_off >= hdr, "a later fragment reaching into the transport header");
-      return take_tagged(place, f, proto, ip, id, frag_off - hdr, body, true, 0, false);
+      return take_later_fragment(place, proto, ip, ipid, frag_off, body);
     }
     if (proto == pkt::kProtoTcp) {
       if (body.size() < 20) return untagged(ip, "a TCP packet cut in its header");
@@ -575,6 +571,37 @@ class World {
     for (const Bytes& r : raw)
       if (std::search(r.begin(), r.end(), tail.begin(), tail.end()) != r.end()) return true;
     return false;
+  }
+
+  // A later IPv4 fragment carries no transport header: its IP ID names the packet. A segment of
+  // a super-packet has the super-packet's IP ID plus its index (as the kernel numbers them), and
+  // its fragment offsets count from the segment's own transport header. So the candidates are
+  // the packet whose id is the IP ID, and the super-packets sent before it, each
+  // with its segment's place in the payload; the one whose bytes are there, not delivered yet,
+  // takes the fragment.
+  void take_later_fragment(Place place, uint8_t proto, std::span<const uint8_t> ip, uint16_t ipid, size_t frag_off,
+                           std::span<const uint8_t> body) {
+    uint32_t pick = 0;
+    size_t pick_off = 0;
+    for (uint32_t id = 1; id < sent.size(); ++id) {
+      const uint32_t k = static_cast<uint16_t>(ipid - id);
+      const Sent& s = sent[id];
+      if (k > 0 && (s.gso_size == 0 || k * s.gso_size >= s.payload)) continue;
+      if (s.family != Family::V4 || s.proto != proto || frag_off < s.l4_header) continue;
+      const size_t off = k * s.gso_size + (frag_off - s.l4_header);
+      if (tagged_problem(place, Family::V4, proto, ip, id, off, body, true, 0)) continue;
+      const auto from = s.seen.begin() + static_cast<std::ptrdiff_t>(off);
+      const bool fresh = std::find(from, from + static_cast<std::ptrdiff_t>(body.size()), 1) == from + static_cast<std::ptrdiff_t>(body.size());
+      if (pick == 0 || fresh) pick = id, pick_off = off;
+      if (fresh) break;
+    }
+    // None: the IP ID's own packet reports what is wrong (or Raw explains it); a candidate
+    // whose bytes were all delivered already fails there as a byte delivered twice.
+    if (pick == 0) {
+      if (ipid == 0 || ipid >= sent.size() || frag_off < sent[ipid].l4_header) return untagged(ip, "a fragment of no packet sent");
+      pick = ipid, pick_off = frag_off - sent[ipid].l4_header;
+    }
+    take_tagged(place, Family::V4, proto, ip, pick, pick_off, body, true, 0, false);
   }
 
   void take_tagged(Place place, Family f, uint8_t proto, std::span<const uint8_t> ip, uint32_t id, size_t off,
@@ -799,6 +826,7 @@ inline void send_tagged(World& w, int s, int port, const uint8_t a[6], std::vect
     out.push_back(std::move(ip));
   }
   if (tso) {
+    w.sent.back().gso_size = size_t{8} * (1 + a[5]);
     const uint8_t type = proto == pkt::kProtoUdp ? pkt::kGsoUdpL4 : v4 ? pkt::kGsoTcpV4 : pkt::kGsoTcpV6;
     vnet = Vnet{pkt::kVnetNeedsCsum, type, static_cast<uint16_t>(l3 + l4), static_cast<uint16_t>(8 * (1 + a[5])),
                 static_cast<uint16_t>(l3), static_cast<uint16_t>(proto == pkt::kProtoTcp ? 16 : 6)};
