@@ -737,10 +737,12 @@ class World {
     batch = kMaxBatch;
     for (int s = 0; s < 2; ++s) {
       bool through = false;
-      // One packet a second, timers every 50 ms: with one tick a second both sides' handshake
-      // retries (5 s + up to 1/3 s of jitter) would fire in the same step every time, cross on
-      // the wire, supersede each other and never finish; the jitter is there to break exactly
-      // that symmetry, and it needs a clock finer than itself.
+      // One packet a second; in between, time jumps from one timer deadline of either side to
+      // the next (at least 1 ms), each side's timers fire at their own instant. With one tick
+      // a second both sides' handshake retries (5 s + up to 1/3 s of jitter) would fire in the
+      // same step every time, cross on the wire, supersede each other and never finish; the
+      // jitter is there to break exactly that symmetry, and it needs a clock finer than itself.
+      // (Fixed 50 ms steps did that too, at 20 ticks of both sides a second.)
       for (int step = 0; step < kHealSteps && !through; ++step) {
         Bytes ip;
         const Addr16 dst = target(s, Family::V6, PHost);
@@ -752,8 +754,13 @@ class World {
         tun_batch(s, {ip}, nullptr);
         pump();
         through = sent[id].seen[0] != 0;
-        for (int t = 0; t < 20 && !through; ++t) {
-          clock.advance(std::chrono::milliseconds(50));
+        const Instant second = clock.now + std::chrono::seconds(1);
+        while (!through && clock.now < second) {  // at most 1000 turns: each advances >= 1 ms
+          Instant next = second;
+          for (int k = 0; k < 2; ++k)
+            if (const auto d = at(k).dp.device().next_deadline())
+              next = std::min(next, std::max(*d, clock.now + std::chrono::milliseconds(1)));
+          clock.advance(next - clock.now);
           tick(0);
           tick(1);
           pump();
