@@ -8,12 +8,16 @@
 #          fuzz/corpus/<target>/ and a line
 #          per target (date, git, executions, exec/s, coverage, corpus) is added to
 #          fuzz/LONG_RUNS.md. Commit both afterwards.
+#        WG_FUZZ_FORK=N (--long only): libFuzzer's fork mode, N jobs at once on N cores, one
+#          campaign (executions counted over all jobs; the run stops at the first job that ends
+#          past WG_FUZZ_LONG_RUNS). For targets too slow for one core (dataplane).
 # Env: WG_FUZZ_TIMEOUT: seconds before an input counts as hung (default 10, 60 with --long).
 # Env: WG_FUZZ_BUILD (default <repo>/build-fuzz). Exits 1 if any target crashed or failed;
 # crash inputs are kept in $WG_FUZZ_BUILD/fuzz-artifacts/<target>/.
 set -u -o pipefail
 
 long=0
+fork=1
 if [ "${1:-}" = "--long" ]; then
   long=1
   shift
@@ -27,6 +31,8 @@ if [ "${1:-}" = "--long" ]; then
   fi
   # A long run shares the machine for hours: an input that waited for the CPU is not a hang.
   timeout="${WG_FUZZ_TIMEOUT:-60}"
+  fork="${WG_FUZZ_FORK:-1}"
+  case "$fork" in '' | *[!0-9]* | 0) echo "WG_FUZZ_FORK takes a positive integer" >&2; exit 2 ;; esac
 else
   secs="${1:-30}"
   shift || true
@@ -80,6 +86,7 @@ for t in "${targets[@]}"; do
   # The hard timeout only bounds a hung run; libFuzzer stops itself at max_total_time.
   limit=()
   ((long)) && limit=(-runs="$runs")
+  ((long)) && ((fork > 1)) && limit+=(-fork="$fork")
   started=$(date +%s)
   timeout -k 10 $((secs + 60)) "$bin" -max_total_time="$secs" "${limit[@]}" -max_len=2048 -timeout="$timeout" \
     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$arts/" "$corpus" >"$log" 2>&1
@@ -87,6 +94,13 @@ for t in "${targets[@]}"; do
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  if ((long)) && ((fork > 1)); then
+    # Fork mode prints no final stats: its last status line has the campaign's executions.
+    # (Its "cov" counts coverage features, a larger number than a single process's edges.)
+    execs=$(sed -n 's/^#\([0-9]*\): cov:.*/\1/p' "$log" | tail -1)
+    elapsed=$(($(date +%s) - started))
+    [ -n "$execs" ] && rate=$((execs / (elapsed > 0 ? elapsed : 1)))
+  fi
   grown=$(find "$corpus" -type f | wc -l)
   if [ "$rc" -eq 0 ]; then
     verdict=ok
@@ -111,8 +125,10 @@ for t in "${targets[@]}"; do
     [ -f "$here/LONG_RUNS.md" ] || printf '%s\n\n%s\n%s\n' "# fuzz/run.sh --long, one line per target and run" \
       "| date | git | target | executions | exec/s | seconds | coverage | repo corpus after merge |" \
       "|---|---|---|---:|---:|---:|---:|---:|" >"$here/LONG_RUNS.md"
+    label="$t"
+    ((fork > 1)) && label="$t (fork $fork)"
     printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$(date -u +%F)" \
-      "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo ?)" "$t" "${execs:-?}" "${rate:-?}" \
+      "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo ?)" "$label" "${execs:-?}" "${rate:-?}" \
       "$(($(date +%s) - started))" "${cov:-?}" "$kept" >>"$here/LONG_RUNS.md"
   fi
 done
