@@ -729,6 +729,13 @@ class World {
       at(s).dp.gateway().routes().remove_value(RouteTarget::peer(at(s).peer));
       for (uint8_t k = 0; k < 2; ++k) allow(s, allowed_choice(other(s).site, k));
       if (s == 0) at(s).dp.device().set_endpoint(at(s).peer, other(s).site.ep);
+      // No persistent keepalive (the world's configuration has none). Set on both sides within
+      // one timer step, the two keepalives fire at the same instant every interval, each
+      // starting a handshake that crosses the other's on this zero-latency wire; a keepalive
+      // initiation is not jittered (as in the kernel), and it comes before the jittered
+      // retransmit every time, so the two sides can go on superseding each other for good.
+      at(s).dp.device().set_persistent_keepalive(env(), at(s).peer, 0, at(s).dp.outbox());
+      flush_outbox(s);
     }
     wire[0].clear();
     wire[1].clear();
