@@ -395,8 +395,13 @@ void Gateway::deliver_on_port(const Env& env, uint32_t p, std::span<uint8_t> buf
   NeighbourCache& cache = ports_[p]->neighbours;
   if (const Neighbour* n = cache.resolved(f, dst)) {
     const Mac mac = n->mac;
-    if (NeighbourCache::stale(*n, env.now)) solicit(env, p, f, dst, out);  // refresh; keep using it
-    return emit_ip_to_port(p, buf, off, len, f, mac, out);
+    const bool stale = NeighbourCache::stale(*n, env.now);
+    // The packet goes first: the solicitation takes a scratch buffer, and when the ring wraps
+    // the output is flushed and every buffer reused, this packet's own (a segment or a
+    // fragment) among them while it was not yet handed over.
+    emit_ip_to_port(p, buf, off, len, f, mac, out);
+    if (stale) solicit(env, p, f, dst, out);  // refresh; keep using it
+    return;
   }
   if (cache.drop_parked()) count_port(Drop::NeighbourUnresolved, p);  // the older packet gives way
   if (!cache.park(f, dst, buf.subspan(off, len))) count_port(Drop::NeighbourUnresolved, p);
