@@ -503,7 +503,8 @@ struct World {
   RecordingOutput out;
   std::deque<Input> inputs;
 
-  explicit World(const SeedOptions& o = {}, size_t flow_capacity = 65536) : gw(drops, 0x5eed, flow_capacity) {
+  explicit World(const SeedOptions& o = {}, size_t flow_capacity = 65536, size_t scratch_buffers = Gateway::kScratchBuffers)
+      : gw(drops, 0x5eed, flow_capacity, scratch_buffers) {
     configure_seed(gw, o);
   }
   Env env() { return Env{clock.now, clock.wall, rng}; }

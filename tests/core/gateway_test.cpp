@@ -1225,6 +1225,34 @@ TEST_CASE("gateway: 600 solicitations in one batch: 600 intact advertisements") 
   CHECK(drops_str(w.drops) == "");
 }
 
+// A segment (cut into a scratch buffer) towards a neighbour gone stale: the refresh
+// solicitation takes a scratch buffer too. With one buffer its ring wraps at once: had the
+// solicitation come first, the flush would have passed over the segment not yet handed over and
+// the solicitation been built in the segment's buffer (found by fuzz/dataplane with 4 buffers).
+TEST_CASE("gateway: a segment to a stale neighbour is handed over before the refresh takes a scratch buffer") {
+  World w({}, 65536, 1);
+  w.out.deferred = true;
+  w.resolve6(0, kInst6[0]);
+  w.end_batch();
+  w.out.clear();
+  w.clock.advance(NeighbourCache::kStale + std::chrono::seconds(1));
+  const uint32_t seq = 9'000;
+  Bytes super = ip6(kHost6, kInst6[0], kProtoTcp, tcp(5201, 22, kTcpAck, seq, 3 * 1000, 9));
+  put16(&super[40 + 16], fold_sum(pseudo_header_sum(Family::V6, &super[8], &super[24], kProtoTcp, 20 + 3 * 1000)));
+  const pkt::VnetHeader v{pkt::kVnetNeedsCsum, pkt::kGsoTcpV6, 60, 1000, 40, 16};
+  w.from_tun(super, &v);
+  w.end_batch();
+  REQUIRE(w.out.port.size() == 4);  // the first segment, the solicitation, two segments
+  const Bytes ns = payload_of(w.out.port[1].frame);
+  CHECK(ns[40] == pkt::kNdNeighborSolicit);
+  for (uint32_t i = 0; i < 3; ++i) {
+    CAPTURE(i);
+    const Bytes& f = w.out.port[i == 0 ? 0 : i + 1].frame;
+    CHECK(f == to_inst(0, with_hop(ip6(kHost6, kInst6[0], kProtoTcp, tcp(5201, 22, kTcpAck, seq + 1000 * i, 1000, 9)), 63)));
+  }
+  CHECK(drops_str(w.drops) == "");
+}
+
 // The NA answering a solicitation takes its scratch buffer before learning the sender, and
 // learning can release a parked packet, which takes another buffer and may flush first: the
 // NA then sits in a buffer the gateway hands out again before the next flush.
