@@ -591,7 +591,7 @@ class World {
       const size_t off = k * s.gso_size + (frag_off - s.l4_header);
       if (tagged_problem(place, Family::V4, proto, ip, id, off, body, true, 0)) continue;
       const auto from = s.seen.begin() + static_cast<std::ptrdiff_t>(off);
-      const bool fresh = std::find(from, from + static_cast<std::ptrdiff_t>(body.size()), 1) == from + static_cast<std::ptrdiff_t>(body.size());
+      const bool fresh = std::none_of(from, from + static_cast<std::ptrdiff_t>(body.size()), [](uint8_t x) { return x != 0; });
       if (pick == 0 || fresh) pick = id, pick_off = off;
       if (fresh) break;
     }

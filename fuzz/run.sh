@@ -86,7 +86,7 @@ for t in "${targets[@]}"; do
   # The hard timeout only bounds a hung run; libFuzzer stops itself at max_total_time.
   limit=()
   ((long)) && limit=(-runs="$runs")
-  ((long)) && ((fork > 1)) && limit+=(-fork="$fork")
+  ((fork > 1)) && limit+=(-fork="$fork")
   started=$(date +%s)
   timeout -k 10 $((secs + 60)) "$bin" -max_total_time="$secs" "${limit[@]}" -max_len=2048 -timeout="$timeout" \
     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$arts/" "$corpus" >"$log" 2>&1
@@ -94,7 +94,7 @@ for t in "${targets[@]}"; do
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
-  if ((long)) && ((fork > 1)); then
+  if ((fork > 1)); then
     # Fork mode prints no final stats: its last status line has the campaign's executions.
     # (Its "cov" counts coverage features, a larger number than a single process's edges.)
     execs=$(sed -n 's/^#\([0-9]*\): cov:.*/\1/p' "$log" | tail -1)
