@@ -190,6 +190,9 @@ struct Sent {
   size_t gso_size = 0;           // a super-packet: cut into segments of this many payload bytes
   std::vector<uint8_t> seen;     // per payload byte: delivered
   size_t last_end = 0;           // the end of the furthest piece delivered
+  // Crossed: the receiver routed its source to the peer just before one of its route changes
+  // since it was sent (see World::remember_sources).
+  bool source_was_peers = false;
 };
 
 // --- a side: its data plane and what it handed out ---
@@ -229,6 +232,7 @@ class World {
   Bytes last_handshake[2][3];  // the last initiation, response, cookie reply seen from side d
   size_t batch = 64;
   bool gro = false;
+  int opening = -1;           // the side whose on_datagrams call is running, else -1
   bool unresolved = false;  // the neighbours were not announced at the start
   size_t delivered_tagged = 0, crossed_tunnel = 0;  // for make_corpus
   uint8_t cfg = 0;
@@ -282,6 +286,7 @@ class World {
     if (prev && prev->kind != RouteTarget::Kind::Peer) r.insert(p, *prev);  // as config/apply does
   }
   void remove_peer(int s) {
+    remember_sources(s);
     Side& x = at(s);
     x.dp.gateway().routes().remove_value(RouteTarget::peer(x.peer));
     x.dp.device().remove_peer(x.peer);
@@ -297,6 +302,20 @@ class World {
                  {frame(multicast_mac(all_nodes), x.inst_mac[i], pkt::kEtherIpv6,
                         neighbor_advert(x.inst6[i], all_nodes, x.inst6[i], kNaOverride, x.inst_mac[i]))});
     port_batch(s, 0, {frame(kBroadcastMac, x.inst_mac[0], pkt::kEtherArp, arp(1, x.inst_mac[0], x.inst4, Mac{}, x.inst4))});
+  }
+
+  // Side s's routes are about to lose prefixes of its peer. A packet that crossed to s and is
+  // not delivered yet may sit parked for an unresolved neighbour, accepted by anti-spoofing
+  // under the routes of its time; so each such packet notes whether its source is the peer's
+  // now. With the routes as they are at delivery, that covers every stretch of time since it
+  // was sent, and the one it was opened in among them.
+  void remember_sources(int s) {
+    if (at(s).peer == kNoPeer) return;
+    for (Sent& x : sent)
+      if (x.crossed && x.from == 1 - s && !x.source_was_peers) {
+        const RouteTarget* r = at(s).dp.gateway().routes().lookup(x.family, x.src.data());
+        x.source_was_peers = r && *r == RouteTarget::peer(at(s).peer);
+      }
   }
 
   // --- batches in, with everything they cause checked ---
@@ -369,6 +388,7 @@ class World {
     const DropCounters before = x.dp.device().drops();
     const DataPlaneCounters c0 = x.dp.counters();
     const size_t udp0 = x.out.datagram_count(), writes0 = x.out.writes.size();
+    opening = 1 - d;
     x.dp.on_datagrams(env(), batch_in);
     const DataPlaneCounters c1 = x.dp.counters();
     const size_t effects = (x.out.datagram_count() - udp0) + (x.out.writes.size() - writes0) +
@@ -378,6 +398,7 @@ class World {
     const size_t slack = unresolved || !raw.empty() ? 2 : 0;
     check(effects + slack >= expected, "a datagram vanished: no write, no datagram out, no drop counted");
     after_call(1 - d, before);
+    opening = -1;
   }
 
   // A well-framed cookie reply or keepalive may be consumed without a trace; anything else
@@ -636,8 +657,12 @@ class World {
       // anti-spoofing must have checked the source routes back to the peer.
       if (place.side != 1 - s.from || !(place == tunnel_place(place.side, f, s.dst)))
         return "a packet from the tunnel delivered where the receiver's routes do not send it";
+      // Delivered by the call that opened it, that check used the routes as they are now; by a
+      // later call (a parked packet whose neighbour answered) it may have been any since it
+      // was sent.
       const RouteTarget* back = at(place.side).dp.gateway().routes().lookup(f, s.src.data());
-      if (!back || !(*back == RouteTarget::peer(at(place.side).peer))) return "a packet from the tunnel whose source is not the peer's";
+      const bool peers = back && *back == RouteTarget::peer(at(place.side).peer);
+      if (!peers && (opening == place.side || !s.source_was_peers)) return "a packet from the tunnel whose source is not the peer's";
     } else if (!(s.to == place)) {
       return "a packet delivered to a place its destination does not name";
     }
@@ -726,6 +751,7 @@ class World {
     for (int s = 0; s < 2; ++s) {
       if (at(s).peer == kNoPeer) add_peer(s);
       // The configured AllowedIPs, nothing more.
+      remember_sources(s);
       at(s).dp.gateway().routes().remove_value(RouteTarget::peer(at(s).peer));
       for (uint8_t k = 0; k < 2; ++k) allow(s, allowed_choice(other(s).site, k));
       if (s == 0) at(s).dp.device().set_endpoint(at(s).peer, other(s).site.ep);
@@ -1023,8 +1049,12 @@ inline void run(World& w, const uint8_t* data, size_t size) {
       case Op::UnderLoad: w.at(s).dp.device().note_handshake_backlog(w.clock.now, a[1]); break;
       case Op::AllowedIps:
         if (w.at(s).peer == kNoPeer) break;
-        if (a[0] & 2) w.allow(s, allowed_choice(w.other(s).site, a[1]));
-        else w.at(s).dp.gateway().routes().remove_if(allowed_choice(w.other(s).site, a[1]), RouteTarget::peer(w.at(s).peer));
+        if (a[0] & 2) {
+          w.allow(s, allowed_choice(w.other(s).site, a[1]));
+        } else {
+          w.remember_sources(s);
+          w.at(s).dp.gateway().routes().remove_if(allowed_choice(w.other(s).site, a[1]), RouteTarget::peer(w.at(s).peer));
+        }
         break;
       case Op::Peer: {
         Side& x = w.at(s);
