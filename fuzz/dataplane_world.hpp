@@ -1012,8 +1012,14 @@ inline void run(World& w, const uint8_t* data, size_t size) {
         if (!wire.empty()) {
           const size_t i = a[1] % wire.size();
           const Bytes copy = wire[i];
-          if (a[0] & 2) wire.push_back(copy);
-          else wire.insert(wire.begin() + static_cast<std::ptrdiff_t>(i) + 1, copy);
+          if (a[0] & 2) {
+            // A copy behind later datagrams is a reordering once the original is lost (dropped,
+            // corrupted, cut): the receiver's window accepts the late copy, as it should.
+            if (i + 1 < wire.size()) w.reordered[s] = true;
+            wire.push_back(copy);
+          } else {
+            wire.insert(wire.begin() + static_cast<std::ptrdiff_t>(i) + 1, copy);
+          }
         }
         break;
       case Op::Reorder:
